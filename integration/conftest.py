@@ -1,0 +1,95 @@
+"""Fixtures for tests that run real containers as root.
+
+Everything a test makes lives below its tmp_path (state root, bundle) or below this process's
+own cgroup, and the `clean_host` check after each test fails it if a mount or process is left.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from integration.busybox import build_rootfs
+from pybox.runtime.defaults import default_spec
+
+PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
+
+if os.geteuid() != 0:
+    pytest.skip("integration tests run real containers and need root", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory):
+    return build_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
+
+
+class Bundle:
+    """A bundle directory: config.json plus a private copy of the busybox rootfs."""
+
+    def __init__(self, path, rootfs_source):
+        self.path = str(path)
+        self.rootfs = os.path.join(self.path, "rootfs")
+        shutil.copytree(rootfs_source, self.rootfs, symlinks=True)
+        self.config = default_spec()
+        self.config["process"]["terminal"] = False
+        self.config["root"]["readonly"] = False
+        self.config["linux"]["cgroupsPath"] = test_cgroup_path()
+
+    def write(self):
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f, indent=2)
+        return self
+
+    def args(self, *args):
+        self.config["process"]["args"] = list(args)
+        return self.write()
+
+
+def test_cgroup_path():
+    """A relative cgroupsPath: pybox puts it below the cgroup of the process running it."""
+    return f"pybox-test/{uuid.uuid4().hex[:12]}"
+
+
+class Runtime:
+    """Runs the real `pybox` binary with a private --root."""
+
+    def __init__(self, root):
+        self.root = str(root)
+
+    def __call__(self, *args, check=True, input=None, timeout=60, **kw):
+        result = subprocess.run([PYBOX, "--root", self.root, *args], capture_output=True, text=True,
+                                input=input, timeout=timeout, **kw)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pybox {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def state(self, cid):
+        return json.loads(self("state", cid).stdout)
+
+
+@pytest.fixture
+def bundle(tmp_path, busybox_rootfs):
+    b = Bundle(tmp_path / "bundle", busybox_rootfs)
+    return b.write()
+
+
+@pytest.fixture
+def pybox(tmp_path):
+    runtime = Runtime(tmp_path / "state")
+    yield runtime
+    # Whatever a test left, delete --force must be able to remove.
+    if os.path.isdir(runtime.root):
+        for cid in os.listdir(runtime.root):
+            runtime("delete", "--force", cid, check=False)
+
+
+@pytest.fixture(autouse=True)
+def clean_host(tmp_path):
+    yield
+    with open("/proc/self/mountinfo") as f:
+        left = [line.split()[4] for line in f if str(tmp_path) in line.split()[4]]
+    assert not left, f"mounts left behind: {left}"

@@ -1,0 +1,1 @@
+"""One module a command: parse the arguments, call the library, render the result."""

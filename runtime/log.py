@@ -1,0 +1,47 @@
+"""Log lines for --log and --log-format, as runc writes them.
+
+The containerd shim reads the last {"level":"error","msg":...} line of the --log file to tell
+its caller why a command failed, so errors go there as well as to stderr.
+"""
+
+import os
+import sys
+import time
+
+
+def _timestamp():
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
+
+
+def _quote(text):
+    from json import dumps
+    return dumps(text)
+
+
+def write(g, level, message):
+    if g is None or not g.log:
+        return
+    if g.log_format == "json":
+        line = f'{{"level":"{level}","msg":{_quote(message)},"time":"{_timestamp()}"}}\n'
+    else:
+        line = f"time=\"{_timestamp()}\" level={level} msg={_quote(message)}\n"
+    try:
+        fd = os.open(g.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # a log we cannot write must not hide the error itself
+
+
+def error(g, message):
+    print(f"pybox: {message}", file=sys.stderr)
+    write(g, "error", message)
+
+
+def debug(g, message):
+    if g is not None and g.debug:
+        print(f"pybox: debug: {message}", file=sys.stderr)
+        write(g, "debug", message)
