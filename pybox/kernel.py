@@ -246,3 +246,24 @@ def capget():
     syscall("capget", header, data)
     join = lambda field: getattr(data[0], field) | (getattr(data[1], field) << 32)
     return join("effective"), join("permitted"), join("inheritable")
+
+
+# The new mount API (fsopen/fsconfig/fsmount): overlayfs's `lowerdir+` key takes one layer per
+# call, so images with hundreds of layers never hit the one-page limit of mount(2)'s data.
+FSOPEN_CLOEXEC = 0x1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+FSMOUNT_CLOEXEC = 0x1
+
+
+def fsopen(fstype, flags=FSOPEN_CLOEXEC):
+    return syscall("fsopen", _str(fstype), flags, path=fstype)
+
+
+def fsconfig(fsfd, cmd, key=None, value=None):
+    syscall("fsconfig", fsfd, cmd, _str(key), _str(value), 0, path=key)
+
+
+def fsmount(fsfd, flags=FSMOUNT_CLOEXEC, attr_flags=0):
+    return syscall("fsmount", fsfd, flags, attr_flags)
