@@ -122,9 +122,17 @@ def _str(value):
     return ffi.NULL if value is None else os.fsencode(value)
 
 
+def _carg(value):
+    if isinstance(value, ffi.CData):
+        return value
+    if isinstance(value, bytes):  # a path: ffi.cast("long", b".") would pass the byte's value
+        return ffi.new("char[]", value)
+    return ffi.cast("long", value)
+
+
 def syscall(name, *args, path=None):
     """Call a syscall by name; every argument is passed as a C long (or a pointer)."""
-    cargs = [a if isinstance(a, ffi.CData) else ffi.cast("long", a) for a in args]
+    cargs = [_carg(a) for a in args]
     return _check(libc.syscall(ffi.cast("long", NR[name]), *cargs), path)
 
 
