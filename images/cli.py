@@ -1,0 +1,130 @@
+"""`pybox pull|images|rmi|image|import|push`, with docker's and podman's names and habits.
+
+These are not on the container start path, so they use click (imported inside main).
+"""
+
+import json
+import os
+import sys
+
+
+def main(g, argv):
+    import click
+    from pybox.errors import PyboxError
+    commands = _commands(click)
+    command = commands[g.command]
+    try:
+        return command.main(args=argv, prog_name=f"pybox {g.command}", standalone_mode=False) or 0
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as err:
+        raise PyboxError(err.format_message()) from None
+    except click.exceptions.Abort:
+        return 130
+
+
+def _store():
+    from pybox.images.store import Store
+    return Store()
+
+
+def _commands(click):
+    @click.command(help="Pull an image from a registry.")
+    @click.option("--platform", help="os/arch[/variant] to pull from a multi-platform image")
+    @click.option("--quiet", "-q", is_flag=True, help="print only the image id")
+    @click.argument("ref")
+    def pull(ref, platform, quiet):
+        from pybox.images.progress import Progress
+        progress = None if quiet else Progress.for_stream(sys.stderr)
+        image = _store().pull(ref, platform=platform, progress=progress)
+        print(image.id)
+
+    @click.command(help="List images.")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @click.option("--quiet", "-q", is_flag=True, help="print only image ids")
+    @click.option("--no-trunc", is_flag=True)
+    def images(fmt, quiet, no_trunc):
+        _list_images(_store().images(), fmt, quiet, no_trunc)
+
+    @click.command(help="Remove images.")
+    @click.option("--force", "-f", is_flag=True, help="untag an image even if a container uses it")
+    @click.argument("refs", nargs=-1, required=True)
+    def rmi(refs, force):
+        store = _store()
+        for ref in refs:
+            what = store.get(ref).id
+            result = store.remove(ref, force=force)
+            print(f"{result.capitalize()}: {ref if result == 'untagged' else what}")
+
+    @click.command(name="inspect", help="Show the records and configs of images as JSON.")
+    @click.argument("refs", nargs=-1, required=True)
+    def inspect(refs):
+        store = _store()
+        print(json.dumps([_inspect(store.get(ref)) for ref in refs], indent=2))
+
+    @click.command(help="Remove images without a name that no container uses.")
+    @click.option("--force", "-f", is_flag=True, help="(accepted for docker compatibility)")
+    @click.option("--all", "-a", "all_", is_flag=True, help="(accepted; dangling images only)")
+    def prune(force, all_):
+        for image_id in _store().prune():
+            print(f"Deleted: {image_id}")
+
+    @click.command(name="import", help="Import a docker-save or OCI archive, an OCI layout, "
+                   "or a root filesystem (tarball or directory; - for standard input).")
+    @click.argument("source")
+    @click.argument("name", required=False)
+    def import_(source, name):
+        from pybox.images.importer import import_image
+        print(import_image(_store(), source, name).id)
+
+    @click.command(help="Push an image to a registry.")
+    @click.argument("ref")
+    @click.argument("dest", required=False)
+    def push(ref, dest):
+        from pybox.images.push import push as push_image
+        print(push_image(_store(), ref, dest))
+
+    image = click.Group(name="image", help="Manage images.")
+    image.add_command(inspect)
+    image.add_command(prune)
+    image.add_command(images, name="ls")
+    image.add_command(images, name="list")
+    image.add_command(rmi, name="rm")
+    image.add_command(pull)
+    image.add_command(push)
+    image.add_command(import_)
+    return {"pull": pull, "images": images, "rmi": rmi, "image": image, "import": import_,
+            "push": push}
+
+
+def _inspect(image):
+    return {**image.record, "Config": image.config}
+
+
+def _list_images(images, fmt, quiet, no_trunc):
+    rows = []
+    for image in sorted(images, key=lambda i: i.record.get("created") or "", reverse=True):
+        for name in image.names or ["<none>:<none>"]:
+            repo, _, tag = name.rpartition(":") if "@" not in name else (name, "", "<none>")
+            rows.append((repo, tag, image))
+    if quiet:
+        for image_id in dict.fromkeys(i.id if no_trunc else i.id[7:19] for _, _, i in rows):
+            print(image_id)
+    elif fmt == "json":
+        print(json.dumps([{"Id": i.id, "Names": i.names, "Digest": i.digest,
+                           "RepoDigests": i.record.get("repo_digests", []),
+                           "Created": i.record.get("created"), "Size": i.record.get("size")}
+                          for i in images], indent=2))
+    else:
+        print(f"{'REPOSITORY':40} {'TAG':16} {'IMAGE ID':14} {'CREATED':22} SIZE")
+        for repo, tag, i in rows:
+            short = i.id if no_trunc else i.id[7:19]
+            print(f"{repo:40} {tag:16} {short:14} {(i.record.get('created') or '')[:19]:22} "
+                  f"{_human(i.record.get('size') or 0)}")
+
+
+def _human(size):
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.3g} {unit}" if unit != "B" else f"{size} B"
+        size /= 1000

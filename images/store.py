@@ -1,0 +1,348 @@
+"""The image store: blobs by digest, unpacked layers by chain id, images by name, container rootfs.
+
+Layout under the root (default /var/lib/pybox, or $PYBOX_STORAGE):
+    blobs/sha256/HEX         manifests, configs and layer blobs, named by their digest
+    layers/HEX/              one unpacked layer per chain id, shared by every image that has it
+    containers/ID/           upper/, work/ and rootfs/ (the overlay mount) of one container
+    images.json              image records and which container uses which image
+    locks/                   flock files: one per blob or layer being fetched, the index, gc
+Everything is written to a temporary name in the same filesystem and renamed into place, so a
+crash never leaves a half-written blob or layer under its final name. Concurrent pulls of the same
+image take the same per-blob and per-layer locks: one downloads, the others wait and reuse it.
+"""
+
+import os
+
+from pybox.errors import PyboxError
+
+DEFAULT_ROOT = "/var/lib/pybox"
+DEFAULT_MAX_LAYER = 64 << 30  # uncompressed bytes; past this a layer is taken for a bomb
+
+
+class Image:
+    """An image in the store: its record plus lazily loaded config."""
+
+    def __init__(self, store, record):
+        self.store = store
+        self.record = record
+        self._config = None
+
+    id = property(lambda self: self.record["id"])
+    names = property(lambda self: self.record["names"])
+    digest = property(lambda self: self.record.get("digest"))
+    chain_ids = property(lambda self: self.record["chain"])
+
+    @property
+    def config(self):
+        if self._config is None:
+            self._config = self.store.read_json_blob(self.id)
+        return self._config
+
+    @property
+    def manifest(self):
+        return self.store.read_json_blob(self.digest)
+
+    def layer_dirs(self):
+        return [self.store.layer_dir(chain) for chain in self.chain_ids]
+
+    def __repr__(self):
+        return f"Image({self.id[7:19]} {' '.join(self.names)})"
+
+
+class Store:
+    def __init__(self, root=None, max_layer_size=None):
+        self.root = os.path.abspath(root or os.environ.get("PYBOX_STORAGE") or DEFAULT_ROOT)
+        self.max_layer_size = max_layer_size or int(os.environ.get("PYBOX_MAX_LAYER_SIZE", 0)) \
+            or DEFAULT_MAX_LAYER
+        for sub in ("blobs/sha256", "layers", "containers", "locks", "tmp"):
+            os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
+
+    # --- paths and locks -------------------------------------------------------------------
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def blob_path(self, digest):
+        algo, _, hexpart = digest.partition(":")
+        return self.path("blobs", algo, hexpart)
+
+    def layer_dir(self, chain_id):
+        return self.path("layers", chain_id.partition(":")[2])
+
+    def lock(self, name, shared=False):
+        from pybox.images.files import FileLock
+        return FileLock(self.path("locks", name.replace(":", "-").replace("/", "_")), shared)
+
+    def tempdir(self, prefix):
+        import tempfile
+        return tempfile.mkdtemp(prefix=prefix, dir=self.path("tmp"))
+
+    # --- blobs -----------------------------------------------------------------------------
+    def has_blob(self, digest):
+        return os.path.exists(self.blob_path(digest))
+
+    def read_json_blob(self, digest):
+        import json
+        try:
+            with open(self.blob_path(digest), "rb") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise PyboxError(f"blob {digest} is missing from the store") from None
+
+    def put_blob_bytes(self, data, digest=None):
+        """Store data; returns its digest (checked against `digest` when one is given)."""
+        from pybox.images.digests import sha256_bytes
+        actual = sha256_bytes(data)
+        if digest and digest != actual:
+            raise PyboxError(f"blob {digest}: content has digest {actual}")
+        if not self.has_blob(actual):
+            from pybox.images.files import write_atomic
+            write_atomic(self.blob_path(actual), data)
+        return actual
+
+    def adopt_blob(self, path, digest):
+        """Move a verified temporary file into place as blob `digest`."""
+        os.chmod(path, 0o600)
+        os.replace(path, self.blob_path(digest))
+
+    # --- layers ----------------------------------------------------------------------------
+    def ensure_layer(self, chain_id, blob_digest, diff_id, name=None):
+        """Unpack blob into the layer dir of chain_id unless it is already there."""
+        final = self.layer_dir(chain_id)
+        if os.path.isdir(final):
+            return final
+        with self.lock("layer-" + chain_id):
+            if os.path.isdir(final):
+                return final
+            self._unpack_layer(final, blob_digest, diff_id, name or blob_digest)
+        return final
+
+    def _unpack_layer(self, final, blob_digest, diff_id, name):
+        import shutil
+        from pybox.images.compression import free_bytes
+        from pybox.images.unpack import unpack
+        tmp = self.tempdir("layer-")
+        try:
+            os.chmod(tmp, 0o755)
+            limit = min(self.max_layer_size, free_bytes(self.root))
+            with open(self.blob_path(blob_digest), "rb") as blob:
+                actual = unpack(blob, tmp, limit, f"layer {name}")
+            if diff_id and actual != diff_id:
+                raise PyboxError(f"layer {name}: uncompressed digest {actual} is not the "
+                                 f"diff id {diff_id} of the image config")
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return actual
+
+    def unpack_new_layer(self, blob_digest, parent_chain, name):
+        """Unpack a layer whose diff id is not known yet (imports); returns (diff_id, chain_id)."""
+        import shutil
+        from pybox.images.digests import chain_id as next_chain
+        tmp_final = self.tempdir("unpacked-")
+        os.rmdir(tmp_final)
+        diff_id = self._unpack_layer(tmp_final, blob_digest, None, name)
+        chain = next_chain(parent_chain, diff_id)
+        with self.lock("layer-" + chain):
+            if os.path.isdir(self.layer_dir(chain)):
+                shutil.rmtree(tmp_final)
+            else:
+                os.rename(tmp_final, self.layer_dir(chain))
+        return diff_id, chain
+
+    # --- the index of images ---------------------------------------------------------------
+    def load_index(self):
+        import json
+        try:
+            with open(self.path("images.json"), "rb") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"images": {}, "containers": {}}
+
+    def _save_index(self, index):
+        import json
+        from pybox.images.files import write_atomic
+        write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode())
+
+    def update_index(self, change):
+        """Run change(index) under the index lock and save what it leaves; returns its result."""
+        with self.lock("index"):
+            index = self.load_index()
+            result = change(index)
+            self._save_index(index)
+            return result
+
+    def add_image(self, record, names=(), repo_digest=None):
+        """Record an image and move `names` to it from any image that had them."""
+        def change(index):
+            images = index["images"]
+            for other in images.values():
+                other["names"] = [n for n in other["names"] if n not in names]
+            rec = images.setdefault(record["id"], record)
+            rec.update({k: v for k, v in record.items() if k not in ("names", "repo_digests")})
+            rec["names"] = sorted(set(rec.get("names", [])) | set(names))
+            digests = set(rec.get("repo_digests", []))
+            if repo_digest:
+                digests.add(repo_digest)
+            rec["repo_digests"] = sorted(digests)
+            return dict(rec)
+        return Image(self, self.update_index(change))
+
+    def record_image(self, manifest_digest, names=(), repo_digest=None):
+        """Record an image whose manifest, config, blobs and layers are all in the store."""
+        from pybox.images.digests import chain_ids
+        manifest = self.read_json_blob(manifest_digest)
+        config_digest = manifest["config"]["digest"]
+        config = self.read_json_blob(config_digest)
+        diff_ids = config["rootfs"]["diff_ids"]
+        layers = [d["digest"] for d in manifest["layers"]]
+        record = {"id": config_digest, "digest": manifest_digest, "chain": chain_ids(diff_ids),
+                  "diff_ids": diff_ids, "blobs": [manifest_digest, config_digest, *layers],
+                  "created": config.get("created"), "os": config.get("os"),
+                  "architecture": config.get("architecture"),
+                  "size": sum(d.get("size", 0) for d in manifest["layers"])}
+        return self.add_image(record, names, repo_digest)
+
+    def images(self):
+        return [Image(self, rec) for rec in self.load_index()["images"].values()]
+
+    def get(self, ref):
+        """Find an image by name, name:tag, name@digest, id or id prefix."""
+        image = self.find(ref)
+        if image is None:
+            raise PyboxError(f"image {ref!r} is not in the store (pull or import it first)")
+        return image
+
+    def find(self, ref):
+        return self._lookup(ref)[0]
+
+    def _lookup(self, ref):
+        """(image, the name it matched or None); names win over id prefixes, as in docker."""
+        from pybox.images.reference import looks_like_id, parse
+        records = self.load_index()["images"]
+        try:
+            name = str(parse(ref))
+        except PyboxError:
+            if not looks_like_id(ref):
+                raise
+            name = None
+        for rec in records.values():
+            if name in rec["names"] or name in rec.get("repo_digests", ()):
+                return Image(self, rec), name
+        if looks_like_id(ref):
+            hexpart = ref.removeprefix("sha256:")
+            hits = [r for r in records.values() if r["id"][7:].startswith(hexpart)]
+            if len(hits) > 1:
+                raise PyboxError(f"image id {ref!r} is ambiguous: {len(hits)} images start so")
+            if hits:
+                return Image(self, hits[0]), None
+        return None, None
+
+    # --- removing --------------------------------------------------------------------------
+    def remove(self, ref, force=False):
+        """`rmi`: drop a name (or the image); an image a container uses keeps its layers."""
+        image, name = self._lookup(ref)
+        if image is None:
+            self.get(ref)  # raises the error
+        by_name = name in image.names and len(image.names) > 1
+
+        def change(index):
+            rec = index["images"][image.id]
+            users = [c for c, i in index["containers"].items() if i == image.id]
+            if by_name:
+                rec["names"].remove(name)
+                return "untagged"
+            if users and not force:
+                raise PyboxError(f"image {ref!r} is used by container {users[0]} "
+                                 "(remove the container first, or force)")
+            if users:
+                rec["names"] = []
+                return "untagged"
+            del index["images"][image.id]
+            return "deleted"
+        result = self.update_index(change)
+        if result == "deleted":
+            self.gc()
+        return result
+
+    def prune(self):
+        """Remove images with no name that no container uses; returns their ids."""
+        def change(index):
+            used = set(index["containers"].values())
+            gone = [i for i, r in index["images"].items() if not r["names"] and i not in used]
+            for image_id in gone:
+                del index["images"][image_id]
+            return gone
+        gone = self.update_index(change)
+        self.gc()
+        return gone
+
+    def gc(self):
+        """Delete blobs and layers no image refers to. Pulls in progress hold the gc lock shared."""
+        import shutil
+        with self.lock("gc"), self.lock("index"):
+            records = self.load_index()["images"].values()
+            chains = {c.partition(":")[2] for r in records for c in r["chain"]}
+            blobs = {d.partition(":")[2] for r in records for d in r.get("blobs", [])}
+            for entry in os.listdir(self.path("layers")):
+                if entry not in chains:
+                    shutil.rmtree(self.path("layers", entry), ignore_errors=True)
+            for entry in os.listdir(self.path("blobs", "sha256")):
+                if entry not in blobs:
+                    os.unlink(self.path("blobs", "sha256", entry))
+            for entry in os.listdir(self.path("tmp")):
+                shutil.rmtree(self.path("tmp", entry), ignore_errors=True)
+
+    def pulling(self):
+        """Held while fetching blobs or unpacking layers, so gc cannot remove them meanwhile."""
+        return self.lock("gc", shared=True)
+
+    # --- container root filesystems --------------------------------------------------------
+    def mount_rootfs(self, image, container_id):
+        """Mount an overlay of the image's layers with a private upper dir; returns its path."""
+        from pybox.images.overlay import mount_overlay
+        _check_container_id(container_id)
+        base = self.path("containers", container_id)
+
+        def claim(index):
+            if image.id not in index["images"]:
+                raise PyboxError(f"image {image.id} was removed from the store")
+            index["containers"][container_id] = image.id
+        self.update_index(claim)
+        try:
+            for sub in ("upper", "work", "rootfs"):
+                os.makedirs(os.path.join(base, sub), mode=0o755, exist_ok=True)
+            rootfs = os.path.join(base, "rootfs")
+            mount_overlay(image.layer_dirs(), os.path.join(base, "upper"),
+                          os.path.join(base, "work"), rootfs)
+            return rootfs
+        except BaseException:
+            self.unmount_rootfs(container_id)
+            raise
+
+    def unmount_rootfs(self, container_id):
+        """Unmount and delete a container's rootfs and upper dir; fine to call twice."""
+        import shutil
+        from pybox.images.overlay import unmount
+        _check_container_id(container_id)
+        base = self.path("containers", container_id)
+        unmount(os.path.join(base, "rootfs"))
+        shutil.rmtree(base, ignore_errors=True)
+
+        def release(index):
+            index["containers"].pop(container_id, None)
+        self.update_index(release)
+
+    def containers(self):
+        """container id -> image id, for every container with a mounted rootfs."""
+        return dict(self.load_index()["containers"])
+
+    # --- pulling and importing -------------------------------------------------------------
+    def pull(self, ref, platform=None, progress=None):
+        from pybox.images.pull import pull
+        return pull(self, ref, platform, progress)
+
+
+def _check_container_id(container_id):
+    if not container_id or "/" in container_id or container_id in (".", "..") or "\0" in container_id:
+        raise PyboxError(f"invalid container id {container_id!r}")
