@@ -1,0 +1,70 @@
+"""What every cgroup backend shares: killing, listing and removing, built on a few primitives."""
+
+import os
+import signal
+
+from pybox.cgroups import files
+from pybox.errors import PyboxError
+
+
+class Manager:
+    """A container's cgroup. Backends implement create/apply/add/freeze/thaw/frozen/stats/
+    oom_count/mount_plan and the dirs they own; to_record()/load_manager() round-trip it."""
+
+    driver = None
+
+    def __init__(self, path, created=()):
+        self.path = path  # the cgroup path from the hierarchy root, as /proc/<pid>/cgroup shows it
+        self.created = list(created)  # parents this manager made, so destroy can tidy them
+
+    def dirs(self):
+        raise NotImplementedError
+
+    def procs_dir(self):
+        return self.dirs()[0]
+
+    def pids(self):
+        return files.procs(self.procs_dir())
+
+    def update(self, resources):
+        self.apply(resources)
+
+    def signal_all(self, sig):
+        """Signal every process; frozen first, so none can fork a child we would miss."""
+        pids = self.pids()
+        if not pids:
+            return
+        can_freeze = self.can_freeze()
+        if can_freeze:
+            self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if can_freeze:
+                self.thaw()
+
+    def can_freeze(self):
+        return True
+
+    def destroy(self):
+        """Remove the cgroup (and any below it); killing is the caller's business."""
+        for directory in self.dirs():
+            if os.path.isdir(directory):
+                files.remove_tree(directory)
+        files.remove_empty(self.created)
+
+    def kill_and_destroy(self, timeout=5.0):
+        self.signal_all(signal.SIGKILL)
+        files.wait_for(lambda: not self.pids(), timeout, f"the processes of cgroup {self.path} to exit")
+        self.destroy()
+
+    def to_record(self):
+        return {"driver": self.driver, "path": self.path, "created": self.created}
+
+    def _check_exists(self):
+        if not os.path.isdir(self.procs_dir()):
+            raise PyboxError(f"cgroup {self.path} does not exist")

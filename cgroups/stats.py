@@ -1,0 +1,58 @@
+"""The `events --stats` "data" object, shaped like runc's types.Stats, and shared parsers."""
+
+import os
+
+
+def empty_stats():
+    entry = {"limit": 0, "failcnt": 0}
+    return {
+        "cpu": {"usage": {"kernel": 0, "user": 0}, "throttling": {}},
+        "cpuset": {},
+        "memory": {"usage": dict(entry), "swap": dict(entry), "kernel": dict(entry),
+                   "kernelTCP": dict(entry)},
+        "pids": {},
+        "blkio": {},
+        "hugetlb": {},
+        "intel_rdt": {},
+        "network_interfaces": None,
+    }
+
+
+def blkio_entries(text):
+    """v1 "8:0 Read 4096" lines to runc's [{"major", "minor", "op", "value"}]."""
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 3 and ":" in words[0]:
+            major, _, minor = words[0].partition(":")
+            entries.append({"major": int(major), "minor": int(minor), "op": words[1],
+                            "value": int(words[2])})
+    return entries
+
+
+def cpu_list(text):
+    """ "0-2,5" -> [0, 1, 2, 5]"""
+    numbers = []
+    for part in text.split(","):
+        if "-" in part:
+            first, _, last = part.partition("-")
+            numbers.extend(range(int(first), int(last) + 1))
+        elif part.strip():
+            numbers.append(int(part))
+    return numbers
+
+
+def hugepage_sizes():
+    """The kernel's huge page sizes as cgroup files name them: "2MB", "1GB"."""
+    try:
+        names = os.listdir("/sys/kernel/mm/hugepages")
+    except FileNotFoundError:
+        return []
+    sizes = []
+    for name in sorted(names):
+        kib = int(name.removeprefix("hugepages-").removesuffix("kB"))
+        for unit, scale in (("GB", 1 << 20), ("MB", 1 << 10), ("KB", 1)):
+            if kib % scale == 0:
+                sizes.append(f"{kib // scale}{unit}")
+                break
+    return sizes

@@ -1,0 +1,246 @@
+"""Writing linux.resources into cgroup v1 files, one function per controller (runc's fs package)."""
+
+from pybox.cgroups import files, spec
+from pybox.cgroups.spec import number, section, string, unsigned
+from pybox.errors import PyboxError
+
+
+def apply(mgr, resources):
+    if not isinstance(resources, dict):
+        raise PyboxError("linux.resources: must be an object")
+    if resources.get("unified"):
+        raise PyboxError("linux.resources.unified: needs cgroup v2, and this host runs cgroup v1")
+    for setter in (devices, memory, cpu, cpuset, pids, block_io, hugetlb, network, rdma):
+        setter(mgr, resources)
+
+
+def _dir(mgr, controller, field):
+    directory = mgr.dir_of(controller)
+    if directory is None:
+        raise PyboxError(f"linux.resources.{field}: the {controller} cgroup controller is not mounted")
+    return directory
+
+
+def devices(mgr, resources):
+    rules = spec.device_rules(resources)
+    if not rules:
+        return
+    directory = _dir(mgr, "devices", "devices")
+    for i, rule in enumerate(rules):
+        files.write(directory, "devices.allow" if rule.allow else "devices.deny", rule.v1_line(),
+                    f"devices[{i}]")
+
+
+def memory(mgr, resources):
+    mem = section(resources, "memory")
+    limit = number(mem, "limit", "memory.limit")
+    swap = number(mem, "swap", "memory.swap")
+    reservation = number(mem, "reservation", "memory.reservation")
+    swappiness = number(mem, "swappiness", "memory.swappiness")
+    kernel_tcp = number(mem, "kernelTCP", "memory.kernelTCP")
+    number(mem, "kernel", "memory.kernel")  # kernel memory limits are gone from the kernel; runc ignores them
+    oom_disabled = spec.flag(mem, "disableOOMKiller", "memory.disableOOMKiller")
+    if not (limit or swap or reservation or kernel_tcp or oom_disabled or swappiness is not None):
+        return
+    directory = _dir(mgr, "memory", "memory")
+    if limit and mem.get("checkBeforeUpdate") and limit != -1:
+        _check_usage_below(directory, limit)
+    _set_limit_and_swap(directory, limit, swap)
+    if reservation:
+        files.write(directory, "memory.soft_limit_in_bytes", reservation, "memory.reservation")
+    if kernel_tcp:
+        files.write(directory, "memory.kmem.tcp.limit_in_bytes", kernel_tcp, "memory.kernelTCP")
+    if oom_disabled:
+        files.write(directory, "memory.oom_control", 1, "memory.disableOOMKiller")
+    if swappiness is not None and swappiness != -1:
+        if not 0 <= swappiness <= 100:
+            raise PyboxError(f"linux.resources.memory.swappiness: must be 0 to 100, not {swappiness}")
+        files.write(directory, "memory.swappiness", swappiness, "memory.swappiness")
+
+
+def _check_usage_below(directory, limit):
+    usage = files.read_int(directory, "memory.usage_in_bytes")
+    if usage >= limit:
+        raise PyboxError(f"linux.resources.memory.limit: {limit} is below the current usage {usage} "
+                         "(checkBeforeUpdate)")
+
+
+def _set_limit_and_swap(directory, limit, swap):
+    """memory.memsw (memory+swap) must never drop below memory.limit, so order the two writes."""
+    if limit == -1 and not swap:
+        swap = -1  # unlimited memory with swap unset means unlimited swap too, as in runc
+    if swap and not files.exists(directory, "memory.memsw.limit_in_bytes"):
+        if swap == -1 and limit == -1:
+            swap = None
+        else:
+            raise PyboxError("linux.resources.memory.swap: swap accounting is off in this kernel")
+    writes = []
+    if limit:
+        writes.append(("memory.limit_in_bytes", limit, "memory.limit"))
+    if swap:
+        current = files.read_int(directory, "memory.limit_in_bytes")
+        memsw = ("memory.memsw.limit_in_bytes", swap, "memory.swap")
+        raising = swap == -1 or current < swap
+        writes = [memsw] + writes if raising else writes + [memsw]
+    for name, value, field in writes:
+        files.write(directory, name, value, field)
+
+
+def cpu(mgr, resources):
+    spec_cpu = section(resources, "cpu")
+    shares = unsigned(spec_cpu, "shares", "cpu.shares")
+    quota = number(spec_cpu, "quota", "cpu.quota")
+    period = unsigned(spec_cpu, "period", "cpu.period")
+    burst = unsigned(spec_cpu, "burst", "cpu.burst")
+    rt_runtime = number(spec_cpu, "realtimeRuntime", "cpu.realtimeRuntime")
+    rt_period = unsigned(spec_cpu, "realtimePeriod", "cpu.realtimePeriod")
+    idle = number(spec_cpu, "idle", "cpu.idle")
+    if not any(v for v in (shares, quota, period, burst, rt_runtime, rt_period)) and idle is None:
+        return
+    directory = _dir(mgr, "cpu", "cpu")
+    if shares:
+        files.write(directory, "cpu.shares", shares, "cpu.shares")
+        actual = files.read_int(directory, "cpu.shares")
+        if actual != shares:
+            raise PyboxError(f"linux.resources.cpu.shares: {shares} is out of range; the kernel set {actual}")
+    _write_pair(directory, ("cpu.cfs_period_us", period, "cpu.period"),
+                ("cpu.cfs_quota_us", quota, "cpu.quota"))
+    if burst is not None:
+        files.write(directory, "cpu.cfs_burst_us", burst, "cpu.burst")
+    _write_pair(directory, ("cpu.rt_period_us", rt_period, "cpu.realtimePeriod"),
+                ("cpu.rt_runtime_us", rt_runtime, "cpu.realtimeRuntime"))
+    if idle is not None:
+        files.write(directory, "cpu.idle", idle, "cpu.idle")
+
+
+def _write_pair(directory, first, second):
+    """Period and quota (or runtime) constrain each other; if one order fails, try the other."""
+    pending = [w for w in (first, second) if w[1]]
+    try:
+        for name, value, field in pending:
+            files.write(directory, name, value, field)
+    except PyboxError:
+        if len(pending) < 2:
+            raise
+        for name, value, field in reversed(pending):
+            files.write(directory, name, value, field)
+
+
+def cpuset(mgr, resources):
+    spec_cpu = section(resources, "cpu")
+    cpus = string(spec_cpu, "cpus", "cpu.cpus")
+    mems = string(spec_cpu, "mems", "cpu.mems")
+    if cpus or mems:
+        directory = _dir(mgr, "cpuset", "cpu.cpus" if cpus else "cpu.mems")
+        if cpus:
+            files.write(directory, "cpuset.cpus", cpus, "cpu.cpus")
+        if mems:
+            files.write(directory, "cpuset.mems", mems, "cpu.mems")
+
+
+def pids(mgr, resources):
+    limit = number(section(resources, "pids"), "limit", "pids.limit")
+    if limit:  # 0 means unset, as in runc
+        files.write(_dir(mgr, "pids", "pids"), "pids.max", limit if limit > 0 else "max", "pids.limit")
+
+
+def block_io(mgr, resources):
+    blkio = section(resources, "blockIO")
+    if not blkio:
+        return
+    directory = _dir(mgr, "blkio", "blockIO")
+    # BFQ replaced CFQ: its files take the same 1-1000 range when blkio.weight is gone.
+    bfq = not files.exists(directory, "blkio.weight") and files.exists(directory, "blkio.bfq.weight")
+    prefix = "blkio.bfq." if bfq else "blkio."
+    weight = unsigned(blkio, "weight", "blockIO.weight")
+    if weight:
+        files.write(directory, prefix + "weight", weight, "blockIO.weight")
+    leaf = unsigned(blkio, "leafWeight", "blockIO.leafWeight")
+    if leaf:
+        files.write(directory, "blkio.leaf_weight", leaf, "blockIO.leafWeight")
+    for i, dev in enumerate(spec.listing(blkio, "weightDevice", "blockIO.weightDevice")):
+        field = f"blockIO.weightDevice[{i}]"
+        for key, name in (("weight", prefix + "weight_device"), ("leafWeight", "blkio.leaf_weight_device")):
+            value = unsigned(dev, key, f"{field}.{key}")
+            if value:
+                files.write(directory, name, f"{_devnum(dev, field)} {value}", field)
+    for key, name in THROTTLES:
+        for i, dev in enumerate(spec.listing(blkio, key, f"blockIO.{key}")):
+            field = f"blockIO.{key}[{i}]"
+            rate = unsigned(dev, "rate", f"{field}.rate")
+            files.write(directory, name, f"{_devnum(dev, field)} {rate or 0}", field)
+
+
+THROTTLES = (("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
+             ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
+             ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
+             ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"))
+
+
+def _devnum(dev, field):
+    if not isinstance(dev, dict):
+        raise PyboxError(f"linux.resources.{field}: must be an object")
+    major = unsigned(dev, "major", f"{field}.major")
+    minor = unsigned(dev, "minor", f"{field}.minor")
+    if major is None or minor is None:
+        raise PyboxError(f"linux.resources.{field}: needs major and minor")
+    return f"{major}:{minor}"
+
+
+def hugetlb(mgr, resources):
+    for i, entry in enumerate(spec.listing(resources, "hugepageLimits", "hugepageLimits")):
+        field = f"hugepageLimits[{i}]"
+        size, limit = hugepage_limit(entry, field)
+        directory = mgr.dir_of("hugetlb")
+        if directory is not None:
+            files.write(directory, f"hugetlb.{size}.limit_in_bytes", limit, field)
+            continue
+        unified = mgr.unified_dir()
+        if unified is None:
+            raise PyboxError(f"linux.resources.{field}: the hugetlb cgroup controller is not mounted")
+        from pybox.cgroups import v2
+        v2.enable_controllers(unified, ["hugetlb"])  # hybrid hosts may keep hugetlb on cgroup2
+        files.write(unified, f"hugetlb.{size}.max", limit, field)
+
+
+def hugepage_limit(entry, field):
+    if not isinstance(entry, dict):
+        raise PyboxError(f"linux.resources.{field}: must be an object")
+    size = string(entry, "pageSize", f"{field}.pageSize")
+    limit = unsigned(entry, "limit", f"{field}.limit")
+    if size is None or "/" in size or limit is None:
+        raise PyboxError(f"linux.resources.{field}: needs pageSize (such as 2MB) and limit")
+    return size, limit
+
+
+def network(mgr, resources):
+    net = section(resources, "network")
+    class_id = unsigned(net, "classID", "network.classID")
+    if class_id is not None:
+        files.write(_dir(mgr, "net_cls", "network.classID"), "net_cls.classid", class_id,
+                    "network.classID")
+    for i, prio in enumerate(spec.listing(net, "priorities", "network.priorities")):
+        field = f"network.priorities[{i}]"
+        name = string(prio, "name", f"{field}.name") if isinstance(prio, dict) else None
+        if name is None or " " in name:
+            raise PyboxError(f"linux.resources.{field}: needs an interface name and priority")
+        files.write(_dir(mgr, "net_prio", field), "net_prio.ifpriomap",
+                    f"{name} {unsigned(prio, 'priority', field + '.priority') or 0}", field)
+
+
+def rdma(mgr, resources):
+    for device, limits in section(resources, "rdma").items():
+        directory = _dir(mgr, "rdma", f"rdma.{device}")
+        files.write(directory, "rdma.max", rdma_line(device, limits), f"rdma.{device}")
+
+
+def rdma_line(device, limits):
+    field = f"rdma.{device}"
+    if not isinstance(limits, dict) or " " in device:
+        raise PyboxError(f"linux.resources.{field}: must be an object with hcaHandles/hcaObjects")
+    words = [device]
+    for key, name in (("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object")):
+        value = unsigned(limits, key, f"{field}.{key}")
+        if value is not None:
+            words.append(f"{name}={value}")
+    return " ".join(words)

@@ -1,0 +1,263 @@
+"""pybox.cgroups against the real kernel: limits are enforced on real processes, not just written.
+
+Every cgroup is made below this process's own cgroups (a relative path) and removed afterwards.
+The same tests run on this hybrid host and, through scripts/cgroup2-vm, on a cgroup v2 kernel.
+"""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from pybox.cgroups import hierarchy, load_manager, open_manager
+from pybox.errors import PyboxError
+
+MODE = hierarchy.discover()[0]
+MiB = 1 << 20
+
+if os.geteuid() != 0:
+    pytest.skip("cgroup tests need root", allow_module_level=True)
+
+
+@pytest.fixture
+def cgroup():
+    mgr = open_manager(f"pybox-test-{uuid.uuid4().hex[:10]}", "unused")
+    mgr.create()
+    yield mgr
+    mgr.kill_and_destroy()
+    assert not any(os.path.exists(d) for d in mgr.dirs())
+
+
+class Child:
+    """A Python child put into the cgroup before it runs its script."""
+
+    def __init__(self, mgr, script):
+        self.proc = subprocess.Popen([sys.executable, "-S", "-c", "import sys; sys.stdin.readline()\n" + script],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        mgr.add(self.proc.pid)
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+
+def test_paths_nest_below_the_callers_cgroups(cgroup):
+    own = hierarchy.own_cgroups()
+    _, out, _ = Child(cgroup, "print(open('/proc/self/cgroup').read(), end='')").finish()
+    for line in out.splitlines():
+        _, key, path = line.split(":", 2)
+        assert path.startswith(own[key].rstrip("/") + "/pybox-test-"), line
+
+
+def test_memory_limit_oom_kills_and_is_counted(cgroup):
+    cgroup.apply({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
+    code, _, _ = Child(cgroup, "s = b'x' * (200 << 20)").finish()
+    assert code == -signal.SIGKILL
+    assert cgroup.oom_count() >= 1
+    usage = cgroup.stats()["memory"]["usage"]
+    assert usage["limit"] == 32 * MiB
+
+
+def test_pids_limit_stops_forks(cgroup):
+    cgroup.apply({"pids": {"limit": 4}})
+    code, out, _ = Child(cgroup, FORK_SCRIPT % 10).finish()
+    assert code == 0
+    assert out.split() == ["3", "7"], "3 forks fit next to the parent, 7 were refused"
+    assert cgroup.stats()["pids"]["limit"] == 4
+
+
+FORK_SCRIPT = """
+import os, time
+ok = failed = 0
+for _ in range(%d):
+    try:
+        if os.fork() == 0:
+            os.closerange(0, 3)
+            time.sleep(30)
+            os._exit(0)
+        ok += 1
+    except BlockingIOError:
+        failed += 1
+print(ok, failed, flush=True)
+"""
+
+
+def test_update_raises_pids_limit_live(cgroup):
+    cgroup.apply({"pids": {"limit": 2}})
+    child = Child(cgroup, "import time, os\nsys.stdin.readline()\n" + FORK_SCRIPT % 5)
+    cgroup.update({"pids": {"limit": 100}})
+    child.proc.stdin.write("go\n")
+    child.proc.stdin.flush()
+    _, out, _ = child.finish()
+    assert out.split() == ["5", "0"]
+
+
+def test_cpu_quota_throttles_a_busy_loop(cgroup):
+    cgroup.apply({"cpu": {"quota": 10000, "period": 100000, "shares": 512}})
+    start = time.monotonic()
+    Child(cgroup, "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 0.6: pass").finish()
+    wall = time.monotonic() - start
+    stats = cgroup.stats()["cpu"]
+    assert stats["throttling"]["throttled_periods"] > 0
+    assert stats["usage"]["total"] / 1e9 < wall * 0.3, "10% quota: far less CPU than wall time"
+
+
+def test_cpuset_pins_the_process(cgroup):
+    cgroup.apply({"cpu": {"cpus": "0", "mems": "0"}})
+    code, out, _ = Child(cgroup, "print([l for l in open('/proc/self/status') if 'Cpus_allowed_list' in l][0])").finish()
+    assert out.split() == ["Cpus_allowed_list:", "0"]
+    assert cgroup.stats()["cpuset"]["cpus"] == [0]
+
+
+OPEN_DEVICES = """
+for path in ('/dev/null', '/dev/zero'):
+    try:
+        open(path, 'rb').close()
+        print(path, 'ok')
+    except PermissionError:
+        print(path, 'denied')
+"""
+
+
+def test_denied_device_cannot_be_opened(cgroup):
+    cgroup.apply({"devices": [{"allow": True, "access": "rwm"},
+                              {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]})
+    _, out, _ = Child(cgroup, OPEN_DEVICES).finish()
+    assert out.splitlines() == ["/dev/null denied", "/dev/zero ok"]
+
+
+def test_allow_list_after_deny_all(cgroup):
+    cgroup.apply({"devices": [{"allow": False, "access": "rwm"},
+                              {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"}]})
+    _, out, _ = Child(cgroup, OPEN_DEVICES).finish()
+    assert out.splitlines() == ["/dev/null denied", "/dev/zero ok"]
+
+
+COUNTER = """
+import sys, time
+n = 0
+while True:
+    n += 1
+    if n % 1000 == 0:
+        sys.stdout.write(f"{n}\\n")
+        sys.stdout.flush()
+"""
+
+
+def _latest(proc_file):
+    return int(os.popen(f"tail -n1 {proc_file}").read() or 0)
+
+
+def test_freeze_stops_and_thaw_resumes(cgroup, tmp_path):
+    out = tmp_path / "count"
+    with open(out, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-S", "-c", "import sys; sys.stdin.readline()\n" + COUNTER],
+                                stdin=subprocess.PIPE, stdout=sink)
+    cgroup.add(proc.pid)
+    proc.stdin.write(b"go\n")
+    proc.stdin.flush()
+    time.sleep(0.3)
+    cgroup.freeze()
+    assert cgroup.frozen()
+    frozen_at = _latest(out)
+    time.sleep(0.4)
+    assert _latest(out) == frozen_at
+    cgroup.thaw()
+    assert not cgroup.frozen()
+    time.sleep(0.4)
+    assert _latest(out) > frozen_at
+    proc.stdin.close()
+
+
+def test_signal_all_kills_every_process(cgroup):
+    child = Child(cgroup, FORK_SCRIPT % 3 + "\ntime.sleep(30)")
+    child.proc.stdout.readline()
+    assert len(cgroup.pids()) == 4
+    cgroup.signal_all(signal.SIGKILL)
+    assert child.proc.wait(timeout=10) == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while cgroup.pids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cgroup.pids() == []
+
+
+def test_record_round_trip_and_destroy_is_idempotent():
+    mgr = open_manager(f"pybox-test-{uuid.uuid4().hex[:10]}/nested", "x")
+    mgr.create()
+    mgr.create()
+    again = load_manager(mgr.to_record())
+    assert again.dirs() == mgr.dirs()
+    again.destroy()
+    again.destroy()
+    assert not any(os.path.exists(os.path.dirname(d)) for d in mgr.dirs() if "pybox-test-" in d)
+
+
+def test_default_path_is_below_the_caller(cgroup):
+    mgr = open_manager(None, "abc")
+    own = hierarchy.own_cgroups()
+    assert mgr.path.endswith("/pybox/abc")
+    assert mgr.path.startswith(own.get("memory", own.get("", "/")).rstrip("/") + "/")
+
+
+@pytest.mark.parametrize("resources, field", [
+    ({"memory": {"limit": "1g"}}, "linux.resources.memory.limit"),
+    ({"cpu": {"shares": -3}}, "linux.resources.cpu.shares"),
+    ({"pids": {"limit": True}}, "linux.resources.pids.limit"),
+    ({"devices": [{"allow": True, "type": "x"}]}, "linux.resources.devices[0].type"),
+    ({"cpu": {"cpus": "99999"}}, "linux.resources.cpu.cpus"),
+    ({"blockIO": {"throttleReadBpsDevice": [{"major": 8}]}}, "linux.resources.blockIO.throttleReadBpsDevice[0]"),
+])
+def test_bad_resources_name_the_field(cgroup, resources, field):
+    with pytest.raises(PyboxError) as err:
+        cgroup.apply(resources)
+    assert str(err.value).startswith(field)
+
+
+@pytest.mark.parametrize("path", ["../escape", "a/../../b", "/", "."])
+def test_paths_that_escape_are_refused(path):
+    with pytest.raises(PyboxError, match="linux.cgroupsPath"):
+        open_manager(path, "x")
+
+
+def test_systemd_driver_is_a_clear_error():
+    with pytest.raises(PyboxError, match="systemd"):
+        open_manager("system.slice:pybox:x", "x", systemd=True)
+
+
+def test_stats_have_runcs_shape(cgroup):
+    code, _, _ = Child(cgroup, "x = b'y' * (8 << 20)").finish()
+    stats = cgroup.stats()
+    assert set(stats) >= {"cpu", "memory", "pids", "blkio", "hugetlb"}
+    assert stats["cpu"]["usage"]["total"] > 0
+    assert stats["memory"]["usage"]["max"] >= 8 * MiB
+
+
+@pytest.mark.skipif(MODE == "unified", reason="v1/hybrid layout")
+def test_v1_mount_plan_lists_every_hierarchy(cgroup):
+    plan = cgroup.mount_plan()
+    by_subdir = {p["subdir"]: p for p in plan if "subdir" in p}
+    assert by_subdir["memory"]["fstype"] == "cgroup"
+    assert by_subdir["memory"]["host_path"] == cgroup.dir_of("memory")
+    if MODE == "hybrid":
+        assert by_subdir["unified"]["fstype"] == "cgroup2"
+    for entry in by_subdir.values():
+        assert os.path.isdir(entry["host_path"])
+
+
+@pytest.mark.skipif(MODE == "unified", reason="v1/hybrid refuses v2-only keys")
+def test_unified_keys_are_refused_on_v1(cgroup):
+    with pytest.raises(PyboxError, match="linux.resources.unified"):
+        cgroup.apply({"unified": {"memory.high": "1000000"}})
+
+
+@pytest.mark.skipif(MODE != "unified", reason="cgroup v2 layout")
+def test_v2_mount_plan_is_one_cgroup2(cgroup):
+    assert cgroup.mount_plan() == [{"subdir": "", "fstype": "cgroup2", "data": "", "host_path": cgroup.dir}]
