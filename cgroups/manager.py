@@ -4,7 +4,6 @@ import os
 import signal
 
 from pybox.cgroups import files
-from pybox.errors import PyboxError
 
 
 class Manager:
@@ -65,6 +64,5 @@ class Manager:
     def to_record(self):
         return {"driver": self.driver, "path": self.path, "created": self.created}
 
-    def _check_exists(self):
-        if not os.path.isdir(self.procs_dir()):
-            raise PyboxError(f"cgroup {self.path} does not exist")
+    def exists(self):
+        return os.path.isdir(self.procs_dir())

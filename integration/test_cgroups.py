@@ -261,3 +261,46 @@ def test_unified_keys_are_refused_on_v1(cgroup):
 @pytest.mark.skipif(MODE != "unified", reason="cgroup v2 layout")
 def test_v2_mount_plan_is_one_cgroup2(cgroup):
     assert cgroup.mount_plan() == [{"subdir": "", "fstype": "cgroup2", "data": "", "host_path": cgroup.dir}]
+
+
+def test_update_command_changes_memory_limit_live(cgroup):
+    from pybox.runtime.commands.update import parser, run_update
+    cgroup.apply({"memory": {"limit": 16 * MiB, "swap": 16 * MiB}})
+    child = Child(cgroup, "sys.stdin.readline()\nx = b'y' * (64 << 20)\nprint('survived')")
+    run_update(cgroup, parser.parse(["--memory", "256m", "--memory-swap", "256m", "c1"])[1])
+    child.proc.stdin.write("go\n")
+    child.proc.stdin.flush()
+    assert child.finish()[:2] == (0, "survived\n")
+    assert cgroup.stats()["memory"]["usage"]["limit"] == 256 * MiB
+
+
+def test_events_stats_is_one_json_line(cgroup):
+    from pybox import jsonio
+    from pybox.runtime.commands.events import parser, run_events
+    lines = []
+    run_events(cgroup, "c1", parser.parse(["--stats", "c1"])[1], lines.append)
+    event = jsonio.loads(lines[0])
+    assert len(lines) == 1 and event["type"] == "stats" and event["id"] == "c1"
+    assert "usage" in event["data"]["memory"]
+
+
+def test_events_stream_reports_oom(cgroup):
+    import threading
+    from pybox import jsonio
+    from pybox.runtime.commands.events import parser, run_events
+    cgroup.apply({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
+    lines, done = [], threading.Event()
+    stream = threading.Thread(target=run_events, args=(
+        cgroup, "c1", parser.parse(["--interval", "100ms", "c1"])[1], lines.append,
+        lambda: not done.is_set()))
+    stream.start()
+    try:
+        Child(cgroup, "s = b'x' * (200 << 20)").finish()
+        deadline = time.monotonic() + 5
+        while not any('"oom"' in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        done.set()
+        stream.join()
+    kinds = [jsonio.loads(line)["type"] for line in lines]
+    assert "oom" in kinds and kinds.count("stats") >= 1

@@ -1,0 +1,117 @@
+"""pybox update [--resources FILE|-] [runc's limit flags] ID: change a running container's limits."""
+
+from pybox.errors import PyboxError
+from pybox.runtime.args import Parser
+
+# flag -> (section, key, parse); the flags runc's `update` takes, with its spellings.
+FLAGS = {
+    "memory": ("memory", "limit", "size"),
+    "memory_swap": ("memory", "swap", "size"),
+    "memory_reservation": ("memory", "reservation", "size"),
+    "kernel_memory": ("memory", "kernel", "size"),
+    "kernel_memory_tcp": ("memory", "kernelTCP", "size"),
+    "cpu_quota": ("cpu", "quota", "int"),
+    "cpu_period": ("cpu", "period", "uint"),
+    "cpu_burst": ("cpu", "burst", "uint"),
+    "cpu_share": ("cpu", "shares", "uint"),
+    "cpu_rt_runtime": ("cpu", "realtimeRuntime", "int"),
+    "cpu_rt_period": ("cpu", "realtimePeriod", "uint"),
+    "cpu_idle": ("cpu", "idle", "int"),
+    "cpuset_cpus": ("cpu", "cpus", "str"),
+    "cpuset_mems": ("cpu", "mems", "str"),
+    "pids_limit": ("pids", "limit", "int"),
+    "blkio_weight": ("blockIO", "weight", "uint"),
+}
+
+parser = Parser("update", ["--resources -r ="] + [f"--{f.replace('_', '-')} =" for f in FLAGS]
+                + ["--cpu-shares =", "--l3-cache-schema =", "--mem-bw-schema ="],
+                positionals=["id"], usage="update [options] <container-id>")
+
+UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_size(text, flag="size"):
+    """runc's RAMInBytes: 1024-based, "256m", "1g", "512KiB", "100"; "-1" means unlimited."""
+    value = text.strip().lower()
+    if value == "-1":
+        return -1
+    digits = value.rstrip("kmgtpib ")
+    suffix = value[len(digits):].strip().removesuffix("b").removesuffix("i")
+    try:
+        number = float(digits)
+    except ValueError:
+        number = None
+    if number is None or number < 0 or suffix not in UNITS:
+        raise PyboxError(f"update: --{flag}: invalid size {text!r} (use bytes or 256m, 1g, ...)")
+    return int(number * UNITS[suffix])
+
+
+def _parse(kind, text, flag):
+    if kind == "size":
+        return parse_size(text, flag)
+    if kind == "str":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise PyboxError(f"update: --{flag}: {text!r} is not a number") from None
+    if kind == "uint" and value < 0:
+        raise PyboxError(f"update: --{flag}: must not be negative")
+    return value
+
+
+def resources_from(values, read_stdin=None):
+    """The linux.resources changes the options ask for."""
+    resources = _resources_file(values["resources"], read_stdin) if values["resources"] else {}
+    if values.get("cpu_shares") and not values.get("cpu_share"):
+        values["cpu_share"] = values["cpu_shares"]
+    for dest, (section, key, kind) in FLAGS.items():
+        if values.get(dest) is not None:
+            flag = dest.replace("_", "-")
+            resources.setdefault(section, {})[key] = _parse(kind, values[dest], flag)
+    if values.get("l3_cache_schema") or values.get("mem_bw_schema"):
+        raise PyboxError("update: Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported")
+    # Device rules stay as created, as with runc: rewriting them would briefly deny every device.
+    resources.pop("devices", None)
+    return resources
+
+
+def _resources_file(path, read_stdin):
+    from pybox import jsonio
+    try:
+        if path == "-":
+            import sys
+            text = read_stdin() if read_stdin else sys.stdin.read()
+        else:
+            with open(path) as f:
+                text = f.read()
+        resources = jsonio.loads(text)
+    except OSError as err:
+        raise PyboxError(f"update: --resources {path}: {err.strerror}") from None
+    except ValueError as err:
+        raise PyboxError(f"update: --resources {path}: invalid JSON: {err}") from None
+    if not isinstance(resources, dict):
+        raise PyboxError(f"update: --resources {path}: must hold a linux.resources object")
+    return resources
+
+
+def run_update(mgr, argv_values):
+    resources = resources_from(argv_values)
+    mgr.update(resources)
+    return resources
+
+
+def main(g, argv):
+    from pybox.cgroups import load_manager
+    from pybox.runtime import status as st
+    from pybox.runtime.state import open_existing
+    _, values = parser.parse(argv)
+    record = open_existing(g.root, values["id"])
+    st.require("update", record.status(), values["id"])
+    if not record.data.get("cgroup"):
+        raise PyboxError(f"update {values['id']}: the container has no cgroup")
+    try:
+        run_update(load_manager(record.data["cgroup"]), values)
+    except PyboxError as err:
+        raise err.within(f"update {values['id']}") from None
+    return 0
