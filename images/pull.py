@@ -1,0 +1,118 @@
+"""`pybox pull`: resolve a reference to one manifest, fetch what is missing, unpack, record.
+
+Layers are fetched and unpacked in parallel threads (downloading, zlib, zstd and hashing release
+the GIL). Each blob and each layer has its own file lock, so concurrent pulls of the same image,
+from threads or processes, download and unpack everything once.
+"""
+
+import json
+import os
+
+from pybox.errors import PyboxError
+from pybox.images import manifests
+
+PARALLEL = 4
+
+
+def pull(store, text, platform=None, progress=None):
+    from pybox.images.progress import Progress
+    from pybox.images.reference import parse
+    ref = parse(text)
+    progress = progress or Progress()
+    want = manifests.parse_platform(platform)
+    with store.pulling():
+        errors = []
+        for source in _sources(ref):
+            try:
+                return _pull_from(store, source, ref, want, progress)
+            except PyboxError as err:
+                errors.append(err)
+        raise errors[-1] if len(errors) == 1 else PyboxError(
+            "; ".join(str(e) for e in errors))
+
+
+def _sources(ref):
+    """Registry hosts to try, mirrors first (mirrors serve only the registry's own repos)."""
+    from pybox.images.settings import Settings
+    settings = Settings.load()
+    return [(m, settings) for m in settings.mirrors(ref.registry)] + [(ref.api_host, settings)]
+
+
+def _pull_from(store, source, ref, want, progress):
+    from pybox.images.auth import credentials_for
+    from pybox.images.registry import Registry
+    host, settings = source
+    registry = Registry(host, settings, credentials_for(ref.registry))
+    what = f"pull {ref}"
+    manifest_digest, manifest = _resolve(store, registry, ref, want, what)
+    config_desc = manifest["config"]
+    _ensure_blob(store, registry, ref, config_desc, what, None)
+    config = store.read_json_blob(config_desc["digest"])
+    diff_ids = manifests.diff_ids(config, len(manifest["layers"]), what)
+    _fetch_layers(store, registry, ref, manifest["layers"], diff_ids, what, progress)
+    names = [str(ref)] if ref.tag else []
+    return store.record_image(manifest_digest, names, f"{ref.name}@{manifest_digest}")
+
+
+def _resolve(store, registry, ref, want, what):
+    """The digest and content of the platform's manifest, stored as a blob."""
+    body, digest = registry.get_manifest(ref.repository, ref.digest or ref.tag, what)
+    doc = _json(body, what)
+    if manifests.is_index(doc):
+        desc = manifests.pick_from_index(doc, want, what)
+        body, digest = registry.get_manifest(ref.repository, desc["digest"], what)
+        if digest != desc["digest"]:
+            raise PyboxError(f"{what}: manifest digest {digest} is not {desc['digest']}")
+        doc = _json(body, what)
+    manifests.check_manifest(doc, what)
+    store.put_blob_bytes(body, digest)
+    return digest, doc
+
+
+def _json(body, what):
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise PyboxError(f"{what}: the registry answered with something that is not JSON") from None
+    if not isinstance(doc, dict):
+        raise PyboxError(f"{what}: manifest is not a JSON object")
+    return doc
+
+
+def _ensure_blob(store, registry, ref, desc, what, progress):
+    from pybox.images.reference import check_digest
+    digest = check_digest(desc.get("digest", ""), what)
+    if store.has_blob(digest):
+        return
+    with store.lock("blob-" + digest):
+        if store.has_blob(digest):
+            return
+        if progress:
+            progress.start(digest, desc.get("size") or 0)
+        tmp = os.path.join(store.tempdir("blob-"), "data")
+        try:
+            registry.fetch_blob(ref.repository, digest, tmp, f"{what}: blob {digest[:19]}",
+                                progress, desc.get("size"))
+            store.adopt_blob(tmp, digest)
+        finally:
+            import shutil
+            shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
+
+
+def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
+    from concurrent.futures import ThreadPoolExecutor
+    from pybox.images.digests import chain_ids
+
+    def one(desc, diff_id, chain):
+        if os.path.isdir(store.layer_dir(chain)):
+            progress.finish(desc["digest"], "Already exists")
+            return
+        _ensure_blob(store, registry, ref, desc, what, progress)
+        progress.finish(desc["digest"], "Extracting")
+        store.ensure_layer(chain, desc["digest"], diff_id, desc["digest"][:19])
+        progress.finish(desc["digest"], "Pull complete")
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        futures = [pool.submit(one, d, i, c) for d, i, c in zip(layers, diff_ids, chain_ids(diff_ids))]
+        for future in futures:
+            future.result()

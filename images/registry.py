@@ -1,0 +1,192 @@
+"""A client for the OCI distribution API: manifests, blobs, token and basic auth, retries.
+
+Auth follows Docker Hub's flow: a 401 names a Bearer realm (or Basic), the client asks the realm
+for a token for the repository scope (with the user's credentials when it has some) and retries.
+Requests that fail with 429/5xx or a broken connection are retried with backoff, and a blob
+download that breaks resumes with a Range request from the bytes it already has.
+"""
+
+import os
+import time
+
+from pybox.errors import PyboxError
+from pybox.images import manifests
+
+RETRY_STATUS = (408, 429, 500, 502, 503, 504)
+CHUNK = 1 << 20
+USER_AGENT = "pybox/0.1"
+
+
+class Registry:
+    def __init__(self, host, settings=None, credentials=None, actions="pull"):
+        import requests
+        from pybox.images.settings import Settings
+        self.host = host
+        self.settings = settings or Settings.load()
+        self.base = self.settings.base_url(host)
+        self.credentials = credentials
+        self.actions = actions
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.tokens = {}
+        self.auth_header = {}
+        self.attempts = self.settings.retries
+        self.backoff = self.settings.backoff
+
+    # --- requests with auth and retries ----------------------------------------------------
+    def request(self, method, path, repo, what, ok=(200,), headers=None, **kw):
+        """Send; authenticate on 401; retry 429/5xx and broken connections. Returns the response."""
+        import requests
+        url = path if path.startswith("http") else self.base + path
+        for attempt in range(self.attempts):
+            if hasattr(kw.get("data"), "seek"):
+                kw["data"].seek(0)  # a retried upload sends the file again from its start
+            try:
+                resp = self.session.request(method, url, headers={**(headers or {}),
+                                            **self.auth_header.get(repo, {})}, timeout=60, **kw)
+            except requests.RequestException as err:
+                if attempt + 1 == self.attempts:
+                    raise PyboxError(f"{what}: {_reason(err)}") from None
+                self._sleep(attempt, None)
+                continue
+            if resp.status_code == 401 and repo not in self.tokens:
+                self.authenticate(resp, repo, what)
+                continue
+            if resp.status_code in RETRY_STATUS and attempt + 1 < self.attempts:
+                resp.close()
+                self._sleep(attempt, resp.headers.get("Retry-After"))
+                continue
+            if resp.status_code not in ok:
+                raise PyboxError(f"{what}: {_status_text(resp)}")
+            return resp
+        raise PyboxError(f"{what}: no answer after {self.attempts} attempts")
+
+    def _sleep(self, attempt, retry_after):
+        delay = self.backoff * (2 ** attempt)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(int(retry_after), 30))
+        time.sleep(delay)
+
+    def authenticate(self, resp, repo, what):
+        from pybox.images.auth import parse_challenge
+        scheme, params = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+        resp.close()
+        if scheme == "bearer":
+            token = self.fetch_token(params, repo, what)
+            self.auth_header[repo] = {"Authorization": f"Bearer {token}"}
+        elif scheme == "basic" and self.credentials:
+            import base64
+            raw = base64.b64encode(f"{self.credentials[0]}:{self.credentials[1]}".encode()).decode()
+            self.auth_header[repo] = {"Authorization": f"Basic {raw}"}
+        else:
+            raise PyboxError(f"{what}: the registry asks for credentials (log in to {self.host})")
+        self.tokens[repo] = True
+
+    def fetch_token(self, params, repo, what):
+        import requests
+        realm = params.get("realm")
+        if not realm:
+            raise PyboxError(f"{what}: the registry's Bearer challenge has no realm")
+        query = {"service": params["service"]} if params.get("service") else {}
+        query["scope"] = params.get("scope") or f"repository:{repo}:{self.actions}"
+        auth = tuple(self.credentials) if self.credentials else None
+        try:
+            resp = self.session.get(realm, params=query, auth=auth, timeout=60)
+        except requests.RequestException as err:
+            raise PyboxError(f"{what}: token from {realm}: {_reason(err)}") from None
+        if resp.status_code != 200:
+            raise PyboxError(f"{what}: token from {realm}: {_status_text(resp)}")
+        body = resp.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise PyboxError(f"{what}: token from {realm}: the answer holds no token")
+        return token
+
+    # --- manifests -------------------------------------------------------------------------
+    def get_manifest(self, repo, reference, what):
+        """(body bytes, digest) of a manifest or index, by tag or digest."""
+        from pybox.images.digests import sha256_bytes
+        resp = self.request("GET", f"/v2/{repo}/manifests/{reference}", repo, what,
+                            headers={"Accept": manifests.ACCEPT})
+        body = resp.content
+        if len(body) > 4 << 20:
+            raise PyboxError(f"{what}: manifest larger than 4 MiB")
+        digest = sha256_bytes(body)
+        if reference.startswith("sha256:") and digest != reference:
+            raise PyboxError(f"{what}: manifest content has digest {digest}, not {reference}")
+        return body, digest
+
+    def put_manifest(self, repo, reference, body, media_type, what):
+        self.request("PUT", f"/v2/{repo}/manifests/{reference}", repo, what, ok=(201, 200, 202),
+                     headers={"Content-Type": media_type}, data=body)
+
+    # --- blobs -----------------------------------------------------------------------------
+    def fetch_blob(self, repo, digest, dest, what, progress=None, size=None):
+        """Download blob digest into dest (a temporary path), verified; resumes broken transfers."""
+        import hashlib
+        import requests
+        h = hashlib.sha256()
+        done = 0
+        with open(dest, "wb") as out:
+            for attempt in range(self.attempts):
+                headers = {"Range": f"bytes={done}-"} if done else {}
+                resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", repo, what,
+                                    ok=(200, 206), headers=headers, stream=True)
+                if resp.status_code == 200 and done:
+                    out.seek(0)
+                    out.truncate()
+                    h, done = hashlib.sha256(), 0
+                try:
+                    for chunk in resp.iter_content(CHUNK):
+                        out.write(chunk)
+                        h.update(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress.advance(digest, done)
+                    break
+                except requests.RequestException:
+                    if attempt + 1 == self.attempts:
+                        raise PyboxError(f"{what}: connection broke after {done} bytes") from None
+                    self._sleep(attempt, None)
+                finally:
+                    resp.close()
+        actual = "sha256:" + h.hexdigest()
+        if actual != digest:
+            raise PyboxError(f"{what}: downloaded content has digest {actual}, not {digest}")
+        return done
+
+    def blob_exists(self, repo, digest, what):
+        return self.request("HEAD", f"/v2/{repo}/blobs/{digest}", repo, what,
+                            ok=(200, 404)).status_code == 200
+
+    def upload_blob(self, repo, digest, path, what):
+        """A monolithic upload: POST for a session, then PUT the whole blob with its digest."""
+        resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", repo, what, ok=(202,))
+        location = resp.headers.get("Location")
+        if not location:
+            raise PyboxError(f"{what}: the registry gave no upload location")
+        if not location.startswith("http"):
+            location = self.base + location
+        sep = "&" if "?" in location else "?"
+        with open(path, "rb") as f:
+            self.request("PUT", f"{location}{sep}digest={digest}", repo, what, ok=(201,),
+                         headers={"Content-Type": "application/octet-stream",
+                                  "Content-Length": str(os.path.getsize(path))}, data=f)
+
+
+def _reason(err):
+    text = str(err)
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _status_text(resp):
+    detail = ""
+    try:
+        errors = resp.json().get("errors") or []
+        if errors:
+            detail = ": " + "; ".join(f"{e.get('code')} {e.get('message', '')}".strip() for e in errors)
+    except ValueError:
+        pass
+    if resp.status_code == 404 and not detail:
+        detail = ": not found"
+    return f"HTTP {resp.status_code}{detail}".replace("\n", " ")[:400]

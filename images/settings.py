@@ -1,0 +1,76 @@
+"""Registry settings: mirrors and insecure (plain-HTTP) registries, from a YAML file.
+
+    # /etc/pybox/registries.yaml (or the file $PYBOX_REGISTRIES_CONF names)
+    registries:
+      docker.io:
+        mirrors: ["mirror.example.com", "http://10.0.0.5:5000"]
+      myregistry.local:5000:
+        insecure: true          # plain HTTP
+    retries: 5                  # attempts per request (429, 5xx, broken connections)
+    backoff: 0.5                # seconds before the first retry; doubles each time
+
+Loopback registries (localhost, 127.0.0.0/8, ::1) are plain HTTP unless `insecure: false`, as
+docker treats them.
+"""
+
+import os
+
+from pybox.errors import PyboxError
+
+DEFAULT_PATH = "/etc/pybox/registries.yaml"
+
+
+class Settings:
+    def __init__(self, data=None, source="settings"):
+        data = data or {}
+        if not isinstance(data, dict) or not isinstance(data.get("registries", {}), dict):
+            raise PyboxError(f"{source}: expected a mapping with a `registries` mapping")
+        self.registries = data.get("registries") or {}
+        self.retries = _number(data, "retries", 5, int, source)
+        self.backoff = _number(data, "backoff", 0.5, float, source)
+
+    @classmethod
+    def load(cls, path=None):
+        path = path or os.environ.get("PYBOX_REGISTRIES_CONF") or DEFAULT_PATH
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return cls()
+        except OSError as err:
+            raise PyboxError(f"{path}: {err.strerror}") from None
+        import yaml
+        try:
+            return cls(yaml.safe_load(text), path)
+        except yaml.YAMLError as err:
+            raise PyboxError(f"{path}: invalid YAML: {str(err).splitlines()[0]}") from None
+
+    def entry(self, host):
+        value = self.registries.get(host) or {}
+        return value if isinstance(value, dict) else {}
+
+    def insecure(self, host):
+        setting = self.entry(host).get("insecure")
+        if setting is not None:
+            return bool(setting)
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return name in ("localhost", "[::1]", "::1") or name.startswith("127.")
+
+    def base_url(self, host):
+        if host.startswith(("http://", "https://")):
+            return host.rstrip("/")
+        return ("http://" if self.insecure(host) else "https://") + host
+
+    def mirrors(self, registry):
+        mirrors = self.entry(registry).get("mirrors") or []
+        if not isinstance(mirrors, list):
+            raise PyboxError(f"registries.{registry}.mirrors: expected a list of hosts")
+        return [str(m) for m in mirrors]
+
+
+def _number(data, key, default, kind, source):
+    value = data.get(key, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise PyboxError(f"{source}: {key} must be a number, not {value!r}") from None
