@@ -106,3 +106,16 @@ def test_parsers():
     assert blkio_entries("8:0 Read 4096\n8:0 Write 0\nTotal 4096") == [
         {"major": 8, "minor": 0, "op": "Read", "value": 4096},
         {"major": 8, "minor": 0, "op": "Write", "value": 0}]
+
+
+@pytest.mark.parametrize("shares, weight", [(2, 1), (1024, 100), (512, 59), (2048, 174), (262144, 10000)])
+def test_shares_to_weight_matches_runc_and_crun(shares, weight):
+    from pybox.cgroups.v2_resources import shares_to_weight
+    assert shares_to_weight(shares) == weight
+
+
+def test_device_program_is_whole_instructions():
+    from pybox.cgroups import devices_bpf
+    rules = spec.device_rules({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3}]})
+    code = devices_bpf.program(rules)
+    assert len(code) % 8 == 0 and code[-8] == devices_bpf.EXIT
