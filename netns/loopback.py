@@ -1,0 +1,29 @@
+"""Bring the loopback interface up with one ioctl: `--network none` must not pay for pyroute2."""
+
+import fcntl
+import socket
+import struct
+
+from pybox.netns.enter import entered
+
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+_IFREQ = "16sH22x"  # struct ifreq: name, then ifr_flags in the 24-byte union
+
+
+def loopback_up(netns=None):
+    """Set `lo` up in the network namespace at path or pid `netns` (default: this thread's)."""
+    if netns is None:
+        _set_up(b"lo")
+        return
+    with entered(netns):
+        _set_up(b"lo")
+
+
+def _set_up(name):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack(_IFREQ, name, 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack(_IFREQ, name, flags | IFF_UP))
