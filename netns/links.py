@@ -39,7 +39,11 @@ def plug(ipr, lease, bridge_index):
     finally:
         os.close(fd)
     index = _lookup(ipr, lease.veth)
-    ipr.link("set", index=index, master=bridge_index, state="up")
+    ipr.link("set", index=index, master=bridge_index)
+    # hairpin: with br_netfilter loaded, a container's packet DNATed back to itself is bridged
+    # out of the port it came in by, which a bridge refuses unless the port allows it
+    ipr.brport("set", index=index, mode=1)
+    ipr.link("set", index=index, state="up")
 
 
 def configure_container(lease):
