@@ -1,0 +1,28 @@
+"""pybox create [--bundle DIR] [--pid-file F] [--console-socket S] ... ID"""
+
+from pybox.runtime.args import Parser
+
+CREATE_OPTIONS = ["--bundle -b =", "--pid-file =", "--console-socket =", "--no-pivot",
+                  "--no-new-keyring", "--preserve-fds =", "--notify-socket ="]
+
+parser = Parser("create", CREATE_OPTIONS, positionals=["id"], usage="create [options] <container-id>")
+
+
+def options_from(g, v):
+    from pybox.errors import PyboxError
+    from pybox.runtime.container import CreateOptions
+    try:
+        preserve = int(v["preserve_fds"] or 0)
+    except ValueError:
+        raise PyboxError(f"--preserve-fds must be a number, not {v['preserve_fds']!r}") from None
+    return CreateOptions(bundle=v["bundle"] or ".", pid_file=v["pid_file"],
+                         console_socket=v["console_socket"], no_pivot=v["no_pivot"],
+                         no_new_keyring=v["no_new_keyring"], preserve_fds=preserve,
+                         systemd_cgroup=g.systemd_cgroup)
+
+
+def main(g, argv):
+    from pybox.runtime.container import create
+    _, v = parser.parse(argv)
+    create(g.root, v["id"], options_from(g, v))
+    return 0

@@ -1,0 +1,104 @@
+"""pybox run [--bundle DIR] [--detach] [--keep] ... ID: create and start; in the foreground, wait.
+
+In the foreground pybox stays the container's parent (a child subreaper), forwards signals to its
+init, proxies the terminal when process.terminal is set, exits with the container's status
+(128+N when killed by signal N) and deletes it unless --keep.
+"""
+
+import os
+import signal
+
+from pybox.errors import PyboxError
+from pybox.runtime.args import Parser
+from pybox.runtime.commands.create import CREATE_OPTIONS, options_from
+
+parser = Parser("run", CREATE_OPTIONS + ["--detach -d", "--keep"], positionals=["id"],
+                usage="run [options] <container-id>")
+
+FORWARDED = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGCONT]
+
+
+def main(g, argv):
+    from pybox import kernel as k
+    from pybox.runtime import container
+    _, v = parser.parse(argv)
+    opts = options_from(g, v)
+    if v["detach"]:
+        record = container.create(g.root, v["id"], opts)
+        container.start(g.root, v["id"])
+        return 0
+    k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+    console = _console_pair(opts)
+    try:
+        record = container.create(g.root, v["id"], opts)
+    finally:
+        if console:
+            os.close(console[1])
+    pid = record.data["pid"]
+    master = _receive_master(console[0]) if console else None
+    _forward_signals(pid)
+    try:
+        container.start(g.root, v["id"])
+        status = _wait(pid, master)
+    finally:
+        if not v["keep"]:
+            container.delete(g.root, v["id"], force=True)
+    return status
+
+
+def _console_pair(opts):
+    """With a terminal and no --console-socket, pybox itself receives and proxies the pty."""
+    if opts.console_socket or not _wants_terminal(opts.bundle):
+        return None
+    from pybox.runtime.console import listen_socket_pair
+    ours, theirs = listen_socket_pair()
+    opts.console_fd = theirs.detach()
+    return ours, opts.console_fd
+
+
+def _wants_terminal(bundle):
+    from pybox.runtime.spec import load_bundle
+    return bool(load_bundle(bundle)["process"].get("terminal"))
+
+
+def _receive_master(sock):
+    from pybox.runtime.sync import receive_fd
+    try:
+        return receive_fd(sock)
+    finally:
+        sock.close()
+
+
+def _forward_signals(pid):
+    def forward(sig, _frame):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+
+
+def _wait(pid, master):
+    if master is not None:
+        from pybox.runtime.console import proxy
+        proxy(master, lambda: _alive(pid))
+    while True:
+        try:
+            waited, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            raise PyboxError("the container's init is not our child; cannot wait for it") from None
+        if waited == pid:
+            break
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _alive(pid):
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG | os.WNOWAIT if hasattr(os, "WNOWAIT") else os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return waited == 0

@@ -1,0 +1,12 @@
+"""pybox start ID"""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("start", [], positionals=["id"], usage="start <container-id>")
+
+
+def main(g, argv):
+    from pybox.runtime.container import start
+    _, v = parser.parse(argv)
+    start(g.root, v["id"])
+    return 0

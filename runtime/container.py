@@ -1,0 +1,314 @@
+"""The container lifecycle: create, start, kill, delete, pause, resume, pids.
+
+The CLI modules parse and render; the rules about which status allows what live here and in
+status.py. Every operation that changes a container holds its lock.
+"""
+
+import os
+import signal
+import time
+
+from pybox.errors import PyboxError
+from pybox.runtime import status as st
+from pybox.runtime.state import Record, now_rfc3339, open_existing, write_atomic
+
+
+class CreateOptions:
+    def __init__(self, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
+                 no_new_keyring=False, preserve_fds=0, systemd_cgroup=False):
+        self.bundle = os.path.abspath(bundle)
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.systemd_cgroup = systemd_cgroup
+        self.console_fd = None  # set by `run`, which holds the terminal itself
+
+
+def create(root, container_id, opts):
+    """Create the container; returns its Record. Nothing is left behind on failure."""
+    from pybox.runtime.spec import load_bundle, root_path
+    record = Record(root, container_id)
+    config = load_bundle(opts.bundle)
+    _make_dir(root, record)
+    cgroup = None
+    try:
+        record.lock()
+        cgroup = _prepare_cgroup(config, container_id, opts)
+        record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
+        record.save()
+        write_atomic(record.path("config.json"), _config_text(config))
+        os.mkfifo(record.fifo, 0o622)
+        pid = _start_init(record, config, opts, cgroup)
+        record.save()
+        if opts.pid_file:
+            write_atomic(os.path.abspath(opts.pid_file), str(pid))
+    except BaseException as err:
+        _undo_create(record, cgroup)
+        if isinstance(err, PyboxError):
+            raise err.within(f"create {container_id}") from None
+        raise
+    finally:
+        record.unlock()
+    return record
+
+
+def _make_dir(root, record):
+    os.makedirs(root, 0o711, exist_ok=True)
+    try:
+        os.mkdir(record.dir, 0o711)
+    except FileExistsError:
+        raise PyboxError(f"container with id {record.id} already exists") from None
+
+
+def _config_text(config):
+    from pybox import jsonio
+    return jsonio.dumps(config)
+
+
+def _initial_record(config, container_id, opts, rootfs, cgroup):
+    from pybox import OCI_VERSION
+    return {
+        "ociVersion": OCI_VERSION, "id": container_id, "bundle": opts.bundle, "rootfs": rootfs,
+        "created": now_rfc3339(), "annotations": config.get("annotations") or {}, "owner": "",
+        "cgroup": cgroup.to_record() if cgroup else None,
+    }
+
+
+def _prepare_cgroup(config, container_id, opts):
+    linux = config.get("linux") or {}
+    from pybox.cgroups import open_manager
+    manager = open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
+    manager.create()
+    try:
+        manager.apply(_resources_with_default_devices(linux))
+    except BaseException:
+        manager.destroy()
+        raise
+    return manager
+
+
+def _resources_with_default_devices(linux):
+    """runc's rules: the config's own, then the devices every container may use, then linux.devices."""
+    from pybox.runtime.devices import device_rules
+    resources = dict(linux.get("resources") or {})
+    resources["devices"] = device_rules(resources.get("devices"), linux.get("devices"))
+    return resources
+
+
+def _start_init(record, config, opts, cgroup):
+    from pybox.runtime.init.context import InitContext
+    from pybox.runtime.launch import launch
+    ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
+                      no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
+                      preserve_fds=opts.preserve_fds)
+    ctx.cgroup_plan = cgroup.mount_plan() if cgroup else None
+    ctx.seccomp = _compile_seccomp(config)
+    console_sock = None
+    if config["process"].get("terminal") and ctx.console_fd is None:
+        from pybox.runtime.console import require_socket
+        from pybox.runtime.sync import connect_unix
+        require_socket(opts.console_socket)
+        console_sock = connect_unix(opts.console_socket)
+        ctx.console_fd = console_sock.fileno()
+    try:
+        return launch(ctx, record, cgroup, lambda pid: _host_hooks(config, record, pid))
+    finally:
+        if console_sock is not None:
+            console_sock.close()
+
+
+def _compile_seccomp(config):
+    profile = (config.get("linux") or {}).get("seccomp")
+    if not profile:
+        return None
+    from pybox.seccomp import compile_filter
+    caps = ((config.get("process") or {}).get("capabilities") or {}).get("effective")
+    return compile_filter(profile, capabilities=caps)
+
+
+def _host_hooks(config, record, pid):
+    from pybox.runtime.hooks import run_hooks
+    from pybox.runtime.launch import creating_state
+    state = creating_state(record, pid)
+    run_hooks(config, "prestart", state)
+    run_hooks(config, "createRuntime", state)
+
+
+def _undo_create(record, cgroup):
+    pid = record.data.get("pid")
+    if pid:
+        _kill_and_wait(pid, record)
+    if cgroup is not None:
+        try:
+            cgroup.signal_all(signal.SIGKILL)
+            cgroup.destroy()
+        except (OSError, PyboxError):
+            pass
+    _remove_dir(record.dir)
+
+
+def _remove_dir(path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start(root, container_id):
+    record = open_existing(root, container_id).lock()
+    try:
+        st.require("start", record.status(), container_id)
+        _release_init(record)
+        os.unlink(record.fifo)
+        from pybox.runtime.hooks import run_hooks
+        config = record.config()
+        try:
+            run_hooks(config, "poststart", record.oci_state())
+        except PyboxError as err:
+            # runtime-spec: a failing poststart hook is logged, the container keeps running.
+            from pybox.runtime import log
+            log.error(None, f"start {container_id}: {err}")
+    finally:
+        record.unlock()
+
+
+def _release_init(record):
+    """Open the exec fifo and read the init's byte; the init then execs the user's process."""
+    import select
+    fd = os.open(record.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready and os.read(fd, 1):
+                return
+            if not record.init_alive():
+                raise PyboxError(f"start {record.id}: the container init has exited")
+    finally:
+        os.close(fd)
+
+
+def kill(root, container_id, sig, all_processes=False):
+    record = open_existing(root, container_id)
+    status = record.status()
+    if status == st.STOPPED and all_processes and record.data.get("cgroup"):
+        _signal_cgroup(record, sig)
+        return
+    st.require("kill", status, container_id)
+    if all_processes and record.data.get("cgroup"):
+        _signal_cgroup(record, sig)
+    else:
+        _signal_init(record, sig)
+
+
+def _signal_init(record, sig):
+    from pybox import kernel as k
+    try:
+        # A pidfd names exactly this process even if the pid were reused meanwhile.
+        pidfd = k.pidfd_open(record.data["pid"])
+    except ProcessLookupError:
+        raise PyboxError("container not running") from None
+    try:
+        if not record.init_alive():
+            raise PyboxError("container not running")
+        k.pidfd_send_signal(pidfd, sig)
+    finally:
+        os.close(pidfd)
+
+
+def _signal_cgroup(record, sig):
+    from pybox.cgroups import load_manager
+    manager = load_manager(record.data["cgroup"])
+    if sig == signal.SIGKILL or not manager.frozen():
+        manager.signal_all(sig)
+    else:
+        manager.signal_all(sig)
+        manager.thaw()
+
+
+def delete(root, container_id, force=False):
+    record = Record(root, container_id)
+    if not os.path.isdir(record.dir):
+        if force:
+            return
+        raise PyboxError("container does not exist")
+    record.lock()
+    try:
+        if record.exists():
+            record.load()
+        status = record.status() if record.data else st.STOPPED
+        if status != st.STOPPED and not force:
+            st.require("delete", status, container_id)
+        _destroy(record)
+    finally:
+        record.unlock()
+
+
+def _destroy(record):
+    config = record.config()
+    cgroup_record = record.data.get("cgroup")
+    if cgroup_record:
+        from pybox.cgroups import load_manager
+        manager = load_manager(cgroup_record)
+        manager.signal_all(signal.SIGKILL)
+        if manager.frozen():
+            manager.thaw()
+    if record.data.get("pid"):
+        _kill_and_wait(record.data["pid"], record)
+    if cgroup_record:
+        manager.destroy()
+    state = record.oci_state()
+    state["status"] = st.STOPPED
+    _remove_dir(record.dir)
+    from pybox.runtime.hooks import run_hooks
+    try:
+        run_hooks(config, "poststop", state)
+    except PyboxError as err:
+        from pybox.runtime import log
+        log.error(None, f"delete {record.id}: {err}")
+
+
+def _kill_and_wait(pid, record):
+    from pybox.runtime.state import pid_start_time
+    start_time = record.data.get("pid_start")
+    if start_time is None or pid_start_time(pid) != start_time:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while pid_start_time(pid) == start_time and time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.002)
+
+
+def pause(root, container_id):
+    _freeze(root, container_id, "pause")
+
+
+def resume(root, container_id):
+    _freeze(root, container_id, "resume")
+
+
+def _freeze(root, container_id, operation):
+    record = open_existing(root, container_id).lock()
+    try:
+        st.require(operation, record.status(), container_id)
+        if not record.data.get("cgroup"):
+            raise PyboxError(f"{operation}: the container has no cgroup to freeze")
+        from pybox.cgroups import load_manager
+        manager = load_manager(record.data["cgroup"])
+        manager.freeze() if operation == "pause" else manager.thaw()
+    finally:
+        record.unlock()
+
+
+def pids(root, container_id):
+    record = open_existing(root, container_id)
+    if record.data.get("cgroup"):
+        from pybox.cgroups import load_manager
+        return load_manager(record.data["cgroup"]).pids()
+    return [record.data["pid"]] if record.init_alive() else []

@@ -1,0 +1,48 @@
+"""What the init needs, worked out once in the parent before the fork."""
+
+import os
+
+from pybox import kernel as k
+from pybox.runtime.spec import NAMESPACE_FLAGS
+
+# Namespaces a process can only give to its children: the intermediate process enters them and
+# forks the init into them.
+FOR_CHILDREN = k.CLONE_NEWPID | k.CLONE_NEWTIME
+
+
+class InitContext:
+    def __init__(self, config, rootfs, state_dir, console_fd=None, no_pivot=False,
+                 no_new_keyring=False, preserve_fds=0):
+        self.config = config
+        self.process = config["process"]
+        self.linux = config.get("linux") or {}
+        self.rootfs = rootfs
+        self.state_dir = state_dir
+        self.console_fd = console_fd
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+        self.sync = None
+        self.cgroup_plan = None
+        self.seccomp = None
+        namespaces = self.linux.get("namespaces") or []
+        self.new_flags = 0
+        self.joins = []
+        for ns in namespaces:
+            if ns.get("path"):
+                self.joins.append((ns["type"], ns["path"]))
+            else:
+                self.new_flags |= NAMESPACE_FLAGS[ns["type"]]
+        self.userns = bool(self.new_flags & k.CLONE_NEWUSER) or any(t == "user" for t, _ in self.joins)
+        self.cgroupns = bool(self.new_flags & k.CLONE_NEWCGROUP)
+        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS)
+        # Without a cgroup namespace the cgroup mount is plain host binds and can go in order;
+        # with one it must wait until the init has joined its cgroup.
+        self.defer_cgroup_mounts = self.cgroupns
+
+    @property
+    def hooks(self):
+        return self.config.get("hooks") or {}
+
+    def fifo_path(self):
+        return os.path.join(self.state_dir, "exec.fifo")

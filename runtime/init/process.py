@@ -1,0 +1,144 @@
+"""The process the container runs: limits, identity, capabilities, then exec.
+
+Shared by the container init and `exec`. The order matters: limits and priorities need
+capabilities the process is about to lose; the bounding set is dropped while CAP_SETPCAP is still
+held; uid/gid change with keep-caps so capset can then set exactly what config.json asks; the
+inheritable and ambient sets stay empty unless asked (CVE-2022-29162).
+"""
+
+import os
+import resource
+
+from pybox import kernel as k
+from pybox.errors import PyboxError, from_oserror
+from pybox.runtime.spec import CAP_NUMBERS, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def set_limits(process):
+    for rl in process.get("rlimits") or []:
+        try:
+            resource.setrlimit(RLIMITS[rl["type"]], (_rlim(rl["soft"]), _rlim(rl["hard"])))
+        except (OSError, ValueError) as err:
+            raise PyboxError(f"setrlimit {rl['type']}: {getattr(err, 'strerror', None) or err}") from None
+    if "oomScoreAdj" in process:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process["oomScoreAdj"]))
+    prio = process.get("ioPriority")
+    if prio:
+        IOPRIO_WHO_PROCESS = 1
+        k.ioprio_set(IOPRIO_WHO_PROCESS, 0, (IOPRIO_CLASSES[prio["class"]] << 13) | prio.get("priority", 0))
+    sched = process.get("scheduler")
+    if sched:
+        flags = sum(SCHED_FLAGS[f] for f in sched.get("flags") or [])
+        k.sched_setattr(0, SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
+                        sched.get("priority", 0), sched.get("runtime", 0), sched.get("deadline", 0),
+                        sched.get("period", 0))
+
+
+def _rlim(value):
+    return -1 if value >= 2**64 - 1 else value  # RLIM_INFINITY
+
+
+def cap_mask(names):
+    mask = 0
+    for name in names or []:
+        mask |= 1 << CAP_NUMBERS[name]
+    return mask
+
+
+def drop_bounding(caps):
+    keep = cap_mask(caps.get("bounding"))
+    last = _last_cap()
+    for cap in range(last + 1):
+        if not keep & (1 << cap):
+            k.prctl(k.PR_CAPBSET_DROP, cap)
+
+
+def _last_cap():
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        return int(f.read())
+
+
+def set_identity(user):
+    """Groups, gid and uid, keeping the permitted capabilities across the uid change."""
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    k.prctl(k.PR_SET_KEEPCAPS, 1)
+    try:
+        os.setgroups(user.get("additionalGids") or [])
+    except PermissionError:
+        if user.get("additionalGids"):
+            raise
+        # setgroups is denied in a user namespace whose setgroups file says "deny".
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    k.prctl(k.PR_SET_KEEPCAPS, 0)
+    if "umask" in user:
+        os.umask(user["umask"])
+
+
+def set_capabilities(caps):
+    k.capset(cap_mask(caps.get("effective")), cap_mask(caps.get("permitted")),
+             cap_mask(caps.get("inheritable")))
+    k.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_CLEAR_ALL)
+    for name in caps.get("ambient") or []:
+        k.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_RAISE, CAP_NUMBERS[name])
+
+
+def become(process):
+    """Everything about identity and privileges, in the order the kernel needs."""
+    caps = process.get("capabilities") or {}
+    set_limits(process)
+    drop_bounding(caps)
+    set_identity(process.get("user") or {})
+    set_capabilities(caps)
+    if process.get("noNewPrivileges"):
+        k.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def environment(process):
+    env = {}
+    for item in process.get("env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("PATH", DEFAULT_PATH)
+    if process.get("terminal"):
+        env.setdefault("TERM", "xterm")
+    env.setdefault("HOME", "/root" if (process.get("user") or {}).get("uid", 0) == 0 else "/")
+    return env
+
+
+def find_executable(name, env):
+    """Resolve args[0] in the container's PATH, as execvp would; PyboxError when not found."""
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    if "/" in name and os.path.exists(name):
+        raise PyboxError(f"exec {name!r}: permission denied")
+    raise PyboxError(f"exec {name!r}: executable file not found in $PATH")
+
+
+def enter_cwd(cwd):
+    """chdir, then make sure the result is inside the container's root (CVE-2024-21626)."""
+    try:
+        os.chdir(cwd)
+    except OSError as err:
+        raise from_oserror(err, f"cwd {cwd}") from None
+    if not os.getcwd().startswith("/"):  # "(unreachable)/..." when outside the root
+        raise PyboxError(f"cwd {cwd} is outside the container")
+
+
+def close_extra_fds(keep_until):
+    """Mark every fd from keep_until on close-on-exec, so no host fd reaches the container."""
+    CLOSE_RANGE_CLOEXEC = 4
+    k.close_range(keep_until, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    for fd in range(3, keep_until):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass

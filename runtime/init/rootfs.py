@@ -1,0 +1,284 @@
+"""The container's root filesystem: propagation, mounts, devices, pivot_root, masked/readonly paths.
+
+Runs in the container init (its own mount namespace), in runtime-spec order.
+"""
+
+import os
+import stat
+
+from pybox import kernel as k
+from pybox.errors import PyboxError, from_oserror
+from pybox.runtime.init.mountopts import parse_options
+from pybox.runtime.init.paths import fd_path, is_dir_fd, make_in_root, open_in_root
+
+DEFAULT_DEVICES = [  # (name, major, minor): what runc creates in every container
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+]
+DEV_SYMLINKS = [("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+                ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx")]
+# Files below /proc that a bind mount may cover (lxcfs and the like); nothing else is mounted in /proc.
+PROC_BIND_ALLOWED = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+                     "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+                     "/proc/sys/kernel/ns_last_pid"}
+_PROPAGATION_FLAGS = {"shared": k.MS_SHARED, "slave": k.MS_SLAVE, "private": k.MS_PRIVATE,
+                      "unbindable": k.MS_UNBINDABLE}
+
+
+def prepare_root(rootfs, propagation):
+    """Stop our mounts reaching the host, then make the rootfs a mount point of its own."""
+    flag = _propagation(propagation or "rslave")
+    k.mount(None, "/", None, flag)
+    k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
+    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _propagation(name):
+    rec = k.MS_REC if name.startswith("r") and name[1:] in _PROPAGATION_FLAGS else 0
+    return _PROPAGATION_FLAGS[name[1:] if rec else name] | rec
+
+
+def is_cgroup_mount(m):
+    return m.get("type") in ("cgroup", "cgroup2")
+
+
+def mount_all(root_fd, mounts, ctx, deferred_cgroup):
+    """Mount config.mounts in order; cgroup mounts wait when a cgroup namespace is coming."""
+    for i, m in enumerate(mounts):
+        if deferred_cgroup and is_cgroup_mount(m):
+            continue
+        try:
+            mount_one(root_fd, m, ctx)
+        except OSError as err:
+            raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
+
+
+def mount_one(root_fd, m, ctx):
+    opts = parse_options(m.get("options") or [])
+    kind = m.get("type") or ("bind" if opts.is_bind else None)
+    dest = m["destination"]
+    _refuse_inside_proc(dest, kind, opts)
+    if kind == "bind" or opts.is_bind:
+        return _bind(root_fd, m, opts)
+    if is_cgroup_mount(m):
+        return mount_cgroup(root_fd, dest, opts, ctx)
+    target = make_in_root(root_fd, dest, directory=True)
+    try:
+        k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags, opts.data_string)
+        _finish(target, opts)
+    finally:
+        os.close(target)
+
+
+def _refuse_inside_proc(dest, kind, opts):
+    norm = os.path.normpath(dest)
+    if norm == "/proc":
+        if kind != "proc":
+            raise PyboxError("only a proc filesystem may be mounted at /proc")
+    elif norm.startswith("/proc/") and not (opts.is_bind and norm in PROC_BIND_ALLOWED):
+        raise PyboxError(f"{dest}: mounts inside /proc are refused (only {', '.join(sorted(PROC_BIND_ALLOWED))})")
+
+
+def _bind(root_fd, m, opts):
+    source = m["source"]
+    try:
+        source_is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+    except OSError as err:
+        raise from_oserror(err, f"bind source {source}") from None
+    target = make_in_root(root_fd, m["destination"], directory=source_is_dir)
+    try:
+        k.mount(source, fd_path(target), None, k.MS_BIND | (opts.flags & k.MS_REC))
+        remount = opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
+        if remount or opts.clear:
+            _remount_bind(fd_path(target), remount)
+        _finish(target, opts)
+    finally:
+        os.close(target)
+
+
+def _remount_bind(path, flags):
+    """Change a bind mount's flags, keeping those the kernel locked (nodev/nosuid/noexec in a userns)."""
+    locked = _statvfs_flags(path)
+    k.mount(None, path, None, k.MS_BIND | k.MS_REMOUNT | flags | locked)
+
+
+def _statvfs_flags(path):
+    f = os.statvfs(path).f_flag
+    mapping = {os.ST_NOSUID: k.MS_NOSUID, os.ST_NODEV: k.MS_NODEV, os.ST_NOEXEC: k.MS_NOEXEC}
+    return sum(flag for st_flag, flag in mapping.items() if f & st_flag)
+
+
+def _finish(target_fd, opts):
+    """Propagation flags and the recursive (r*) attributes apply after the mount exists."""
+    path = fd_path(target_fd)
+    # The fd still names the directory beneath the new mount: reopen to reach the mount itself.
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        for flag in opts.propagation:
+            k.mount(None, fd_path(fd), None, flag)
+        if opts.rec_set or opts.rec_clear:
+            k.mount_setattr(fd, "", k.AT_EMPTY_PATH | k.AT_RECURSIVE, opts.rec_set, opts.rec_clear)
+    finally:
+        os.close(fd)
+
+
+def mount_cgroup(root_fd, dest, opts, ctx):
+    """The container's view of its cgroup: by type with a cgroup namespace, else host binds."""
+    plan = ctx.cgroup_plan or []
+    flags = opts.flags | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
+    if len(plan) == 1 and plan[0].get("fstype") == "cgroup2" and not plan[0].get("subdir"):
+        return _mount_cgroup_dir(root_fd, dest, plan[0], flags, ctx.cgroupns)
+    base = make_in_root(root_fd, dest)
+    try:
+        k.mount("tmpfs", fd_path(base), "tmpfs", k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC, "mode=755")
+    finally:
+        os.close(base)
+    for entry in plan:
+        if entry.get("symlinks"):
+            _cgroup_symlinks(root_fd, dest, entry["symlinks"])
+        elif entry.get("subdir"):
+            _mount_cgroup_dir(root_fd, os.path.join(dest, entry["subdir"]), entry, flags, ctx.cgroupns)
+    if flags & k.MS_RDONLY:
+        base = open_in_root(root_fd, dest)
+        try:
+            k.mount(None, fd_path(base), None, k.MS_REMOUNT | k.MS_RDONLY | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC,
+                    "mode=755")
+        finally:
+            os.close(base)
+
+
+def _mount_cgroup_dir(root_fd, dest, entry, flags, cgroupns):
+    target = make_in_root(root_fd, dest)
+    try:
+        if cgroupns:
+            k.mount(entry["fstype"], fd_path(target), entry["fstype"], flags, entry.get("data") or None)
+        else:
+            k.mount(entry["host_path"], fd_path(target), None, k.MS_BIND | k.MS_REC)
+            _remount_bind(fd_path(target), flags & ~k.MS_REMOUNT)
+    finally:
+        os.close(target)
+
+
+def _cgroup_symlinks(root_fd, dest, links):
+    base = open_in_root(root_fd, dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name, target in links.items():
+            try:
+                os.symlink(target, name, dir_fd=base)
+            except FileExistsError:
+                pass
+    finally:
+        os.close(base)
+
+
+def create_devices(root_fd, devices, in_userns):
+    """Default devices, linux.devices, and /dev's symlinks; bind from the host where mknod is denied."""
+    dev_fd = make_in_root(root_fd, "/dev")
+    try:
+        dev_dir = os.open(fd_path(dev_fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(dev_fd)
+    try:
+        for name, major, minor in DEFAULT_DEVICES:
+            _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
+        for d in devices:
+            kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
+            _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
+                    d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
+        for target, name in DEV_SYMLINKS:
+            try:
+                os.symlink(target, name, dir_fd=dev_dir)
+            except FileExistsError:
+                pass
+    finally:
+        os.close(dev_dir)
+
+
+def _device(root_fd, dev_dir, path, mode, major, minor, uid, gid, in_userns):
+    rel = os.path.relpath(path, "/dev")
+    if "/" in rel:
+        parent = make_in_root(root_fd, os.path.dirname(path))
+        os.close(parent)
+    try:
+        if in_userns:
+            raise PermissionError
+        os.mknod(rel, mode, os.makedev(major, minor), dir_fd=dev_dir)
+        os.chmod(rel, mode & 0o7777, dir_fd=dev_dir)  # mknod applies the umask
+        os.chown(rel, uid, gid, dir_fd=dev_dir)
+    except FileExistsError:
+        pass
+    except PermissionError:
+        # In a user namespace mknod is denied: bind the host's device node instead.
+        target = make_in_root(root_fd, path, directory=False)
+        try:
+            k.mount(path, fd_path(target), None, k.MS_BIND)
+        finally:
+            os.close(target)
+
+
+def pivot_into(rootfs, no_pivot):
+    """Make rootfs the container's /; the old root is detached so the host is out of reach."""
+    os.chdir(rootfs)
+    if no_pivot:
+        k.mount(rootfs, "/", None, k.MS_MOVE)
+        os.chroot(".")
+    else:
+        k.pivot_root(".", ".")
+        # The old root is now stacked under "/": make it private so unmounting it cannot
+        # propagate to the host, then detach it.
+        k.mount(None, ".", None, k.MS_SLAVE | k.MS_REC)
+        k.umount2(".", k.MNT_DETACH)
+    os.chdir("/")
+
+
+def mask_paths(paths):
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in paths:
+            try:
+                fd = open_in_root(root_fd, path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            try:
+                if is_dir_fd(fd):
+                    k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
+                else:
+                    k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root_fd)
+
+
+def readonly_paths(paths):
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in paths:
+            try:
+                fd = open_in_root(root_fd, path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            try:
+                k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
+            finally:
+                os.close(fd)
+            fd = open_in_root(root_fd, path)
+            try:
+                _remount_bind(fd_path(fd), k.MS_RDONLY)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root_fd)
+
+
+def readonly_root():
+    _remount_bind("/", k.MS_RDONLY)
+
+
+def write_sysctls(sysctl):
+    for key, value in sysctl.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as err:
+            raise from_oserror(err, f"sysctl {key}") from None

@@ -1,0 +1,242 @@
+"""The two processes the parent forks: the intermediate (enters namespaces) and the init.
+
+The intermediate exists because a process cannot move itself into a new pid or time namespace:
+it unshares them and forks the init, which becomes pid 1 there. Both run only code below and end
+in os._exit or execve; an exception is sent to the parent as one "error" message.
+"""
+
+import os
+
+from pybox import kernel as k
+from pybox.errors import PyboxError, from_oserror
+from pybox.runtime.init import process as proc
+from pybox.runtime.init import rootfs as rfs
+from pybox.runtime.init.context import FOR_CHILDREN
+from pybox.runtime.spec import NAMESPACE_FILES, NAMESPACE_FLAGS
+
+_JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "time", "cgroup", "mount"]
+
+
+def _fatal(ctx, err):
+    if isinstance(err, PyboxError):
+        message = str(err)
+    elif isinstance(err, OSError):
+        message = f"{err.filename}: {err.strerror}" if err.filename else (err.strerror or str(err))
+    else:
+        message = f"{type(err).__name__}: {err}"
+    ctx.sync.fail(message)
+    os._exit(1)
+
+
+def intermediate(ctx):
+    try:
+        k.prctl(k.PR_SET_DUMPABLE, 0)  # CVE-2019-5736: no access to our /proc/pid/exe
+        _close_inherited(ctx)
+        _join_namespaces(ctx, ["user"])
+        if ctx.new_flags & k.CLONE_NEWUSER:
+            k.unshare(k.CLONE_NEWUSER)
+            ctx.sync.send("userns")
+            ctx.sync.expect("userns-ok")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in ("user", "mount")])
+        k.unshare(ctx.new_flags & ~(k.CLONE_NEWUSER | k.CLONE_NEWCGROUP))
+        if ctx.new_flags & k.CLONE_NEWTIME:
+            _write_time_offsets(ctx.linux.get("timeOffsets") or {})
+        _join_namespaces(ctx, ["mount"])
+        pid = os.fork()
+        if pid == 0:
+            container_init(ctx)
+        ctx.sync.send("pid", {"pid": pid})
+        os._exit(0)
+    except BaseException as err:  # noqa: BLE001 — anything must reach the parent as one line
+        _fatal(ctx, err)
+
+
+def _close_inherited(ctx):
+    """Drop every fd the runtime had open (the state lock above all) but the ones the init needs."""
+    keep = set(range(3 + ctx.preserve_fds)) | {ctx.sync.fileno()}
+    if ctx.console_fd is not None:
+        keep.add(ctx.console_fd)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _join_namespaces(ctx, kinds):
+    for kind, path in ctx.joins:
+        if kind in kinds:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    k.setns(fd, NAMESPACE_FLAGS[kind])
+                finally:
+                    os.close(fd)
+            except OSError as err:
+                raise from_oserror(err, f"join {kind} namespace {path}") from None
+
+
+def _write_time_offsets(offsets):
+    lines = [f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}" for clock, o in offsets.items()]
+    if lines:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def _preload(ctx):
+    """After pivot_root the host's files are gone: import now what the later steps need."""
+    if ctx.process.get("terminal"):
+        import pybox.runtime.console  # noqa: F401
+    if ctx.hooks.get("createContainer") or ctx.hooks.get("startContainer"):
+        import pybox.runtime.hooks  # noqa: F401
+        import subprocess  # noqa: F401
+    if ctx.seccomp is not None:
+        import pybox.seccomp  # noqa: F401
+
+
+def container_init(ctx):
+    try:
+        _preload(ctx)
+        ctx.state_for_hooks, _ = ctx.sync.expect("go")
+        os.setsid()
+        fifo_fd = os.open(ctx.fifo_path(), os.O_PATH | os.O_CLOEXEC)
+        state_fd = os.open(ctx.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = _setup_rootfs(ctx)
+        _host_hooks(ctx)
+        _container_hooks(ctx, "createContainer")
+        if ctx.new_mountns:
+            rfs.pivot_into(ctx.rootfs, ctx.no_pivot)
+            os.close(root_fd)
+            _finish_rootfs(ctx)
+        else:
+            os.chroot(ctx.rootfs)
+            os.chdir("/")
+        _set_names(ctx.config)
+        _join_cgroup(ctx)
+        if ctx.new_mountns and ctx.config["root"].get("readonly"):
+            rfs.readonly_root()
+        if not ctx.no_new_keyring:
+            _new_session_keyring()
+        if ctx.process.get("terminal"):
+            _setup_terminal(ctx)
+        _exec_process(ctx, fifo_fd, state_fd)
+    except BaseException as err:  # noqa: BLE001
+        _fatal(ctx, err)
+
+
+def _setup_rootfs(ctx):
+    if not ctx.new_mountns:
+        return None
+    root_fd = rfs.prepare_root(ctx.rootfs, ctx.linux.get("rootfsPropagation"))
+    mounts = ctx.config.get("mounts") or []
+    rfs.mount_all(root_fd, mounts, ctx, ctx.defer_cgroup_mounts)
+    if not _dev_is_bound_from_host(mounts):
+        rfs.create_devices(root_fd, ctx.linux.get("devices") or [], ctx.userns)
+    return root_fd
+
+
+def _dev_is_bound_from_host(mounts):
+    return any(m.get("destination", "").rstrip("/") == "/dev" and
+               (m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or []))
+               for m in mounts)
+
+
+def _host_hooks(ctx):
+    """prestart and createRuntime run in the runtime's namespaces: the parent runs them."""
+    if ctx.hooks.get("prestart") or ctx.hooks.get("createRuntime"):
+        ctx.sync.send("hooks")
+        ctx.sync.expect("hooks-ok")
+
+
+def _container_hooks(ctx, kind):
+    if ctx.hooks.get(kind):
+        from pybox.runtime.hooks import run_hooks
+        run_hooks(ctx.config, kind, ctx.state_for_hooks)
+
+
+def _finish_rootfs(ctx):
+    rfs.write_sysctls(ctx.linux.get("sysctl") or {})
+    rfs.readonly_paths(ctx.linux.get("readonlyPaths") or [])
+    rfs.mask_paths(ctx.linux.get("maskedPaths") or [])
+
+
+def _set_names(config):
+    if config.get("hostname"):
+        k.sethostname(config["hostname"])
+    if config.get("domainname"):
+        k.setdomainname(config["domainname"])
+
+
+def _join_cgroup(ctx):
+    """The parent moves us into the cgroup now: set-up memory stays charged to the runtime."""
+    ctx.sync.send("cgroup")
+    ctx.sync.expect("cgroup-ok")
+    if ctx.cgroupns:
+        k.unshare(k.CLONE_NEWCGROUP)
+    if ctx.defer_cgroup_mounts and ctx.new_mountns:
+        root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for m in ctx.config.get("mounts") or []:
+                if rfs.is_cgroup_mount(m):
+                    rfs.mount_one(root_fd, m, ctx)
+        finally:
+            os.close(root_fd)
+
+
+def _new_session_keyring():
+    try:
+        k.keyctl_join_session_keyring(None)
+    except OSError:
+        pass  # keyrings may be unavailable (ENOSYS) or denied by a seccomp filter upstream
+
+
+def _setup_terminal(ctx):
+    from pybox.runtime.console import open_container_pty
+    if ctx.console_fd is None:
+        raise PyboxError("process.terminal is true but there is no console socket to send the terminal to")
+    open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"))
+
+
+def _exec_process(ctx, fifo_fd, state_fd):
+    process = ctx.process
+    env = proc.environment(process)
+    seccomp_early = ctx.seccomp is not None and not process.get("noNewPrivileges")
+    if seccomp_early:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping it.
+        _install_seccomp(ctx)
+    proc.become(process)
+    proc.enter_cwd(process.get("cwd") or "/")
+    path = proc.find_executable(process["args"][0], env)
+    proc.close_extra_fds(3 + ctx.preserve_fds)
+    if ctx.seccomp is not None and not seccomp_early:
+        # As late as possible, but while the parent can still receive a NOTIFY listener fd.
+        _install_seccomp(ctx)
+    ctx.sync.send("ready")
+    ctx.sync.close()
+    _wait_for_start(fifo_fd, state_fd)
+    _container_hooks(ctx, "startContainer")
+    os.execve(path, process["args"], env)
+
+
+def _install_seccomp(ctx):
+    from pybox.seccomp import install
+    fd = install(ctx.seccomp)
+    if fd is not None:
+        ctx.sync.send("seccomp", None, fd=fd)
+        os.close(fd)
+
+
+def _wait_for_start(fifo_fd, state_fd):
+    """Block until `start` opens the fifo for reading, then tell it we are going ahead."""
+    try:
+        fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:  # no /proc in this container: reach the fifo through its directory
+        fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_fd)
+    os.write(fd, b"0")
+    os.close(fd)
+    os.close(fifo_fd)
+    os.close(state_fd)
