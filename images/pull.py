@@ -7,6 +7,8 @@ from threads or processes, download and unpack everything once.
 
 import json
 import os
+import shutil
+from contextlib import contextmanager
 
 from pybox.errors import PyboxError
 from pybox.images import manifests
@@ -85,32 +87,46 @@ def _ensure_blob(store, registry, ref, desc, what, progress):
     if store.has_blob(digest):
         return
     with store.lock("blob-" + digest):
-        if store.has_blob(digest):
-            return
-        if progress:
-            progress.start(digest, desc.get("size") or 0)
-        tmp = os.path.join(store.tempdir("blob-"), "data")
-        try:
-            registry.fetch_blob(ref.repository, digest, tmp, f"{what}: blob {digest[:19]}",
-                                progress, desc.get("size"))
-            store.adopt_blob(tmp, digest)
-        finally:
-            import shutil
-            shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
+        if not store.has_blob(digest):
+            with _download(store, registry, ref, desc, what, progress):
+                pass
+
+
+@contextmanager
+def _download(store, registry, ref, desc, what, progress):
+    """A stream of the blob that, once read to its end and verified, is kept in the store."""
+    digest = desc["digest"]
+    if progress:
+        progress.start(digest, desc.get("size") or 0)
+    tmpdir = store.tempdir("blob-")
+    try:
+        path = os.path.join(tmpdir, "data")
+        with registry.blob_reader(ref.repository, digest, path, f"{what}: blob {digest[:19]}",
+                                  progress) as reader:
+            yield reader
+        store.adopt_blob(path, digest)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
     from concurrent.futures import ThreadPoolExecutor
     from pybox.images.digests import chain_ids
+    from pybox.images.reference import check_digest
 
     def one(desc, diff_id, chain):
+        digest = check_digest(desc.get("digest", ""), what)
         if os.path.isdir(store.layer_dir(chain)):
-            progress.finish(desc["digest"], "Already exists")
+            progress.finish(digest, "Already exists")
             return
-        _ensure_blob(store, registry, ref, desc, what, progress)
-        progress.finish(desc["digest"], "Extracting")
-        store.ensure_layer(chain, desc["digest"], diff_id, desc["digest"][:19])
-        progress.finish(desc["digest"], "Pull complete")
+        if store.has_blob(digest):
+            store.ensure_layer(chain, digest, diff_id, digest[:19])
+        else:
+            with store.lock("blob-" + digest):  # taken before the layer lock, always
+                opener = None if store.has_blob(digest) else \
+                    (lambda: _download(store, registry, ref, desc, what, progress))
+                store.ensure_layer(chain, digest, diff_id, digest[:19], opener)
+        progress.finish(digest, "Pull complete")
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = [pool.submit(one, d, i, c) for d, i, c in zip(layers, diff_ids, chain_ids(diff_ids))]

@@ -6,6 +6,7 @@ Requests that fail with 429/5xx or a broken connection are retried with backoff,
 download that breaks resumes with a Range request from the bytes it already has.
 """
 
+import io
 import os
 import time
 
@@ -121,39 +122,14 @@ class Registry:
                      headers={"Content-Type": media_type}, data=body)
 
     # --- blobs -----------------------------------------------------------------------------
-    def fetch_blob(self, repo, digest, dest, what, progress=None, size=None):
+    def fetch_blob(self, repo, digest, dest, what, progress=None):
         """Download blob digest into dest (a temporary path), verified; resumes broken transfers."""
-        import hashlib
-        import requests
-        h = hashlib.sha256()
-        done = 0
-        with open(dest, "wb") as out:
-            for attempt in range(self.attempts):
-                headers = {"Range": f"bytes={done}-"} if done else {}
-                resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", repo, what,
-                                    ok=(200, 206), headers=headers, stream=True)
-                if resp.status_code == 200 and done:
-                    out.seek(0)
-                    out.truncate()
-                    h, done = hashlib.sha256(), 0
-                try:
-                    for chunk in resp.iter_content(CHUNK):
-                        out.write(chunk)
-                        h.update(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress.advance(digest, done)
-                    break
-                except requests.RequestException:
-                    if attempt + 1 == self.attempts:
-                        raise PyboxError(f"{what}: connection broke after {done} bytes") from None
-                    self._sleep(attempt, None)
-                finally:
-                    resp.close()
-        actual = "sha256:" + h.hexdigest()
-        if actual != digest:
-            raise PyboxError(f"{what}: downloaded content has digest {actual}, not {digest}")
-        return done
+        with self.blob_reader(repo, digest, dest, what, progress) as reader:
+            while reader.read(CHUNK):
+                pass
+
+    def blob_reader(self, repo, digest, dest, what, progress=None):
+        return BlobReader(self, repo, digest, dest, what, progress)
 
     def blob_exists(self, repo, digest, what):
         return self.request("HEAD", f"/v2/{repo}/blobs/{digest}", repo, what,
@@ -172,6 +148,80 @@ class Registry:
             self.request("PUT", f"{location}{sep}digest={digest}", repo, what, ok=(201,),
                          headers={"Content-Type": "application/octet-stream",
                                   "Content-Length": str(os.path.getsize(path))}, data=f)
+
+
+class BlobReader(io.RawIOBase):
+    """A blob as a stream, saved to `dest` and hashed as it is read; a broken connection is
+    resumed with a Range request. Leaving the `with` block reads the rest and checks the digest.
+    """
+
+    def __init__(self, registry, repo, digest, dest, what, progress):
+        import hashlib
+        super().__init__()
+        self.registry, self.repo, self.digest, self.what = registry, repo, digest, what
+        self.progress = progress
+        self.out = open(dest, "wb")
+        self.hash = hashlib.sha256()
+        self.done = 0
+        self.resp = None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def read(self, size=CHUNK):
+        for attempt in range(self.registry.attempts):
+            if self.resp is None:
+                self._connect()
+            try:
+                data = self.resp.raw.read(size, decode_content=False)
+            except Exception:  # urllib3 and socket errors of a broken connection
+                self._disconnect()
+                if attempt + 1 == self.registry.attempts:
+                    raise PyboxError(f"{self.what}: connection broke after {self.done} bytes") from None
+                self.registry._sleep(attempt, None)
+                continue
+            self.out.write(data)
+            self.hash.update(data)
+            self.done += len(data)
+            if self.progress and data:
+                self.progress.advance(self.digest, self.done)
+            return data
+        return b""
+
+    def _connect(self):
+        import hashlib
+        headers = {"Range": f"bytes={self.done}-"} if self.done else {}
+        resp = self.registry.request("GET", f"/v2/{self.repo}/blobs/{self.digest}", self.repo,
+                                     self.what, ok=(200, 206), headers=headers, stream=True)
+        if resp.status_code == 200 and self.done:  # the server ignored Range: start over
+            self.out.seek(0)
+            self.out.truncate()
+            self.hash, self.done = hashlib.sha256(), 0
+        self.resp = resp
+
+    def _disconnect(self):
+        if self.resp is not None:
+            self.resp.close()
+            self.resp = None
+
+    def __exit__(self, kind, value, tb):
+        try:
+            if kind is None:
+                while self.read(CHUNK):
+                    pass
+                actual = "sha256:" + self.hash.hexdigest()
+                if actual != self.digest:
+                    raise PyboxError(f"{self.what}: downloaded content has digest {actual}, "
+                                     f"not {self.digest}")
+        finally:
+            self._disconnect()
+            self.out.close()
+            self.close()
 
 
 def _reason(err):

@@ -105,18 +105,23 @@ class Store:
         os.replace(path, self.blob_path(digest))
 
     # --- layers ----------------------------------------------------------------------------
-    def ensure_layer(self, chain_id, blob_digest, diff_id, name=None):
-        """Unpack blob into the layer dir of chain_id unless it is already there."""
+    def ensure_layer(self, chain_id, blob_digest, diff_id, name=None, opener=None):
+        """Unpack the layer of chain_id unless it is there already.
+
+        opener() gives the (compressed) blob stream; by default the blob file in the store, while
+        a pull passes a download that is unpacked as it arrives.
+        """
         final = self.layer_dir(chain_id)
         if os.path.isdir(final):
             return final
         with self.lock("layer-" + chain_id):
             if os.path.isdir(final):
                 return final
-            self._unpack_layer(final, blob_digest, diff_id, name or blob_digest)
+            opener = opener or (lambda: open(self.blob_path(blob_digest), "rb"))
+            self._unpack_layer(final, opener, diff_id, name or blob_digest)
         return final
 
-    def _unpack_layer(self, final, blob_digest, diff_id, name):
+    def _unpack_layer(self, final, opener, diff_id, name):
         import shutil
         from pybox.images.compression import free_bytes
         from pybox.images.unpack import unpack
@@ -124,7 +129,7 @@ class Store:
         try:
             os.chmod(tmp, 0o755)
             limit = min(self.max_layer_size, free_bytes(self.root))
-            with open(self.blob_path(blob_digest), "rb") as blob:
+            with opener() as blob:
                 actual = unpack(blob, tmp, limit, f"layer {name}")
             if diff_id and actual != diff_id:
                 raise PyboxError(f"layer {name}: uncompressed digest {actual} is not the "
@@ -141,7 +146,8 @@ class Store:
         from pybox.images.digests import chain_id as next_chain
         tmp_final = self.tempdir("unpacked-")
         os.rmdir(tmp_final)
-        diff_id = self._unpack_layer(tmp_final, blob_digest, None, name)
+        diff_id = self._unpack_layer(tmp_final, lambda: open(self.blob_path(blob_digest), "rb"),
+                                     None, name)
         chain = next_chain(parent_chain, diff_id)
         with self.lock("layer-" + chain):
             if os.path.isdir(self.layer_dir(chain)):

@@ -37,7 +37,7 @@ def unpack(blob, dest, limit, name="layer"):
     stream = Uncompressed(open_decompressed(blob), limit, name)
     rootfd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
+        with tarfile.open(fileobj=stream, mode="r:", errorlevel=2) as tar:
             _Extractor(rootfd, tar, name).run()
         stream.drain()
     except PyboxError:

@@ -199,3 +199,25 @@ def test_config_to_spec_uses_the_image_users(store, tmp_path):
                                    "org.opencontainers.image.volumes": "/data",
                                    "org.opencontainers.image.stopSignal": "SIGQUIT"}
     assert spec["root"]["path"] == rootfs
+
+
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive", "oci-dir"])
+def test_import_archives_and_layouts(store, tmp_path, kind):
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image([BASE, TOP]), "v1")
+    if kind == "oci-dir":
+        source = layout.path
+    else:
+        source = str(tmp_path / "archive.tar")
+        dest = f"{kind}:{source}" + (":example.com/app:v1" if kind == "docker-archive" else ":v1")
+        subprocess.run(["skopeo", "copy", "-q", f"oci:{layout.path}:v1", dest], check=True,
+                       capture_output=True)
+    image = import_image(store, source, "imported:v1")
+    assert image.names == ["docker.io/library/imported:v1"]
+    rootfs = store.mount_rootfs(image, "c1")
+    try:
+        assert os.listdir(rootfs + "/c") == ["new"] and not os.path.exists(rootfs + "/b")
+    finally:
+        store.unmount_rootfs("c1")
+    if kind == "docker-archive":  # without a NAME, the archive's own tag names the image
+        assert "example.com/app:v1" in import_image(store, source).names
