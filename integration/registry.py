@@ -169,8 +169,8 @@ def _self_signed():
 class FaultProxy:
     """A reverse proxy before a registry that injects faults from a queue of (path part, fault).
 
-    A fault is an HTTP status (429, 500, ...) answered instead of forwarding, or "cut": forward,
-    send half the body, then drop the connection.
+    A fault is an HTTP status (429, 500, ...) answered instead of forwarding, "cut": forward,
+    send half the body, then drop the connection, or "redirect": a 307 to the registry itself.
     """
 
     def __init__(self, upstream):
@@ -214,6 +214,12 @@ class FaultProxy:
             return
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
+        if fault == "redirect":
+            handler.send_response(307)
+            handler.send_header("Location", f"http://{self.upstream}{handler.path}")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         conn = http.client.HTTPConnection(self.upstream, timeout=30)
         headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
         headers["Host"] = self.upstream

@@ -163,3 +163,27 @@ def test_cli_pull_errors_are_one_line(store, registry):
         result = subprocess.run([PYBOX, "pull", ref], env=env, capture_output=True, text=True)
         assert result.returncode == 1 and result.stderr.count("\n") == 1
         assert expect in result.stderr and "Traceback" not in result.stderr
+
+
+def test_follows_redirects(store, images, fault_proxy):
+    fault_proxy.faults = [("/blobs/", "redirect")] * 3
+    image = store.pull(images["multi"].replace(fault_proxy.upstream, fault_proxy.host))
+    assert fault_proxy.faults == [] and len(image.layer_dirs()) == 2
+
+
+def test_mirror_first_then_the_registry(store, images, registry, fault_proxy, tmp_path, monkeypatch):
+    conf = tmp_path / "mirrors.yaml"
+    conf.write_text(f"backoff: 0.01\nretries: 2\nregistries:\n  '{registry.host}':\n"
+                    f"    mirrors: ['127.0.0.1:1', '{fault_proxy.host}']\n")
+    monkeypatch.setenv("PYBOX_REGISTRIES_CONF", str(conf))
+    image = store.pull(images["single"])
+    assert image.names == [images["single"]]
+    assert any("/manifests/" in p for p in fault_proxy.seen)  # served by the mirror
+
+
+def test_bad_settings_file_is_one_line(store, images, tmp_path, monkeypatch):
+    conf = tmp_path / "bad.yaml"
+    conf.write_text("registries: [oops\n")
+    monkeypatch.setenv("PYBOX_REGISTRIES_CONF", str(conf))
+    with pytest.raises(PyboxError, match="bad.yaml: invalid YAML"):
+        store.pull(images["single"])
