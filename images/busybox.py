@@ -59,3 +59,9 @@ def _add(tar, name, kind=tarfile.REGTYPE, mode=0o777, owner=0, linkname="", data
     info.linkname = linkname
     info.size = len(data)
     tar.addfile(info, io.BytesIO(data) if data else None)
+
+
+if __name__ == "__main__":
+    # python -m pybox.images.busybox: import the image into the default store ($PYBOX_STORAGE).
+    from pybox.images.store import Store
+    print(import_busybox(Store()).id)

@@ -187,3 +187,16 @@ def test_bad_settings_file_is_one_line(store, images, tmp_path, monkeypatch):
     monkeypatch.setenv("PYBOX_REGISTRIES_CONF", str(conf))
     with pytest.raises(PyboxError, match="bad.yaml: invalid YAML"):
         store.pull(images["single"])
+
+
+def test_token_registry_anonymous_pull(store, token_registry, tmp_path, monkeypatch):
+    """Docker Hub's flow for public images: a token without credentials, for pull only."""
+    layout = Layout(tmp_path / "oci")
+    layout.tag(layout.image([BASE]), "pub")
+    ref = f"{token_registry.host}/public/img:pub"
+    skopeo_push(layout.path, "pub", ref, creds=f"{USER}:{PASSWORD}")
+    monkeypatch.setattr(token_registry.issuer, "anonymous_pull", True)
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "none.json"))
+    assert store.pull(ref).names == [ref]
+    query, authorized = token_registry.issuer.requests[-1]
+    assert not authorized and query["service"] == [token_registry.issuer.service]
