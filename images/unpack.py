@@ -7,6 +7,7 @@ directory: OCI whiteouts become overlayfs whiteouts (0:0 character devices) and 
 become the trusted.overlay.opaque xattr.
 """
 
+import errno
 import os
 import stat
 
@@ -121,7 +122,7 @@ class _Extractor:
         try:
             return self.openat2("/".join(parts) or ".", os.O_PATH | os.O_DIRECTORY)
         except OSError as err:
-            if err.errno != 2:  # ENOENT: a parent the layer did not list; make it below
+            if err.errno != errno.ENOENT:  # a parent the layer did not list is made below
                 self.resolve_error(member, err)
         fd = os.dup(self.rootfd)
         try:
@@ -142,7 +143,6 @@ class _Extractor:
             raise
 
     def resolve_error(self, member, err):
-        import errno
         if err.errno in (errno.ELOOP, errno.EXDEV):
             self.fail(member, "its parent directory is a symlink")
         if err.errno == errno.ENOTDIR:
@@ -206,9 +206,7 @@ class _Extractor:
         try:
             self.remove_existing(parent, base)
             os.link(self.proc_path(target, ""), base, dst_dir_fd=parent, follow_symlinks=True)
-        except IsADirectoryError:
-            self.fail(member, "hardlink to a directory")
-        except PermissionError:
+        except (IsADirectoryError, PermissionError):  # linkat refuses directories with EPERM
             self.fail(member, "hardlink to a directory")
         finally:
             os.close(target)

@@ -27,11 +27,12 @@ def images(registry, tmp_path_factory):
               for arch, variant in (("amd64", None), ("arm64", "v8"), ("arm", "v7"))]
     layout.multi_arch(arches, "multiarch")
     refs = {}
-    for tag, fmt in (("single", None), ("multi", "oci"), ("zstd", None), ("docker", "v2s2"),
-                     ("multiarch", None)):
-        ref = f"{registry.host}/test/{tag}:latest"
+    for name, tag, fmt in (("single", "single", None), ("multi", "multi", "oci"),
+                           ("zstd", "zstd", None), ("docker", "docker", "v2s2"),
+                           ("multiarch", "multiarch", None), ("docker-list", "multiarch", "v2s2")):
+        ref = f"{registry.host}/test/{name}:latest"
         skopeo_push(layout.path, tag, ref, fmt=fmt, all_images=tag == "multiarch")
-        refs[tag] = ref
+        refs[name] = ref
     return refs
 
 
@@ -69,13 +70,14 @@ def test_pulled_rootfs_matches_umoci(store, images, tmp_path, name):
     assert compare_with_umoci(store, image, images[name], tmp_path) == []
 
 
-def test_multiarch_picks_the_platform(store, images):
-    default = store.pull(images["multiarch"])
-    arm = store.pull(images["multiarch"], platform="linux/arm/v7")
+@pytest.mark.parametrize("name", ["multiarch", "docker-list"])
+def test_multiarch_picks_the_platform(store, images, name):
+    default = store.pull(images[name])
+    arm = store.pull(images[name], platform="linux/arm/v7")
     read = lambda image: open(os.path.join(image.layer_dirs()[-1], "arch")).read()
     assert read(default) == "amd64" and read(arm) == "arm"
     with pytest.raises(PyboxError, match="no image for linux/s390x"):
-        store.pull(images["multiarch"], platform="linux/s390x")
+        store.pull(images[name], platform="linux/s390x")
 
 
 def test_second_pull_downloads_nothing(store, images, fault_proxy):
