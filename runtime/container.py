@@ -10,6 +10,7 @@ import time
 
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
+from pybox.runtime.launch import Handlers
 from pybox.runtime.state import Record, now_rfc3339, open_existing, write_atomic
 
 
@@ -99,6 +100,7 @@ def _resources_with_default_devices(linux):
 
 def _start_init(record, config, opts, cgroup):
     from pybox.runtime.init.context import InitContext
+    from pybox.runtime.init.stages import intermediate
     from pybox.runtime.launch import launch
     ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
@@ -113,10 +115,44 @@ def _start_init(record, config, opts, cgroup):
         console_sock = connect_unix(opts.console_socket)
         ctx.console_fd = console_sock.fileno()
     try:
-        return launch(ctx, record, cgroup, lambda pid: _host_hooks(config, record, pid))
+        return launch(ctx, intermediate, InitHandlers(ctx, cgroup, record, config))
     finally:
         if console_sock is not None:
             console_sock.close()
+
+
+class InitHandlers(Handlers):
+    """create's answers to the init: record its pid, run the host's hooks, pass on seccomp fds."""
+
+    def __init__(self, ctx, cgroup, record, config):
+        super().__init__(ctx, cgroup)
+        self.record = record
+        self.config = config
+
+    def on_pid(self, pid):
+        from pybox.runtime.state import pid_start_time
+        super().on_pid(pid)
+        self.record.data["pid"] = pid
+        self.record.data["pid_start"] = pid_start_time(pid)
+        return self.creating_state()
+
+    def creating_state(self):
+        state = self.record.oci_state()
+        state.update(pid=self.pid, status="creating")
+        return state
+
+    def on_hooks(self):
+        from pybox.runtime.hooks import run_hooks
+        state = self.creating_state()
+        run_hooks(self.config, "prestart", state)
+        run_hooks(self.config, "createRuntime", state)
+
+    def on_seccomp(self, fd):
+        from pybox.seccomp import send_listener
+        try:
+            send_listener(self.ctx.seccomp, fd, self.creating_state())
+        finally:
+            os.close(fd)
 
 
 def _compile_seccomp(config):
@@ -126,14 +162,6 @@ def _compile_seccomp(config):
     from pybox.seccomp import compile_filter
     caps = ((config.get("process") or {}).get("capabilities") or {}).get("effective")
     return compile_filter(profile, capabilities=caps)
-
-
-def _host_hooks(config, record, pid):
-    from pybox.runtime.hooks import run_hooks
-    from pybox.runtime.launch import creating_state
-    state = creating_state(record, pid)
-    run_hooks(config, "prestart", state)
-    run_hooks(config, "createRuntime", state)
 
 
 def _undo_create(record, cgroup):

@@ -1,4 +1,4 @@
-"""The parent's side of create: fork the intermediate, answer the init, record the state."""
+"""The parent's side of the conversation with the processes it forks (protocol: sync.py)."""
 
 import os
 import signal
@@ -7,72 +7,72 @@ from pybox.errors import PyboxError
 from pybox.runtime.sync import Channel
 
 
-def launch(ctx, record, cgroup, on_hooks):
-    """Fork and converse until the init is ready; returns the init's host pid."""
+class Handlers:
+    """What the parent does at each step; create and exec differ only here."""
+
+    def __init__(self, ctx, cgroup=None):
+        self.ctx = ctx
+        self.cgroup = cgroup
+        self.pid = None
+
+    def on_pid(self, pid):
+        self.pid = pid
+        return None  # the payload of "go"
+
+    def on_hooks(self):
+        pass
+
+    def on_cgroup(self):
+        if self.cgroup is not None:
+            self.cgroup.add(self.pid)
+
+    def on_seccomp(self, fd):
+        os.close(fd)
+
+
+def launch(ctx, entry, handlers):
+    """Fork entry(ctx) and answer it until it is ready; returns the pid it reported."""
     parent, child = Channel.pair()
     ctx.sync = child
     intermediate_pid = os.fork()
     if intermediate_pid == 0:
         parent.close()
-        from pybox.runtime.init.stages import intermediate
-        intermediate(ctx)
+        entry(ctx)
     child.close()
-    init_pid = None
     try:
-        init_pid = _converse(parent, ctx, record, cgroup, intermediate_pid, on_hooks)
+        _converse(parent, ctx, handlers, intermediate_pid)
     except BaseException:
-        if init_pid or record.data.get("pid"):
-            _kill(record.data.get("pid"))
+        _kill(handlers.pid)
         _reap(intermediate_pid)
         raise
     finally:
         parent.close()
-    return init_pid
+    return handlers.pid
 
 
-def _converse(channel, ctx, record, cgroup, intermediate_pid, on_hooks):
-    init_pid = None
+def _converse(channel, ctx, handlers, intermediate_pid):
     while True:
         tag, payload, fd = channel.receive()
         if tag == "userns":
             write_id_maps(intermediate_pid, ctx.linux)
             channel.send("userns-ok")
         elif tag == "pid":
-            init_pid = payload["pid"]
             _reap(intermediate_pid)
-            from pybox.runtime.state import pid_start_time
-            record.data["pid"] = init_pid
-            record.data["pid_start"] = pid_start_time(init_pid)
-            channel.send("go", creating_state(record, init_pid))
+            channel.send("go", handlers.on_pid(payload["pid"]))
         elif tag == "hooks":
-            on_hooks(init_pid)
+            handlers.on_hooks()
             channel.send("hooks-ok")
         elif tag == "cgroup":
-            if cgroup is not None:
-                cgroup.add(init_pid)
+            handlers.on_cgroup()
             channel.send("cgroup-ok")
         elif tag == "seccomp":
-            _forward_listener(ctx, record, fd)
+            handlers.on_seccomp(fd)
         elif tag == "ready":
-            return init_pid
+            return
         elif tag == "error":
             raise PyboxError(payload["message"])
         else:
-            raise PyboxError("container init exited before it was ready")
-
-
-def creating_state(record, pid):
-    state = record.oci_state()
-    state.update(pid=pid, status="creating")
-    return state
-
-
-def _forward_listener(ctx, record, fd):
-    from pybox.seccomp import send_listener
-    try:
-        send_listener(ctx.seccomp, fd, record.oci_state())
-    finally:
-        os.close(fd)
+            raise PyboxError("the container process exited before it was ready")
 
 
 def write_id_maps(pid, linux):

@@ -37,10 +37,10 @@ def main(g, argv):
             os.close(console[1])
     pid = record.data["pid"]
     master = _receive_master(console[0]) if console else None
-    _forward_signals(pid)
+    forward_signals(pid)
     try:
         container.start(g.root, v["id"])
-        status = _wait(pid, master)
+        status = wait_for(pid, master)
     finally:
         if not v["keep"]:
             container.delete(g.root, v["id"], force=True)
@@ -70,7 +70,7 @@ def _receive_master(sock):
         sock.close()
 
 
-def _forward_signals(pid):
+def forward_signals(pid):
     def forward(sig, _frame):
         try:
             os.kill(pid, sig)
@@ -80,7 +80,7 @@ def _forward_signals(pid):
         signal.signal(sig, forward)
 
 
-def _wait(pid, master):
+def wait_for(pid, master):
     if master is not None:
         from pybox.runtime.console import proxy
         proxy(master, lambda: _alive(pid))

@@ -68,16 +68,28 @@ def _close_inherited(ctx):
 
 
 def _join_namespaces(ctx, kinds):
-    for kind, path in ctx.joins:
-        if kind in kinds:
+    """setns into each namespace of `kinds` named by path, in that order.
+
+    Every path is opened before the first setns: after joining a mount namespace, /proc/<pid>
+    of the host would no longer resolve.
+    """
+    fds = []
+    try:
+        for kind in kinds:
+            for joined, path in ctx.joins:
+                if joined == kind:
+                    try:
+                        fds.append((kind, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+                    except OSError as err:
+                        raise from_oserror(err, f"open {kind} namespace {path}") from None
+        for kind, path, fd in fds:
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    k.setns(fd, NAMESPACE_FLAGS[kind])
-                finally:
-                    os.close(fd)
+                k.setns(fd, NAMESPACE_FLAGS[kind])
             except OSError as err:
                 raise from_oserror(err, f"join {kind} namespace {path}") from None
+    finally:
+        for _, _, fd in fds:
+            os.close(fd)
 
 
 def _write_time_offsets(offsets):
@@ -201,7 +213,7 @@ def _setup_terminal(ctx):
     open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"))
 
 
-def _exec_process(ctx, fifo_fd, state_fd):
+def _exec_process(ctx, fifo_fd=None, state_fd=None):
     process = ctx.process
     env = proc.environment(process)
     seccomp_early = ctx.seccomp is not None and not process.get("noNewPrivileges")
@@ -217,8 +229,9 @@ def _exec_process(ctx, fifo_fd, state_fd):
         _install_seccomp(ctx)
     ctx.sync.send("ready")
     ctx.sync.close()
-    _wait_for_start(fifo_fd, state_fd)
-    _container_hooks(ctx, "startContainer")
+    if fifo_fd is not None:
+        _wait_for_start(fifo_fd, state_fd)
+        _container_hooks(ctx, "startContainer")
     os.execve(path, process["args"], env)
 
 
@@ -240,3 +253,34 @@ def _wait_for_start(fifo_fd, state_fd):
     os.close(fd)
     os.close(fifo_fd)
     os.close(state_fd)
+
+
+# --- exec: a new process in an existing container ------------------------------------------------
+
+def tenant_intermediate(ctx):
+    """Join the container's namespaces, then fork the process (pid and time apply to children)."""
+    try:
+        k.prctl(k.PR_SET_DUMPABLE, 0)
+        _close_inherited(ctx)
+        _preload(ctx)
+        _join_namespaces(ctx, _JOIN_ORDER)
+        pid = os.fork()
+        if pid == 0:
+            tenant_process(ctx)
+        ctx.sync.send("pid", {"pid": pid})
+        os._exit(0)
+    except BaseException as err:  # noqa: BLE001
+        _fatal(ctx, err)
+
+
+def tenant_process(ctx):
+    try:
+        ctx.sync.expect("go")
+        ctx.sync.send("cgroup")
+        ctx.sync.expect("cgroup-ok")
+        if ctx.process.get("terminal"):
+            os.setsid()
+            _setup_terminal(ctx)
+        _exec_process(ctx)
+    except BaseException as err:  # noqa: BLE001
+        _fatal(ctx, err)

@@ -1,0 +1,34 @@
+"""pybox exec [options] ID [COMMAND ARGS...] | pybox exec --process FILE ID"""
+
+from pybox.errors import PyboxError
+from pybox.runtime.args import Parser
+
+parser = Parser("exec", [
+    "--console-socket =", "--cwd =", "--env -e *", "--tty -t", "--user -u =",
+    "--additional-gids -g *", "--process -p =", "--detach -d", "--pid-file =", "--process-label =",
+    "--apparmor =", "--no-new-privs", "--cap -c *", "--preserve-fds =", "--ignore-paused",
+    "--cgroup =",
+], positionals=["id"], rest="args", usage="exec [options] <container-id> [command args...]")
+
+
+def main(g, argv):
+    from pybox.runtime.exec import ExecOptions, build_process, exec_process, load_process_file
+    from pybox.runtime.state import open_existing
+    _, v = parser.parse(argv)
+    if v["apparmor"] or v["process_label"]:
+        raise PyboxError("exec: AppArmor and SELinux labels are not supported by pybox")
+    if v["process"]:
+        process = load_process_file(v["process"])
+    elif v["args"]:
+        process = build_process(open_existing(g.root, v["id"]), {
+            "args": v["args"], "tty": v["tty"], "env": v["env"], "cwd": v["cwd"], "user": v["user"],
+            "additional_gids": v["additional_gids"], "caps": v["cap"], "no_new_privs": v["no_new_privs"]})
+    else:
+        raise PyboxError("exec: give a command or --process FILE")
+    try:
+        preserve = int(v["preserve_fds"] or 0)
+    except ValueError:
+        raise PyboxError("exec: --preserve-fds must be a number") from None
+    opts = ExecOptions(detach=v["detach"], pid_file=v["pid_file"], console_socket=v["console_socket"],
+                       preserve_fds=preserve, ignore_paused=v["ignore_paused"])
+    return exec_process(g.root, v["id"], process, opts)

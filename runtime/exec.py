@@ -1,0 +1,147 @@
+"""exec: start another process in a running container, with its namespaces, cgroup and seccomp."""
+
+import os
+
+from pybox.errors import PyboxError
+from pybox.runtime import status as st
+from pybox.runtime.spec import NAMESPACE_FILES, _validate_process
+from pybox.runtime.state import open_existing, write_atomic
+
+
+def build_process(record, overrides):
+    """The container's own process object with exec's arguments applied, as runc does."""
+    config = record.config()
+    base = dict(config.get("process") or {})
+    base.pop("consoleSize", None)
+    base["args"] = overrides["args"]
+    base["terminal"] = bool(overrides.get("tty"))
+    base["env"] = list(base.get("env") or []) + list(overrides.get("env") or [])
+    if overrides.get("cwd"):
+        base["cwd"] = overrides["cwd"]
+    if overrides.get("user"):
+        base["user"] = _parse_user(overrides["user"], overrides.get("additional_gids") or [])
+    caps = overrides.get("caps") or []
+    if caps:
+        sets = {kind: list(names or []) for kind, names in (base.get("capabilities") or {}).items()}
+        for kind in ("bounding", "effective", "permitted"):
+            sets[kind] = sets.get(kind, []) + [c for c in caps if c not in sets.get(kind, [])]
+        base["capabilities"] = sets
+    if overrides.get("no_new_privs"):
+        base["noNewPrivileges"] = True
+    return base
+
+
+def _parse_user(text, gids):
+    uid, _, gid = text.partition(":")
+    try:
+        user = {"uid": int(uid), "gid": int(gid or 0)}
+        if gids:
+            user["additionalGids"] = [int(g) for g in gids]
+    except ValueError:
+        raise PyboxError(f"exec: --user takes uid[:gid] as numbers, not {text!r}") from None
+    return user
+
+
+def load_process_file(path):
+    from pybox import jsonio
+    try:
+        with open(path, "rb") as f:
+            return jsonio.loads(f.read())
+    except OSError as err:
+        raise PyboxError(f"exec: --process {path}: {err.strerror}") from None
+    except ValueError as err:
+        raise PyboxError(f"exec: --process {path}: not valid JSON: {err}") from None
+
+
+class ExecOptions:
+    def __init__(self, detach=False, pid_file=None, console_socket=None, preserve_fds=0,
+                 ignore_paused=False):
+        self.detach = detach
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.preserve_fds = preserve_fds
+        self.ignore_paused = ignore_paused
+
+
+def exec_process(root, container_id, process, opts):
+    """Start process in the container; returns its exit status, or 0 at once with detach."""
+    record = open_existing(root, container_id)
+    status = record.status()
+    if not (status == st.PAUSED and opts.ignore_paused):
+        st.require("exec", status, container_id)
+    if not isinstance(process, dict):
+        raise PyboxError("exec: the process must be a JSON object")
+    _validate_process(process, "process")
+    config = record.config()
+    if not opts.detach:
+        from pybox import kernel as k
+        k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+    pid, master = _launch(record, config, process, opts)
+    if opts.pid_file:
+        write_atomic(os.path.abspath(opts.pid_file), str(pid))
+    if opts.detach:
+        return 0
+    from pybox.runtime.commands.run import forward_signals, wait_for
+    forward_signals(pid)
+    return wait_for(pid, master)
+
+
+def _launch(record, config, process, opts):
+    from pybox.runtime.init.context import InitContext
+    from pybox.runtime.init.stages import tenant_intermediate
+    from pybox.runtime.launch import Handlers, launch
+    tenant_config = dict(config, process=process)
+    ctx = InitContext(tenant_config, record.data["rootfs"], record.dir, preserve_fds=opts.preserve_fds)
+    ctx.joins = _namespace_paths(record.data["pid"], config)
+    ctx.new_flags = 0
+    ctx.seccomp = _seccomp_for(config, process)
+    cgroup = _cgroup(record)
+    console, master = _console(process, opts, ctx)
+    try:
+        pid = launch(ctx, tenant_intermediate, Handlers(ctx, cgroup))
+    finally:
+        if console is not None:
+            console.close()
+    if master is not None:
+        from pybox.runtime.sync import receive_fd
+        master_fd = receive_fd(master)
+        master.close()
+        return pid, master_fd
+    return pid, None
+
+
+def _namespace_paths(pid, config):
+    kinds = [ns["type"] for ns in (config.get("linux") or {}).get("namespaces") or []]
+    return [(kind, f"/proc/{pid}/ns/{NAMESPACE_FILES[kind]}") for kind in kinds]
+
+
+def _seccomp_for(config, process):
+    profile = (config.get("linux") or {}).get("seccomp")
+    if not profile:
+        return None
+    from pybox.seccomp import compile_filter
+    return compile_filter(profile, capabilities=(process.get("capabilities") or {}).get("effective"))
+
+
+def _cgroup(record):
+    if not record.data.get("cgroup"):
+        return None
+    from pybox.cgroups import load_manager
+    return load_manager(record.data["cgroup"])
+
+
+def _console(process, opts, ctx):
+    """Returns (socket to close after launch, socket to receive the master from, or None)."""
+    if not process.get("terminal"):
+        return None, None
+    if opts.console_socket:
+        from pybox.runtime.sync import connect_unix
+        sock = connect_unix(opts.console_socket)
+        ctx.console_fd = sock.fileno()
+        return sock, None
+    if opts.detach:
+        raise PyboxError("exec: --tty with --detach needs --console-socket")
+    import _socket
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    ctx.console_fd = theirs.fileno()
+    return theirs, ours
