@@ -91,7 +91,7 @@ class Book:
                 "leases": {cid: lease.to_json() for cid, lease in self.leases.items()}}
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(data, f)
+            f.write(json.dumps(data))
         os.replace(tmp, self.path)
 
     def stale(self):

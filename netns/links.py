@@ -2,6 +2,7 @@
 
 import errno
 import os
+import socket
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -38,7 +39,7 @@ def plug(ipr, lease, bridge_index):
                  peer={"ifname": CONTAINER_IFNAME, "net_ns_fd": fd, "address": lease.mac})
     finally:
         os.close(fd)
-    index = _lookup(ipr, lease.veth)
+    index = socket.if_nametoindex(lease.veth)
     ipr.link("set", index=index, master=bridge_index)
     # hairpin: with br_netfilter loaded, a container's packet DNATed back to itself is bridged
     # out of the port it came in by, which a bridge refuses unless the port allows it
@@ -48,9 +49,12 @@ def plug(ipr, lease, bridge_index):
 
 def configure_container(lease):
     """Inside the container: lo and eth0 up, the lease's address, default route via the gateway."""
-    with open_route(lease.netns["path"]) as ipr:
-        ipr.link("set", index=_lookup(ipr, "lo"), state="up")
-        index = _lookup(ipr, CONTAINER_IFNAME)
+    with entered(lease.netns["path"]):
+        index = socket.if_nametoindex(CONTAINER_IFNAME)
+        loopback = socket.if_nametoindex("lo")
+        ipr = IPRoute()
+    with ipr:
+        ipr.link("set", index=loopback, state="up")
         ipr.addr("add", index=index, address=lease.address, prefixlen=lease.prefix)
         ipr.link("set", index=index, state="up")
         ipr.route("add", dst="0.0.0.0/0", gateway=lease.gateway, oif=index)

@@ -90,8 +90,9 @@ class Network:
         from pybox.netns import links
 
         with links.open_route() as ipr:
-            bridge_index = links.ensure_bridge(ipr, self.bridge, lease.gateway, lease.prefix)
-            if not self._host_ready:
+            bridge_index = self._host_ready and _link_index(self.bridge)
+            if not bridge_index:  # first attach of this process, or the bridge was removed
+                bridge_index = links.ensure_bridge(ipr, self.bridge, lease.gateway, lease.prefix)
                 self._host_setup()
             links.plug(ipr, lease, bridge_index)
         links.configure_container(lease)
@@ -122,7 +123,7 @@ class Network:
     def _remove_links(names):
         # A veth dies with its container's namespace; only ask netlink (and import pyroute2)
         # for links that are still there.
-        present = [name for name in names if _link_exists(name)]
+        present = [name for name in names if _link_index(name)]
         if present:
             from pybox.netns import links
 
@@ -138,12 +139,11 @@ def veth_name(container_id):
     return "pb" + hashlib.blake2s(container_id.encode(), digest_size=6).hexdigest()
 
 
-def _link_exists(name):
+def _link_index(name):
     try:
-        socket.if_nametoindex(name)
+        return socket.if_nametoindex(name)
     except OSError:
-        return False
-    return True
+        return None
 
 
 def _sysctl(path, value):

@@ -1,4 +1,4 @@
-"""pybox's own nftables table, driven through nft's JSON interface.
+"""pybox's own nftables table, driven through the JSON interface of libnftables.
 
     table ip <table>
       chain prerouting  (nat, dstnat)  fib daddr type local jump publish
@@ -15,39 +15,70 @@ the container id: that is how detach finds them again, even after a crash.
 
 from pybox.errors import PyboxError
 
-NFT = "/usr/sbin/nft"
+_OUTPUT_HANDLE = 1 << 3
+_OUTPUT_JSON = 1 << 4
+_lib = None
 
 
 def run(commands):
     """Apply a list of JSON commands as one atomic transaction."""
     if commands:
-        _nft(["-j", "-f", "-"], {"nftables": commands})
+        ok, _, error = _run_json({"nftables": commands})
+        if not ok:
+            raise PyboxError(f"nftables: {_first_line(error)}")
 
 
-def query(*args):
-    """`nft -j -a <args>` parsed; None when the object does not exist."""
+def query(*words):
+    """`list ...` as parsed JSON items (with handles); None when the object does not exist."""
     import json
 
-    result = _nft(["-j", "-a", *args], None, check=False)
-    if result.returncode != 0:
-        if "No such file or directory" in result.stderr:
+    ok, output, error = _run_json({"nftables": [{"list": _list_object(*words)}]})
+    if not ok:
+        if "No such file or directory" in error:
             return None
-        raise PyboxError(f"nft {' '.join(args)}: {result.stderr.strip()}")
-    return json.loads(result.stdout)["nftables"]
+        raise PyboxError(f"nftables: list {' '.join(words)}: {_first_line(error)}")
+    return json.loads(output)["nftables"]
 
 
-def _nft(args, payload, check=True):
+def _list_object(kind, family, table, chain=None):
+    obj = {"family": family, "name": table} if chain is None else \
+        {"family": family, "table": table, "name": chain}
+    return {kind: obj}
+
+
+def _run_json(payload):
+    """One libnftables context per call: its netlink socket belongs to the namespace this
+    thread is in at creation, and the caller may have moved since."""
     import json
-    import subprocess
 
-    text = json.dumps(payload) if payload is not None else None
+    ffi, lib = _libnftables()
+    ctx = lib.nft_ctx_new(0)
     try:
-        result = subprocess.run([NFT, *args], input=text, capture_output=True, text=True)
-    except FileNotFoundError:
-        raise PyboxError(f"{NFT} not found: install the nftables package") from None
-    if check and result.returncode != 0:
-        raise PyboxError(f"nft: {result.stderr.strip().splitlines()[0] if result.stderr else 'failed'}")
-    return result
+        lib.nft_ctx_output_set_flags(ctx, _OUTPUT_JSON | _OUTPUT_HANDLE)
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        ok = lib.nft_run_cmd_from_buffer(ctx, json.dumps(payload).encode()) == 0
+        output = ffi.string(lib.nft_ctx_get_output_buffer(ctx)).decode()
+        error = ffi.string(lib.nft_ctx_get_error_buffer(ctx)).decode()
+    finally:
+        lib.nft_ctx_free(ctx)
+    return ok, output, error
+
+
+def _libnftables():
+    global _lib
+    if _lib is None:
+        from pybox.netns._libnftables_ffi import ffi
+
+        try:
+            _lib = ffi, ffi.dlopen("libnftables.so.1")
+        except OSError:
+            raise PyboxError("libnftables.so.1 not found: install the libnftables1 package") from None
+    return _lib
+
+
+def _first_line(text):
+    return text.strip().splitlines()[0] if text.strip() else "failed"
 
 
 class Table:
@@ -107,7 +138,7 @@ class Table:
 
     def unpublish(self, container_ids):
         """Commands deleting the publish rules of these containers (reads the chain)."""
-        listing = query("list", "chain", "ip", self.name, "publish") or []
+        listing = query("chain", "ip", self.name, "publish") or []
         return [{"delete": {"rule": self._obj(chain="publish", handle=item["rule"]["handle"])}}
                 for item in listing
                 if "rule" in item and item["rule"].get("comment") in container_ids]
@@ -115,14 +146,14 @@ class Table:
     def published(self):
         """{container id: number of publish rules} as the kernel has them."""
         counts = {}
-        for item in query("list", "chain", "ip", self.name, "publish") or []:
+        for item in query("chain", "ip", self.name, "publish") or []:
             if "rule" in item:
                 cid = item["rule"].get("comment")
                 counts[cid] = counts.get(cid, 0) + 1
         return counts
 
     def delete(self):
-        if query("list", "table", "ip", self.name) is not None:
+        if query("table", "ip", self.name) is not None:
             run([{"delete": {"table": {"family": "ip", "name": self.name}}}])
 
 
