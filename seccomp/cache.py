@@ -1,0 +1,62 @@
+"""On-disk cache of compiled programs, as crun keeps one.
+
+The key hashes everything the bytes depend on: the profile, the libseccomp version (its code
+generator), the kernel release (which syscalls and arches exist) and the pybox version (our
+compiler and ENOSYS stub). A hit skips libseccomp's compile entirely: the bytes go to seccomp(2).
+Files are written to a temporary name and renamed, so a reader never sees half a program.
+"""
+
+import os
+
+DEFAULT_DIR = "/var/cache/pybox/seccomp"
+FORMAT = "1"  # bump when the compiler's output for the same inputs changes
+
+
+def cache_dir(configured=None):
+    return configured or os.environ.get("PYBOX_SECCOMP_CACHE") or DEFAULT_DIR
+
+
+def key(profile, libseccomp_version):
+    import json
+    try:
+        from _sha256 import sha256  # the C module alone: hashlib would also load OpenSSL
+    except ImportError:
+        from hashlib import sha256
+    from pybox import __version__
+    try:
+        text = json.dumps([FORMAT, __version__, libseccomp_version, os.uname().release, profile],
+                          sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None  # not JSON data: validation will say what is wrong with it
+    return sha256(text.encode()).hexdigest()
+
+
+def load(directory, digest):
+    """The cached program, or None when it is missing or not a whole BPF program."""
+    try:
+        with open(os.path.join(directory, digest + ".bpf"), "rb") as f:
+            program = f.read()
+    except OSError:
+        return None
+    return program if program and len(program) % 8 == 0 else None
+
+
+def store(directory, digest, program):
+    """Best effort: a read-only or full disk only costs the next start a compile."""
+    path = os.path.join(directory, digest + ".bpf")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, program)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
