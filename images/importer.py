@@ -17,6 +17,16 @@ _COPY = 1 << 20
 def import_image(store, source, name=None):
     """Import from a path (file or directory) or "-" (standard input); returns the Image."""
     names = [_normal_name(name)] if name else []
+    before = set(store.new_blobs)
+    try:
+        with store.pulling():  # gc must not take the blobs written before the image is recorded
+            return _import_any(store, source, names)
+    except BaseException:
+        store.forget_blobs(store.new_blobs - before)
+        raise
+
+
+def _import_any(store, source, names):
     if source == "-":
         return _import_stdin(store, names)
     if os.path.isdir(source):
@@ -185,9 +195,8 @@ def import_docker(store, source, names):
 
 
 def import_rootfs_tarball(store, path, names):
-    with store.pulling():
-        layer = copy_blob(store, DirSource(os.path.dirname(path) or "."), os.path.basename(path))
-        return _single_layer_image(store, layer, names)
+    layer = copy_blob(store, DirSource(os.path.dirname(path) or "."), os.path.basename(path))
+    return _single_layer_image(store, layer, names)
 
 
 def import_rootfs_dir(store, path, names):
@@ -213,11 +222,10 @@ def _single_layer_image(store, layer, names):
 
 def finish(store, manifest_digest, names):
     """Unpack the layers of a manifest already in the store and record the image."""
-    with store.pulling():
-        manifest = store.read_json_blob(manifest_digest)
-        config = store.read_json_blob(manifest["config"]["digest"])
-        diff_ids = manifests.diff_ids(config, len(manifest["layers"]), "import")
-        from pybox.images.digests import chain_ids
-        for desc, diff_id, chain in zip(manifest["layers"], diff_ids, chain_ids(diff_ids)):
-            store.ensure_layer(chain, desc["digest"], diff_id)
-        return store.record_image(manifest_digest, names)
+    from pybox.images.digests import chain_ids
+    manifest = store.read_json_blob(manifest_digest)
+    config = store.read_json_blob(manifest["config"]["digest"])
+    diff_ids = manifests.diff_ids(config, len(manifest["layers"]), "import")
+    for desc, diff_id, chain in zip(manifest["layers"], diff_ids, chain_ids(diff_ids)):
+        store.ensure_layer(chain, desc["digest"], diff_id)
+    return store.record_image(manifest_digest, names)

@@ -54,6 +54,7 @@ class Store:
         self.root = os.path.abspath(root or os.environ.get("PYBOX_STORAGE") or DEFAULT_ROOT)
         self.max_layer_size = max_layer_size or int(os.environ.get("PYBOX_MAX_LAYER_SIZE", 0)) \
             or DEFAULT_MAX_LAYER
+        self.new_blobs = set()  # written by this Store object, so a failed import can take them back
         for sub in ("blobs/sha256", "layers", "containers", "locks", "tmp"):
             os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
 
@@ -97,11 +98,14 @@ class Store:
         if not self.has_blob(actual):
             from pybox.images.files import write_atomic
             write_atomic(self.blob_path(actual), data)
+            self.new_blobs.add(actual)
         return actual
 
     def adopt_blob(self, path, digest):
         """Move a verified temporary file into place as blob `digest`."""
         os.chmod(path, 0o600)
+        if not self.has_blob(digest):
+            self.new_blobs.add(digest)
         os.replace(path, self.blob_path(digest))
 
     # --- layers ----------------------------------------------------------------------------
@@ -298,6 +302,16 @@ class Store:
                     os.unlink(self.path("blobs", "sha256", entry))
             for entry in os.listdir(self.path("tmp")):
                 shutil.rmtree(self.path("tmp", entry), ignore_errors=True)
+
+    def forget_blobs(self, digests):
+        """Delete these blobs unless an image refers to them (what a failed import wrote)."""
+        with self.lock("index"):
+            used = {d for r in self.load_index()["images"].values() for d in r.get("blobs", [])}
+            for digest in set(digests) - used:
+                try:
+                    os.unlink(self.blob_path(digest))
+                except FileNotFoundError:
+                    pass
 
     def pulling(self):
         """Held while fetching blobs or unpacking layers, so gc cannot remove them meanwhile."""

@@ -32,6 +32,7 @@ def outside(tmp_path):
 
 def store_is_clean(store):
     assert os.listdir(store.path("layers")) == []
+    assert os.listdir(store.path("blobs", "sha256")) == []
     assert os.listdir(store.path("tmp")) == []
     assert store.images() == []
 
