@@ -29,14 +29,18 @@ def _store():
 
 
 def _commands(click):
+    TLS_VERIFY = click.option("--tls-verify", type=bool, default=True, show_default=True,
+                              help="check the registry's TLS certificate (false also allows HTTP)")
+
     @click.command(help="Pull an image from a registry.")
     @click.option("--platform", help="os/arch[/variant] to pull from a multi-platform image")
     @click.option("--quiet", "-q", is_flag=True, help="print only the image id")
+    @TLS_VERIFY
     @click.argument("ref")
-    def pull(ref, platform, quiet):
+    def pull(ref, platform, quiet, tls_verify):
         from pybox.images.progress import Progress
         progress = None if quiet else Progress.for_stream(sys.stderr)
-        image = _store().pull(ref, platform=platform, progress=progress)
+        image = _store().pull(ref, platform=platform, progress=progress, tls_verify=tls_verify)
         print(image.id)
 
     @click.command(help="List images.")
@@ -78,11 +82,12 @@ def _commands(click):
         print(import_image(_store(), source, name).id)
 
     @click.command(help="Push an image to a registry.")
+    @TLS_VERIFY
     @click.argument("ref")
     @click.argument("dest", required=False)
-    def push(ref, dest):
+    def push(ref, dest, tls_verify):
         from pybox.images.push import push as push_image
-        print(push_image(_store(), ref, dest))
+        print(push_image(_store(), ref, dest, tls_verify))
 
     image = click.Group(name="image", help="Manage images.")
     image.add_command(inspect)

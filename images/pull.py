@@ -16,7 +16,7 @@ from pybox.images import manifests
 PARALLEL = 4
 
 
-def pull(store, text, platform=None, progress=None):
+def pull(store, text, platform=None, progress=None, tls_verify=True):
     from pybox.images.progress import Progress
     from pybox.images.reference import parse
     ref = parse(text)
@@ -24,7 +24,7 @@ def pull(store, text, platform=None, progress=None):
     want = manifests.parse_platform(platform)
     with store.pulling():
         errors = []
-        for source in _sources(ref):
+        for source in _sources(ref, tls_verify):
             try:
                 return _pull_from(store, source, ref, want, progress)
             except PyboxError as err:
@@ -33,10 +33,12 @@ def pull(store, text, platform=None, progress=None):
             "; ".join(str(e) for e in errors))
 
 
-def _sources(ref):
+def _sources(ref, tls_verify):
     """Registry hosts to try, mirrors first (mirrors serve only the registry's own repos)."""
     from pybox.images.settings import Settings
     settings = Settings.load()
+    if not tls_verify:
+        settings.insecure_hosts.add(ref.api_host)
     return [(m, settings) for m in settings.mirrors(ref.registry)] + [(ref.api_host, settings)]
 
 

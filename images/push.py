@@ -3,19 +3,22 @@
 from pybox.errors import PyboxError
 
 
-def push(store, ref, dest=None):
+def push(store, ref, dest=None, tls_verify=True):
     """Push the image `ref` from the store to `dest` (default: its own name). Returns dest."""
     from pybox.images.auth import credentials_for
     from pybox.images.reference import parse
     from pybox.images.registry import Registry
+    from pybox.images.settings import Settings
     image = store.get(ref)
     target = parse(dest or ref)
     if target.digest:
         raise PyboxError(f"push destination {dest or ref!r}: cannot push to a digest")
     manifest = image.manifest
     body = _blob_bytes(store, image.digest)
-    registry = Registry(target.api_host, credentials=credentials_for(target.registry),
-                        actions="pull,push")
+    settings = Settings.load()
+    if not tls_verify:
+        settings.insecure_hosts.add(target.api_host)
+    registry = Registry(target.api_host, settings, credentials_for(target.registry), "pull,push")
     what = f"push {target}"
     for desc in [manifest["config"], *manifest["layers"]]:
         digest = desc["digest"]

@@ -25,10 +25,17 @@ class Registry:
         self.host = host
         self.settings = settings or Settings.load()
         self.base = self.settings.base_url(host)
+        # An insecure registry: TLS without certificate checks, or plain HTTP if TLS fails.
+        self.http_fallback = self.base.startswith("https://") and self.settings.insecure(host)
         self.credentials = credentials
         self.actions = actions
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        # Passed with each request: requests lets $REQUESTS_CA_BUNDLE override session.verify.
+        self.verify = not self.settings.insecure(host)
+        if not self.verify:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.tokens = {}
         self.auth_header = {}
         self.attempts = self.settings.retries
@@ -44,8 +51,12 @@ class Registry:
                 kw["data"].seek(0)  # a retried upload sends the file again from its start
             try:
                 resp = self.session.request(method, url, headers={**(headers or {}),
-                                            **self.auth_header.get(repo, {})}, timeout=60, **kw)
+                                            **self.auth_header.get(repo, {})}, timeout=60,
+                                            verify=self.verify, **kw)
             except requests.RequestException as err:
+                if self.http_fallback and url.startswith(self.base):
+                    url = self._fall_back_to_http(url)
+                    continue
                 if attempt + 1 == self.attempts:
                     raise PyboxError(f"{what}: {_reason(err)}") from None
                 self._sleep(attempt, None)
@@ -61,6 +72,13 @@ class Registry:
                 raise PyboxError(f"{what}: {_status_text(resp)}")
             return resp
         raise PyboxError(f"{what}: no answer after {self.attempts} attempts")
+
+    def _fall_back_to_http(self, url):
+        plain = "http://" + self.base[len("https://"):]
+        url = plain + url[len(self.base):]
+        self.base = plain
+        self.http_fallback = False
+        return url
 
     def _sleep(self, attempt, retry_after):
         delay = self.backoff * (2 ** attempt)
@@ -92,7 +110,7 @@ class Registry:
         query["scope"] = params.get("scope") or f"repository:{repo}:{self.actions}"
         auth = tuple(self.credentials) if self.credentials else None
         try:
-            resp = self.session.get(realm, params=query, auth=auth, timeout=60)
+            resp = self.session.get(realm, params=query, auth=auth, timeout=60, verify=self.verify)
         except requests.RequestException as err:
             raise PyboxError(f"{what}: token from {realm}: {_reason(err)}") from None
         if resp.status_code != 200:

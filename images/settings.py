@@ -5,11 +5,11 @@
       docker.io:
         mirrors: ["mirror.example.com", "http://10.0.0.5:5000"]
       myregistry.local:5000:
-        insecure: true          # plain HTTP
+        insecure: true          # TLS without certificate checks, falling back to plain HTTP
     retries: 5                  # attempts per request (429, 5xx, broken connections)
     backoff: 0.5                # seconds before the first retry; doubles each time
 
-Loopback registries (localhost, 127.0.0.0/8, ::1) are plain HTTP unless `insecure: false`, as
+Loopback registries (localhost, 127.0.0.0/8, ::1) are insecure unless `insecure: false`, as
 docker treats them.
 """
 
@@ -21,11 +21,12 @@ DEFAULT_PATH = "/etc/pybox/registries.yaml"
 
 
 class Settings:
-    def __init__(self, data=None, source="settings"):
+    def __init__(self, data=None, source="settings", insecure_hosts=()):
         data = data or {}
         if not isinstance(data, dict) or not isinstance(data.get("registries", {}), dict):
             raise PyboxError(f"{source}: expected a mapping with a `registries` mapping")
         self.registries = data.get("registries") or {}
+        self.insecure_hosts = set(insecure_hosts)  # --tls-verify=false
         self.retries = _number(data, "retries", 5, int, source)
         self.backoff = _number(data, "backoff", 0.5, float, source)
 
@@ -50,6 +51,8 @@ class Settings:
         return value if isinstance(value, dict) else {}
 
     def insecure(self, host):
+        if host in self.insecure_hosts:
+            return True
         setting = self.entry(host).get("insecure")
         if setting is not None:
             return bool(setting)
@@ -59,7 +62,7 @@ class Settings:
     def base_url(self, host):
         if host.startswith(("http://", "https://")):
             return host.rstrip("/")
-        return ("http://" if self.insecure(host) else "https://") + host
+        return "https://" + host
 
     def mirrors(self, registry):
         mirrors = self.entry(registry).get("mirrors") or []

@@ -358,9 +358,9 @@ class Store:
         return dict(self.load_index()["containers"])
 
     # --- pulling and importing -------------------------------------------------------------
-    def pull(self, ref, platform=None, progress=None):
+    def pull(self, ref, platform=None, progress=None, tls_verify=True):
         from pybox.images.pull import pull
-        return pull(self, ref, platform, progress)
+        return pull(self, ref, platform, progress, tls_verify)
 
 
 def _check_container_id(container_id):

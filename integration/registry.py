@@ -32,7 +32,7 @@ def free_port():
 class RegistryServer:
     """docker-registry with filesystem storage in a temp dir; stopped by pid."""
 
-    def __init__(self, workdir, auth=None):
+    def __init__(self, workdir, auth=None, tls=None):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.port = free_port()
@@ -43,6 +43,8 @@ class RegistryServer:
                   "http": {"addr": self.host}}
         if auth:
             config["auth"] = auth
+        if tls:
+            config["http"]["tls"] = tls
         self.config_path = os.path.join(self.workdir, "config.yml")
         with open(self.config_path, "w") as f:
             json.dump(config, f)  # JSON is YAML
@@ -92,8 +94,7 @@ class TokenIssuer:
         self.cert_path = os.path.join(str(workdir), "token-cert.pem")
         os.makedirs(str(workdir), exist_ok=True)
         with open(self.cert_path, "wb") as f:
-            f.write(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(self.cert_der)
-                    + b"-----END CERTIFICATE-----\n")
+            f.write(_pem(self.cert_der))
         self.anonymous_pull = anonymous_pull
         self.requests = []
         issuer = self
@@ -145,6 +146,21 @@ class TokenIssuer:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def tls_files(workdir):
+    """A self-signed certificate for 127.0.0.1: docker-registry's http.tls settings."""
+    key, cert_der = _self_signed()
+    cert_path, key_path = os.path.join(str(workdir), "tls.crt"), os.path.join(str(workdir), "tls.key")
+    with open(key_path, "wb") as f:
+        f.write(key)
+    with open(cert_path, "wb") as f:
+        f.write(_pem(cert_der))
+    return {"certificate": cert_path, "key": key_path}
+
+
+def _pem(der):
+    return b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
 
 
 def _self_signed():
@@ -272,6 +288,14 @@ def token_registry(tmp_path_factory):
     yield server
     server.stop()
     issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("registry-tls")
+    server = RegistryServer(workdir, tls=tls_files(workdir))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 
 from integration.conftest import PYBOX
 from integration.registry import (PASSWORD, USER, auth_file, differences, fault_proxy,  # noqa: F401
+                                  tls_registry,
                                   htpasswd_registry, registry, skopeo_push, token_registry,
                                   umoci_rootfs)
 from pybox.errors import PyboxError
@@ -202,3 +203,17 @@ def test_token_registry_anonymous_pull(store, token_registry, tmp_path, monkeypa
     assert store.pull(ref).names == [ref]
     query, authorized = token_registry.issuer.requests[-1]
     assert not authorized and query["service"] == [token_registry.issuer.service]
+
+
+def test_tls_registry_with_a_self_signed_certificate(store, tls_registry, tmp_path, monkeypatch):
+    layout = Layout(tmp_path / "oci")
+    layout.tag(layout.image([BASE]), "v1")
+    host = tls_registry.host.replace("127.0.0.1", "localhost")  # not loopback-insecure by IP
+    ref = f"{host}/tls/img:v1"
+    skopeo_push(layout.path, "v1", ref)
+    conf = tmp_path / "strict.yaml"
+    conf.write_text(f"retries: 1\nregistries:\n  '{host}':\n    insecure: false\n")
+    monkeypatch.setenv("PYBOX_REGISTRIES_CONF", str(conf))
+    with pytest.raises(PyboxError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        store.pull(ref)
+    assert store.pull(ref, tls_verify=False).names == [ref]

@@ -34,13 +34,13 @@ def test_credentials_from_podman_then_docker_files(tmp_path, monkeypatch):
     assert credentials_for("example.com") is None
 
 
-def test_loopback_registries_are_plain_http_like_docker():
+def test_loopback_registries_are_insecure_like_docker():
     s = Settings({"registries": {"10.0.0.5:5000": {"insecure": True},
                                  "localhost:5000": {"insecure": False}}})
-    assert s.base_url("127.0.0.1:5000") == "http://127.0.0.1:5000"
-    assert s.base_url("10.0.0.5:5000") == "http://10.0.0.5:5000"
-    assert s.base_url("localhost:5000") == "https://localhost:5000"
+    assert s.insecure("127.0.0.1:5000") and s.insecure("10.0.0.5:5000")
+    assert not s.insecure("localhost:5000") and not s.insecure("quay.io")
     assert s.base_url("quay.io") == "https://quay.io"
+    assert s.base_url("http://mirror:5000/") == "http://mirror:5000"
 
 
 def test_mirrors_and_bad_values():
