@@ -16,6 +16,7 @@ log = logging.getLogger("pybox.seccomp")
 
 ENOSYS = 38
 X32_SYSCALL_BIT = 0x40000000
+X32_OWN_CALLS = 512  # x32's numbers from 512 are its variants of old calls
 
 
 def action_value(action, errno_ret):
@@ -94,7 +95,7 @@ def _highest_numbers(profile, arches):
     highest = {}
     for arch in arches:
         numbers = [libseccomp.syscall_number(arch, n) for n in names]
-        numbers = [nr for nr in numbers if nr is not None and nr >= 0]
+        numbers = [nr for nr in numbers if nr is not None and 0 <= nr < X32_SYSCALL_BIT | X32_OWN_CALLS]
         if numbers:
             highest[arch] = max(numbers)
     return highest
@@ -138,9 +139,11 @@ def _x86_64_block(top64, top32):
              (bpf.JMP | bpf.JSET | bpf.K, 1, 0, X32_SYSCALL_BIT)]
     block.append((bpf.JMP | bpf.JGT | bpf.K, "enosys", "main", top64) if top64 is not None
                   else (bpf.JMP | bpf.JA, 0, 0, "main"))
-    block.append((bpf.JMP | bpf.JGT | bpf.K, "enosys", "main", top32) if top32 is not None
-                  else (bpf.JMP | bpf.JA, 0, 0, "main"))
-    return block
+    if top32 is None:
+        return block + [(bpf.JMP | bpf.JA, 0, 0, "main")]
+    # x32's own calls (512 and up) are old ones with x32 arguments, not new syscalls.
+    return block + [(bpf.JMP | bpf.JGT | bpf.K, 0, "main", top32),
+                    (bpf.JMP | bpf.JGE | bpf.K, "main", "enosys", X32_SYSCALL_BIT | X32_OWN_CALLS)]
 
 
 def _link(blocks):
