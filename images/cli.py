@@ -4,7 +4,6 @@ These are not on the container start path, so they use click (imported inside ma
 """
 
 import json
-import os
 import sys
 
 

@@ -160,25 +160,27 @@ def import_oci(store, source, names):
     index = read_json(source, "index.json")
     descriptor = manifests.pick_from_index(index, None, "import")
     ref_name = descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name")
-    manifest_digest = copy_blob(store, source, _blob_name(descriptor["digest"]), descriptor["digest"])
+    manifest_digest = _copy_described(store, source, descriptor)
     manifest = store.read_json_blob(manifest_digest)
     if manifests.is_index(manifest):
-        descriptor = manifests.pick_from_index(manifest, None, "import")
-        manifest_digest = copy_blob(store, source, _blob_name(descriptor["digest"]), descriptor["digest"])
+        chosen = manifests.pick_from_index(manifest, None, "import")
+        manifest_digest = _copy_described(store, source, chosen)
         manifest = store.read_json_blob(manifest_digest)
     manifests.check_manifest(manifest, "import")
     for desc in [manifest["config"], *manifest["layers"]]:
         if not store.has_blob(desc["digest"]):
-            copy_blob(store, source, _blob_name(desc["digest"]), desc["digest"])
+            _copy_described(store, source, desc)
     if not names and ref_name and "/" in ref_name:  # a bare tag ("latest") names no repository
         names = [_normal_name(ref_name)]
     return finish(store, manifest_digest, names)
 
 
-def _blob_name(digest):
+def _copy_described(store, source, descriptor):
+    """Copy the blob a descriptor names from blobs/ALGO/HEX of the layout, verified."""
     from pybox.images.reference import check_digest
-    algo, _, hexpart = check_digest(digest, "import").partition(":")
-    return f"blobs/{algo}/{hexpart}"
+    digest = check_digest(descriptor.get("digest", ""), "import")
+    algo, _, hexpart = digest.partition(":")
+    return copy_blob(store, source, f"blobs/{algo}/{hexpart}", digest)
 
 
 def import_docker(store, source, names):

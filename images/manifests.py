@@ -67,7 +67,8 @@ def pick_from_index(index, platform, what):
         if p.get("os") == want["os"] and p.get("architecture") == want["architecture"]:
             candidates.append(m)
     if want.get("variant"):
-        exact = [m for m in candidates if m.get("platform", {}).get("variant") in (want["variant"], None)]
+        exact = [m for m in candidates
+                 if m.get("platform", {}).get("variant") in (want["variant"], None)]
         candidates = exact or candidates
     if not candidates:
         offered = ", ".join(_platform_text(m.get("platform") or {}) for m in entries)

@@ -183,7 +183,8 @@ class _Extractor:
                 os.mkdir(base, 0o700, dir_fd=parent)
         except FileNotFoundError:
             os.mkdir(base, 0o700, dir_fd=parent)
-        fd = kernel.openat2(parent, base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, resolve=_RESOLVE)
+        fd = kernel.openat2(parent, base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                            resolve=_RESOLVE)
         try:
             self.set_metadata(fd, member)
         finally:
