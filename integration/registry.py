@@ -11,6 +11,7 @@ import http.client
 import http.server
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -33,6 +34,9 @@ class RegistryServer:
     """docker-registry with filesystem storage in a temp dir; stopped by pid."""
 
     def __init__(self, workdir, auth=None, tls=None):
+        for tool in ("docker-registry", "skopeo", "umoci"):
+            if not shutil.which(tool):
+                pytest.skip(f"{tool} is not installed (scripts/install.sh --test)")
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.port = free_port()

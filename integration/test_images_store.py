@@ -117,6 +117,10 @@ HOSTILE = {
     "symlink then file through it": [entry("s", "symlink", link="/OUTSIDE"),
                                      entry("s/secret", data=b"overwritten")],
     "dev as a symlink": [entry("dev", "symlink", link="/dev"), entry("dev/null", "char")],
+    "hardlink through a symlink": [entry("p", "symlink", link="/OUTSIDE"),
+                                   entry("h", "hardlink", link="p/secret")],
+    "whiteout through a symlink": [entry("p", "symlink", link="/OUTSIDE"), entry("p/.wh.secret")],
+    "opaque through a symlink": [entry("p", "symlink", link="/OUTSIDE"), entry("p/.wh..wh..opq")],
 }
 
 
