@@ -1,4 +1,4 @@
-"""Bring the loopback interface up with one ioctl: `--network none` must not pay for pyroute2."""
+"""Bring the loopback interface up with one ioctl: `--network none` needs no netlink."""
 
 import _socket  # not socket: its enum set-up costs 4 ms at every container start
 import fcntl

@@ -127,6 +127,9 @@ class Table:
         ]
         return commands
 
+    def ready(self):
+        return query("chain", "ip", self.name, "postrouting") is not None
+
     def publish(self, container_id, address, ports):
         commands = []
         for host_ip, host_port, container_port, proto in ports:
