@@ -117,9 +117,18 @@ def test_failed_attach_undoes_itself(host, net):
     assert net.table.published() == {}
 
 
-def test_missing_namespace_is_a_one_line_error(net, tmp_path):
+def test_bad_input_is_a_one_line_error(net, tmp_path):
     with pytest.raises(PyboxError, match="network namespace .*No such file"):
         net.attach("c", str(tmp_path / "nope"))
+    with pytest.raises(PyboxError, match="container id"):
+        net.attach("x" * 129, str(tmp_path))
+    with pytest.raises(PyboxError, match="publish"):
+        net.attach("c", str(tmp_path), ports=[("0.0.0.0", 0, 80, "tcp")])
+    with pytest.raises(PyboxError, match="bridge name"):
+        Network(bridge="a-very-long-bridge-name")
+    with pytest.raises(PyboxError, match="subnet"):
+        Network(subnet="10.0.0.0/33")
+    assert net.leases() == {}
 
 
 def test_leases_of_dead_containers_are_reclaimed(host, tmp_path):
@@ -210,3 +219,27 @@ def test_loopback_up_without_netlink(host):
     assert sh(sys.executable, "-c", code).stdout.strip() == "[]"
     assert "LOOPBACK,UP" in bare.run("ip", "-o", "link", "show", "lo").stdout
     loopback_up(bare.path)  # already up: nothing to do
+
+
+def test_attaches_killed_at_random_moments_leave_nothing_after_detach(host, net):
+    import random
+    import time
+
+    namespaces = [host.netns(f"r{i}", lo_up=False) for i in range(8)]
+    for round_ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for i, ns in enumerate(namespaces):
+                    net.attach(f"r{i}", ns.path, ports=[("0.0.0.0", 7000 + i, 80, "tcp")])
+            finally:
+                os._exit(0)
+        time.sleep(random.uniform(0, 0.03))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        for cid in net.leases():
+            net.detach(cid)
+        assert net.leases() == {} and bridge_ports() == 0 and net.table.published() == {}
+        assert " pb" not in links()
+        for ns in namespaces:
+            assert "eth0" not in ns.run("ip", "-o", "link").stdout

@@ -35,6 +35,7 @@ class Network:
         Undoes everything on failure. hostname, dns and extra_hosts are only recorded in the
         lease (for inspect); write_etc_files() renders them.
         """
+        _check_id(container_id)
         ports = [normalize_port(p) for p in ports]
         ref = NetnsRef.of(netns)
         with self._book() as book:
@@ -128,6 +129,12 @@ class Network:
             with links.open_route() as rtnl:
                 for name in present:
                     links.remove_link(rtnl, name)
+
+
+def _check_id(container_id):
+    # the id is the comment of its nftables rules, which holds at most 128 bytes
+    if not container_id or len(container_id.encode()) > 128 or not container_id.isprintable():
+        raise PyboxError(f"container id {container_id!r}: must be 1 to 128 printable bytes")
 
 
 def veth_name(container_id):
