@@ -243,3 +243,25 @@ def test_attaches_killed_at_random_moments_leave_nothing_after_detach(host, net)
         assert " pb" not in links()
         for ns in namespaces:
             assert "eth0" not in ns.run("ip", "-o", "link").stdout
+
+
+UDP_ECHO = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "s.bind(('0.0.0.0', 53)); print('ready', flush=True)\n"
+            "while True:\n data, peer = s.recvfrom(100); s.sendto(b'pong ' + data, peer)")
+
+
+def test_published_udp_port(host, net):
+    import socket
+
+    host.internet()
+    dns = host.netns("dns")
+    net.attach("dns", dns.path, ports=[("0.0.0.0", 5353, 53, "udp")])
+    server = subprocess.Popen(["nsenter", f"--net={dns.path}", sys.executable, "-c", UDP_ECHO],
+                              stdout=subprocess.PIPE, text=True)
+    host.processes.append(server)
+    assert server.stdout.readline() == "ready\n"
+    for address in ("127.0.0.1", WAN_HOST):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(3)
+            client.sendto(b"ping", (address, 5353))
+            assert client.recvfrom(100)[0] == b"pong ping"
