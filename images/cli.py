@@ -102,7 +102,14 @@ def _commands(click):
 
 
 def _inspect(image):
-    return {**image.record, "Config": image.config}
+    """docker image inspect's main fields."""
+    config, rec = image.config, image.record
+    return {"Id": image.id, "RepoTags": image.names, "RepoDigests": rec.get("repo_digests", []),
+            "Digest": image.digest, "Created": config.get("created"),
+            "Architecture": config.get("architecture"), "Os": config.get("os"),
+            "Variant": config.get("variant"), "Size": rec.get("size"),
+            "Config": config.get("config") or {}, "RootFS": config.get("rootfs"),
+            "Layers": image.layer_dirs()}
 
 
 def _list_images(images, fmt, quiet, no_trunc):

@@ -196,9 +196,10 @@ def import_docker(store, source, names):
     return finish(store, manifest_digest, names)
 
 
-def import_rootfs_tarball(store, path, names):
+def import_rootfs_tarball(store, path, names, created=None):
+    """created: the image's creation time (default now); a fixed one makes imports repeatable."""
     layer = copy_blob(store, DirSource(os.path.dirname(path) or "."), os.path.basename(path))
-    return _single_layer_image(store, layer, names)
+    return _single_layer_image(store, layer, names, created)
 
 
 def import_rootfs_dir(store, path, names):
@@ -214,9 +215,9 @@ def import_rootfs_dir(store, path, names):
         shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
 
 
-def _single_layer_image(store, layer, names):
+def _single_layer_image(store, layer, names, created=None):
     diff_id, chain = store.unpack_new_layer(layer, None, layer)
-    config = manifests.new_config([diff_id])
+    config = manifests.new_config([diff_id], created)
     config_digest = store.put_blob_bytes(json.dumps(config).encode())
     manifest_digest = store.put_blob_bytes(manifests.build(store, config_digest, [layer]))
     return store.record_image(manifest_digest, names)

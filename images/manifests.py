@@ -87,10 +87,10 @@ def diff_ids(config, count, what):
     return ids
 
 
-def new_config(diff_ids):
+def new_config(diff_ids, created=None):
     import time
     p = host_platform()
-    config = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    config = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
               "architecture": p["architecture"], "os": "linux",
               "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                          "Cmd": ["/bin/sh"]},
