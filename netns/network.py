@@ -120,8 +120,8 @@ class Network:
 
     @staticmethod
     def _remove_links(names):
-        # A veth dies with its container's namespace; only ask netlink (and open a netlink socket)
-        # for links that are still there.
+        # A veth dies with its container's namespace: open a netlink socket only for links
+        # that are still there.
         present = [name for name in names if _link_index(name)]
         if present:
             from pybox.netns import links

@@ -1,7 +1,7 @@
 """pybox's own nftables table, driven through the JSON interface of libnftables.
 
     table ip <table>
-      chain prerouting  (nat, dstnat)  fib daddr type local jump publish
+      chain prerouting  (nat, dstnat)  ip daddr != 127.0.0.0/8 fib daddr type local jump publish
       chain output      (nat, dstnat)  fib daddr type local jump publish     # host -> own port
       chain publish                    [ip daddr H] tcp dport P dnat to ADDR:PORT comment "<id>"
       chain postrouting (nat, srcnat)  ip saddr SUBNET oifname != BRIDGE masquerade  # outbound
@@ -109,9 +109,14 @@ class Table:
                                             policy="accept")}},
                 {"flush": {"chain": self._obj(name=chain)}},
             ]
-        for chain in ("prerouting", "output"):
-            commands.append(self._rule(chain, _match(_fib_daddr_type(), "local"),
-                                       {"jump": {"target": "publish"}}))
+        loopback = {"prefix": {"addr": "127.0.0.0", "len": 8}}
+        commands += [
+            # a packet for 127.0.0.1 arriving from outside is forged: never forward it to a port
+            # published on localhost (CVE-2020-8558 in kube-proxy, for the same route_localnet)
+            self._rule("prerouting", _match(_payload("ip", "daddr"), loopback, op="!="),
+                       _match(_fib_daddr_type(), "local"), {"jump": {"target": "publish"}}),
+            self._rule("output", _match(_fib_daddr_type(), "local"), {"jump": {"target": "publish"}}),
+        ]
         subnet = _prefix(self.subnet)
         commands += [
             self._rule("postrouting", _match(_payload("ip", "saddr"), subnet),
@@ -119,8 +124,7 @@ class Table:
             # localhost access: the reply must come back to the host, not to 127.0.0.1 of
             # the container (route_localnet lets such packets leave at all)
             self._rule("postrouting", _match(_meta("oifname"), self.bridge), _ct_dnat(),
-                       _match(_payload("ip", "saddr"), {"prefix": {"addr": "127.0.0.0", "len": 8}}),
-                       {"masquerade": None}),
+                       _match(_payload("ip", "saddr"), loopback), {"masquerade": None}),
             # hairpin: a container reaching a published port of its own bridge
             self._rule("postrouting", _match(_meta("oifname"), self.bridge), _ct_dnat(),
                        _match(_payload("ip", "saddr"), subnet), {"masquerade": None}),
