@@ -68,6 +68,8 @@ def _import_dir(store, path, names):
 def _import_file(store, path, names):
     import tarfile
     from pybox.images.compression import compression_of
+    if compression_of(path) is not None and _compressed_archive(path):
+        return _import_decompressed(store, path, names)
     if compression_of(path) is None:
         try:
             source = TarSource(path)
@@ -79,6 +81,46 @@ def _import_file(store, path, names):
             if source.exists("manifest.json"):
                 return import_docker(store, source, names)
     return import_rootfs_tarball(store, path, names)
+
+
+_ARCHIVE_FILES = {"oci-layout", "index.json", "manifest.json", "repositories", "blobs", "json",
+                  "VERSION", "layer.tar"}
+
+
+def _compressed_archive(path):
+    """Is this `docker save | gzip` (or an OCI archive) rather than a root filesystem?
+
+    Reads names only until one could not be in an image archive, so a rootfs is told early.
+    """
+    import tarfile
+    from pybox.images.compression import open_decompressed
+    with open(path, "rb") as raw, tarfile.open(fileobj=open_decompressed(raw), mode="r|") as tar:
+        seen = False
+        for member in tar:
+            parts = [p for p in member.name.split("/") if p not in ("", ".")]
+            if parts and not all(p in _ARCHIVE_FILES or _hexish(p) for p in parts):
+                return False
+            seen = seen or parts[-1:] in (["oci-layout"], ["manifest.json"])
+        return seen
+
+
+def _hexish(name):
+    stem = name.removesuffix(".json").removesuffix(".tar")
+    return len(stem) >= 32 and all(c in "0123456789abcdef" for c in stem) or stem == "sha256"
+
+
+def _import_decompressed(store, path, names):
+    from pybox.images.compression import open_decompressed
+    tmp = os.path.join(store.tempdir("archive-"), "archive.tar")
+    try:
+        with open(path, "rb") as raw, open(tmp, "wb") as out:
+            stream = open_decompressed(raw)
+            while chunk := stream.read(_COPY):
+                out.write(chunk)
+        return _import_file(store, tmp, names)
+    finally:
+        import shutil
+        shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
 
 
 class DirSource:

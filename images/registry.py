@@ -61,7 +61,7 @@ class Registry:
                     raise PyboxError(f"{what}: {_reason(err)}") from None
                 self._sleep(attempt, None)
                 continue
-            if resp.status_code == 401 and repo not in self.tokens:
+            if resp.status_code == 401 and self._may_authenticate(repo):
                 self.authenticate(resp, repo, what)
                 continue
             if resp.status_code in RETRY_STATUS and attempt + 1 < self.attempts:
@@ -86,6 +86,12 @@ class Registry:
             delay = max(delay, min(int(retry_after), 30))
         time.sleep(delay)
 
+    def _may_authenticate(self, repo):
+        # Once per repository, or again when the token may have expired (Docker Hub's last 5
+        # minutes, shorter than a big pull).
+        since = self.tokens.get(repo)
+        return since is None or time.monotonic() - since > 30
+
     def authenticate(self, resp, repo, what):
         from pybox.images.auth import parse_challenge
         scheme, params = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
@@ -99,7 +105,7 @@ class Registry:
             self.auth_header[repo] = {"Authorization": f"Basic {raw}"}
         else:
             raise PyboxError(f"{what}: the registry asks for credentials (log in to {self.host})")
-        self.tokens[repo] = True
+        self.tokens[repo] = time.monotonic()
 
     def fetch_token(self, params, repo, what):
         import requests

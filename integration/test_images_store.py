@@ -206,7 +206,7 @@ def test_config_to_spec_uses_the_image_users(store, tmp_path):
     assert spec["root"]["path"] == rootfs
 
 
-@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive", "oci-dir"])
+@pytest.mark.parametrize("kind", ["docker-archive", "oci-archive", "oci-dir", "docker-archive.gz"])
 def test_import_archives_and_layouts(store, tmp_path, kind):
     layout = Layout(tmp_path / "layout")
     layout.tag(layout.image([BASE, TOP]), "v1")
@@ -214,9 +214,13 @@ def test_import_archives_and_layouts(store, tmp_path, kind):
         source = layout.path
     else:
         source = str(tmp_path / "archive.tar")
-        dest = f"{kind}:{source}" + (":example.com/app:v1" if kind == "docker-archive" else ":v1")
+        transport = kind.removesuffix(".gz")
+        dest = f"{transport}:{source}" + (":example.com/app:v1" if transport == "docker-archive" else ":v1")
         subprocess.run(["skopeo", "copy", "-q", f"oci:{layout.path}:v1", dest], check=True,
                        capture_output=True)
+        if kind.endswith(".gz"):  # docker save | gzip
+            subprocess.run(["gzip", source], check=True)
+            source += ".gz"
     image = import_image(store, source, "imported:v1")
     assert image.names == ["docker.io/library/imported:v1"]
     rootfs = store.mount_rootfs(image, "c1")
