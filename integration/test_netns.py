@@ -86,6 +86,7 @@ def test_lease_describes_the_container_interface(host, net):
     assert f"inet {lease.address}/16" in ctr.addresses()
     assert "default via 10.88.0.1 dev eth0" in ctr.run("ip", "route").stdout
     assert "LOOPBACK,UP" in ctr.run("ip", "-o", "link", "show", "lo").stdout
+    assert "02:42:0a:58:00:01" in sh("ip", "-o", "link", "show", "pybox0").stdout  # stays put
 
 
 def test_detach_removes_veth_rules_and_lease(host, net):

@@ -1,10 +1,12 @@
 """Links, addresses and routes of a bridge network, through rtnetlink (see rtnl.py)."""
 
 import errno
+import ipaddress
 import os
 import socket
 
 from pybox.netns.enter import entered
+from pybox.netns.ipam import mac_for
 from pybox.netns.rtnl import Rtnl
 
 CONTAINER_IFNAME = "eth0"
@@ -17,7 +19,10 @@ def open_route():
 
 def ensure_bridge(rtnl, name, gateway, prefix):
     if _index(name) is None:
-        _ignore(errno.EEXIST, rtnl.add_bridge, name)  # a racing attach may have made it
+        # A MAC set explicitly stays; otherwise the bridge takes the lowest of its ports' MACs,
+        # changing as containers come and go, and the gateway in their ARP caches goes stale.
+        mac = mac_for(ipaddress.IPv4Address(gateway))
+        _ignore(errno.EEXIST, rtnl.add_bridge, name, mac)  # a racing attach may have made it
     index = _index(name)
     _ignore(errno.EEXIST, rtnl.add_address, index, gateway, prefix)
     rtnl.set_link(index, up=True)

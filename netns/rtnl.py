@@ -91,8 +91,9 @@ class Rtnl:
                     return
                 offset += (length + 3) & ~3
 
-    def add_bridge(self, name):
+    def add_bridge(self, name, mac):
         self.request(RTM_NEWLINK, ifinfo() + attr(IFLA_IFNAME, name) +
+                     attr(IFLA_ADDRESS, mac_bytes(mac)) +
                      nested(IFLA_LINKINFO, attr(IFLA_INFO_KIND, "bridge")),
                      NLM_F_CREATE | NLM_F_EXCL)
 
