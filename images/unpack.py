@@ -39,7 +39,7 @@ def unpack(blob, dest, limit, name="layer"):
     rootfd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with tarfile.open(fileobj=stream, mode="r:", errorlevel=2) as tar:
-            _Extractor(rootfd, tar, name).run()
+            _Extractor(rootfd, tar, name, limit).run()
         stream.drain()
     except PyboxError:
         raise
@@ -56,8 +56,9 @@ def unpack(blob, dest, limit, name="layer"):
 
 
 class _Extractor:
-    def __init__(self, rootfd, tar, name):
+    def __init__(self, rootfd, tar, name, limit):
         self.rootfd = rootfd
+        self.budget = limit  # bytes of file content left: sparse members expand past the stream
         self.tar = tar
         self.name = name
         self.parent_key = None
@@ -228,6 +229,9 @@ class _Extractor:
         self.set_path_metadata(member, parent, base)
 
     def regular(self, member, parent, base):
+        self.budget -= member.size
+        if self.budget < 0:
+            self.fail(member, "files larger in all than the layer limit (a decompression bomb?)")
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=parent)
         try:

@@ -230,3 +230,17 @@ def test_import_archives_and_layouts(store, tmp_path, kind):
         store.unmount_rootfs("c1")
     if kind == "docker-archive":  # without a NAME, the archive's own tag names the image
         assert "example.com/app:v1" in import_image(store, source).names
+
+
+def test_sparse_file_bomb_stops(store, tmp_path):
+    import tarfile
+    path = tmp_path / "sparse.tar"
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(1 << 40)  # a 1 TiB hole: a few bytes in a GNU sparse tar
+    subprocess.run(["tar", "--sparse", "-C", str(tmp_path), "-cf", str(path), "big"], check=True)
+    big.unlink()
+    assert tarfile.open(path).getmember("big").size == 1 << 40 and path.stat().st_size < 1 << 20
+    with pytest.raises(PyboxError, match="decompression bomb"):
+        import_image(store, str(path), "sparse")
+    store_is_clean(store)
