@@ -64,7 +64,7 @@ def resolve_user(text, rootfs):
         if entry is not None:
             name, uid, gid = entry[0], int(entry[2]), int(entry[3])
         elif user.isdigit():
-            uid, gid, name = int(user), int(user), None
+            uid, name = int(user), None  # gid stays 0, as runc does for an unknown uid
             by_uid = _find(passwd, user, field=2)
             if by_uid is not None:
                 name, gid = by_uid[0], int(by_uid[3])
@@ -110,7 +110,7 @@ def read_db(rootfs, path):
     except OSError:
         return []
     try:
-        fd = kernel.openat2(root, path, os.O_RDONLY | os.O_NOFOLLOW, resolve=kernel.RESOLVE_IN_ROOT)
+        fd = kernel.openat2(root, path, os.O_RDONLY, resolve=kernel.RESOLVE_IN_ROOT)
     except OSError:
         return []
     finally:
