@@ -110,11 +110,16 @@ def read_db(rootfs, path):
     except OSError:
         return []
     try:
-        fd = kernel.openat2(root, path, os.O_RDONLY, resolve=kernel.RESOLVE_IN_ROOT)
+        # O_NONBLOCK: a hostile image's /etc/passwd may be a fifo that would block the open.
+        fd = kernel.openat2(root, path, os.O_RDONLY | os.O_NONBLOCK, resolve=kernel.RESOLVE_IN_ROOT)
     except OSError:
         return []
     finally:
         os.close(root)
+    import stat
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return []
     with os.fdopen(fd, "rb") as f:
         data = f.read(_MAX_DB)
     return [line.split(":") for line in data.decode("utf-8", "replace").splitlines()

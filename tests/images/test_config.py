@@ -60,3 +60,9 @@ def test_passwd_symlink_inside_the_rootfs_is_followed(tmp_path):
     (tmp_path / "lib" / "passwd").write_text(PASSWD)
     os.symlink("../../../lib/passwd", tmp_path / "etc" / "passwd")  # ".." stops at the root
     assert user_of(str(tmp_path), "app")["uid"] == 1000
+
+
+def test_passwd_fifo_does_not_hang(tmp_path):
+    (tmp_path / "etc").mkdir()
+    os.mkfifo(tmp_path / "etc" / "passwd")
+    assert user_of(str(tmp_path), "") == {"uid": 0, "gid": 0}
