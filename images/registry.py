@@ -113,7 +113,8 @@ class Registry:
         if not realm:
             raise PyboxError(f"{what}: the registry's Bearer challenge has no realm")
         query = {"service": params["service"]} if params.get("service") else {}
-        query["scope"] = params.get("scope") or f"repository:{repo}:{self.actions}"
+        # Our own scope, not the challenge's: a HEAD before a push is challenged for pull only.
+        query["scope"] = f"repository:{repo}:{self.actions}"
         auth = tuple(self.credentials) if self.credentials else None
         try:
             resp = self.session.get(realm, params=query, auth=auth, timeout=60, verify=self.verify)

@@ -217,3 +217,16 @@ def test_tls_registry_with_a_self_signed_certificate(store, tls_registry, tmp_pa
     with pytest.raises(PyboxError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         store.pull(ref)
     assert store.pull(ref, tls_verify=False).names == [ref]
+
+
+def test_push_to_token_registry(store, token_registry, auth_file, tmp_path):
+    from pybox.images.push import push
+    import_busybox(store)
+    ref = f"{token_registry.host}/pushed/busybox:2"
+    with pytest.raises(PyboxError, match="401"):
+        push(store, "busybox", ref)
+    auth_file(token_registry.host)
+    assert push(store, "busybox", ref) == ref
+    query, authorized = token_registry.issuer.requests[-1]
+    assert authorized and query["scope"] == ["repository:pushed/busybox:pull,push"]
+    assert Store(str(tmp_path / "other")).pull(ref).id == store.get("busybox").id
