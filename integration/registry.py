@@ -33,7 +33,7 @@ def free_port():
 class RegistryServer:
     """docker-registry with filesystem storage in a temp dir; stopped by pid."""
 
-    def __init__(self, workdir, auth=None, tls=None):
+    def __init__(self, workdir, auth=None, tls=None, extra=None):
         for tool in ("docker-registry", "skopeo", "umoci"):
             if not shutil.which(tool):
                 pytest.skip(f"{tool} is not installed (scripts/install.sh --test)")
@@ -49,6 +49,7 @@ class RegistryServer:
             config["auth"] = auth
         if tls:
             config["http"]["tls"] = tls
+        config.update(extra or {})
         self.config_path = os.path.join(self.workdir, "config.yml")
         with open(self.config_path, "w") as f:
             json.dump(config, f)  # JSON is YAML
@@ -292,6 +293,15 @@ def token_registry(tmp_path_factory):
     yield server
     server.stop()
     issuer.stop()
+
+
+@pytest.fixture(scope="session")
+def schema1_registry(tmp_path_factory):
+    """A registry that still takes Docker schema 1 manifests (off by default since 2.8)."""
+    server = RegistryServer(tmp_path_factory.mktemp("registry-schema1"),
+                            extra={"compatibility": {"schema1": {"enabled": True}}})
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 
 from integration.conftest import PYBOX
 from integration.registry import (PASSWORD, USER, auth_file, differences, fault_proxy,  # noqa: F401
-                                  tls_registry,
+                                  schema1_registry, tls_registry,
                                   htpasswd_registry, registry, skopeo_push, token_registry,
                                   umoci_rootfs)
 from pybox.errors import PyboxError
@@ -230,3 +230,13 @@ def test_push_to_token_registry(store, token_registry, auth_file, tmp_path):
     query, authorized = token_registry.issuer.requests[-1]
     assert authorized and query["scope"] == ["repository:pushed/busybox:pull,push"]
     assert Store(str(tmp_path / "other")).pull(ref).id == store.get("busybox").id
+
+
+def test_schema1_is_refused_with_a_clear_message(store, schema1_registry, tmp_path):
+    layout = Layout(tmp_path / "oci")
+    layout.tag(layout.image([BASE]), "old")
+    ref = f"{schema1_registry.host}/old/img:1"
+    skopeo_push(layout.path, "old", ref, fmt="v2s1")
+    with pytest.raises(PyboxError, match="schema 1 manifests are not supported"):
+        store.pull(ref)
+    assert store.images() == []

@@ -75,7 +75,8 @@ class Layout:
         """Add one image; layers: lists of entry dicts. Returns the manifest descriptor."""
         tars = [layer_tar(entries) for entries in layers]
         cfg = {"architecture": arch, "os": "linux", "config": config or {"Cmd": ["/bin/sh"]},
-               "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]}}
+               "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]},
+               "history": [{"created_by": f"layer {i}"} for i in range(len(tars))]}
         if variant:
             cfg["variant"] = variant
         layer_type = DOCKER_LAYER if docker else \
