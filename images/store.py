@@ -257,10 +257,13 @@ class Store:
         by_name = name in image.names and len(image.names) > 1
 
         def change(index):
-            rec = index["images"][image.id]
+            rec = index["images"].get(image.id)
+            if rec is None:  # removed meanwhile by another rmi
+                raise PyboxError(f"image {ref!r} is not in the store")
             users = [c for c, i in index["containers"].items() if i == image.id]
             if by_name:
-                rec["names"].remove(name)
+                if name in rec["names"]:
+                    rec["names"].remove(name)
                 return "untagged"
             if users and not force:
                 raise PyboxError(f"image {ref!r} is used by container {users[0]} "
@@ -358,6 +361,10 @@ class Store:
         return dict(self.load_index()["containers"])
 
     # --- pulling and importing -------------------------------------------------------------
+    def ensure(self, ref, platform=None, progress=None):
+        """The image if the store has it (podman's --pull=missing), else pulled."""
+        return self.find(ref) or self.pull(ref, platform, progress)
+
     def pull(self, ref, platform=None, progress=None, tls_verify=True):
         from pybox.images.pull import pull
         return pull(self, ref, platform, progress, tls_verify)
