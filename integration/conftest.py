@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -61,8 +62,15 @@ class Runtime:
         self.root = str(root)
 
     def __call__(self, *args, check=True, input=None, timeout=60, **kw):
-        result = subprocess.run([PYBOX, "--root", self.root, *args], capture_output=True, text=True,
-                                input=input, timeout=timeout, **kw)
+        # Files, not pipes: a created container's init keeps pybox's stdio open (as runc's does),
+        # so reading a pipe to its end would wait for the container.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            code = subprocess.run([PYBOX, "--root", self.root, *args], stdout=out, stderr=err,
+                                  input=input.encode() if input else None, timeout=timeout,
+                                  **kw).returncode
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(args, code, out.read().decode(), err.read().decode())
         if check and result.returncode != 0:
             raise AssertionError(f"pybox {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result

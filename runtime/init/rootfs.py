@@ -61,6 +61,8 @@ def mount_one(root_fd, m, ctx):
         return _bind(root_fd, m, opts)
     if is_cgroup_mount(m):
         return mount_cgroup(root_fd, dest, opts, ctx)
+    if kind == "proc":
+        _refuse_symlinked(root_fd, dest)
     target = make_in_root(root_fd, dest, directory=True)
     try:
         k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags, opts.data_string)
@@ -76,6 +78,19 @@ def _refuse_inside_proc(dest, kind, opts):
             raise PyboxError("only a proc filesystem may be mounted at /proc")
     elif norm.startswith("/proc/") and not (opts.is_bind and norm in PROC_BIND_ALLOWED):
         raise PyboxError(f"{dest}: mounts inside /proc are refused (only {', '.join(sorted(PROC_BIND_ALLOWED))})")
+
+
+def _refuse_symlinked(root_fd, dest):
+    """A /proc that is a symlink could point procfs somewhere an LSM would not look (CVE-2019-16884)."""
+    try:
+        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_PATH, resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_SYMLINKS)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        if err.errno == 40:  # ELOOP: a symlink on the way
+            raise PyboxError(f"{dest} is a symlink in the rootfs; refusing to mount proc there") from None
+        raise
+    os.close(fd)
 
 
 def _bind(root_fd, m, opts):

@@ -1,0 +1,264 @@
+"""The runc lifecycle contract, as podman (through conmon) and containerd's shim use it."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from integration.conftest import PYBOX
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def cgroup_dirs(cgroups_path):
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrl, path = line.strip().split(":", 2)
+            own[ctrl] = path
+    dirs = []
+    for ctrl, path in own.items():
+        name = ctrl.replace("name=", "") if ctrl else "unified"
+        base = f"/sys/fs/cgroup/{name}"
+        if os.path.isdir(base):
+            dirs.append(os.path.normpath(f"{base}{path}/{cgroups_path}"))
+    return dirs
+
+
+def test_run_exits_with_the_container_status(pybox, bundle):
+    bundle.args("sh", "-c", "echo hello; exit 7")
+    result = pybox("--log", "/dev/null", "run", "--bundle", bundle.path, "c1", check=False)
+    assert result.returncode == 7
+    assert result.stdout == "hello\n"
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+
+
+def test_run_killed_by_a_signal_gives_128_plus_signal(pybox, bundle):
+    bundle.args("sleep", "1000")
+    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    assert wait_for(lambda: os.path.exists(os.path.join(pybox.root, "c1", "state.json"))
+                    and pybox("state", "c1", check=False).returncode == 0
+                    and pybox.state("c1")["status"] == "running")
+    pybox("kill", "c1", "KILL")
+    assert run.wait(timeout=10) == 128 + 9
+
+
+def test_run_forwards_signals_to_the_container(pybox, bundle):
+    bundle.args("sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
+    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    assert wait_for(lambda: pybox("state", "c1", check=False).returncode == 0
+                    and pybox.state("c1")["status"] == "running")
+    time.sleep(0.2)  # let the shell install its trap
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=10) == 42
+
+
+def test_run_keep_leaves_a_stopped_container(pybox, bundle):
+    bundle.args("true")
+    pybox("run", "--keep", "--bundle", bundle.path, "c1")
+    assert pybox.state("c1")["status"] == "stopped"
+    pybox("delete", "c1")
+
+
+def test_create_start_kill_delete(pybox, bundle, tmp_path):
+    bundle.args("sleep", "1000")
+    pid_file = tmp_path / "init.pid"
+    pybox("create", "--bundle", bundle.path, "--pid-file", str(pid_file), "c1")
+    state = pybox.state("c1")
+    assert state["status"] == "created"
+    assert state["pid"] == int(pid_file.read_text())
+    assert state["bundle"] == bundle.path and state["id"] == "c1"
+    assert state["rootfs"] == bundle.rootfs
+    for key in ("ociVersion", "created", "annotations", "owner"):
+        assert key in state
+    # The shim looks for the fifo among the init's fds; pybox has exited and is not its parent.
+    fds = [os.readlink(f"/proc/{state['pid']}/fd/{fd}") for fd in os.listdir(f"/proc/{state['pid']}/fd")]
+    assert os.path.join(pybox.root, "c1", "exec.fifo") in fds
+    with open(f"/proc/{state['pid']}/stat") as f:
+        assert int(f.read().rsplit(")", 1)[1].split()[1]) != os.getpid()
+    pybox("start", "c1")
+    assert pybox.state("c1")["status"] == "running"
+    assert wait_for(lambda: open(f"/proc/{state['pid']}/cmdline").read().startswith("sleep"))
+    pybox("kill", "c1", "KILL")
+    assert wait_for(lambda: pybox.state("c1")["status"] == "stopped")
+    assert pybox.state("c1")["pid"] == 0
+    pybox("delete", "c1")
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+    assert not any(os.path.exists(d) for d in cgroup_dirs(bundle.config["linux"]["cgroupsPath"]))
+
+
+def test_init_is_in_the_cgroup_after_create(pybox, bundle):
+    bundle.args("sleep", "1000")
+    pybox("create", "-b", bundle.path, "c1")
+    pid = pybox.state("c1")["pid"]
+    assert json.loads(pybox("ps", "--format", "json", "c1").stdout) == [pid]
+    table = pybox("ps", "c1").stdout.splitlines()
+    assert "PID" in table[0] and str(pid) in table[1]
+    pybox("delete", "--force", "c1")
+
+
+@pytest.mark.parametrize("sig", ["USR1", "SIGUSR1", "10"])
+def test_kill_takes_names_and_numbers(pybox, bundle, sig):
+    bundle.args("sh", "-c", "trap 'echo got > /tmp/sig; exit 0' USR1; while :; do sleep 0.05; done")
+    pybox("run", "-d", "-b", bundle.path, "c1")
+    pybox("kill", "c1", sig)
+    assert wait_for(lambda: os.path.exists(os.path.join(bundle.rootfs, "tmp/sig")))
+    pybox("delete", "--force", "c1")
+
+
+def test_kill_all_signals_every_process(pybox, bundle):
+    bundle.args("sh", "-c", "sleep 1000 & sleep 1000 & wait")
+    pybox("run", "-d", "-b", bundle.path, "c1")
+    assert wait_for(lambda: len(json.loads(pybox("ps", "--format", "json", "c1").stdout)) >= 3)
+    pybox("kill", "--all", "c1", "9")
+    assert wait_for(lambda: pybox.state("c1")["status"] == "stopped")
+    pybox("delete", "c1")
+
+
+def test_errors_for_missing_and_stopped_containers(pybox, bundle):
+    for args in (["state", "nope"], ["kill", "nope"], ["delete", "nope"], ["start", "nope"]):
+        result = pybox(*args, check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip().endswith("container does not exist"), result.stderr
+        assert "Traceback" not in result.stderr
+    assert pybox("delete", "--force", "nope").returncode == 0
+    bundle.args("true")
+    pybox("run", "--keep", "-b", bundle.path, "c1")
+    result = pybox("kill", "c1", "9", check=False)
+    assert result.returncode == 1 and "container not running" in result.stderr
+    pybox("delete", "c1")
+
+
+def test_delete_refuses_a_running_container_unless_forced(pybox, bundle):
+    bundle.args("sleep", "1000")
+    pybox("run", "-d", "-b", bundle.path, "c1")
+    result = pybox("delete", "c1", check=False)
+    assert result.returncode == 1 and "not stopped" in result.stderr
+    pid = pybox.state("c1")["pid"]
+    pybox("delete", "--force", "c1")
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2])
+
+
+def test_json_log_gets_the_error_line(pybox, tmp_path):
+    log = tmp_path / "log.json"
+    result = pybox("--log", str(log), "--log-format", "json", "state", "nope", check=False)
+    assert result.returncode == 1
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and entry["msg"] == "container does not exist" and entry["time"]
+
+
+def test_duplicate_id_is_refused(pybox, bundle):
+    bundle.args("sleep", "1000")
+    pybox("create", "-b", bundle.path, "c1")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "already exists" in result.stderr
+    assert pybox.state("c1")["status"] == "created"
+    pybox("delete", "--force", "c1")
+
+
+def test_concurrent_creates_of_one_id_make_one_container(pybox, bundle):
+    bundle.args("sleep", "1000")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        pybox("create", "-b", bundle.path, "same", check=False).returncode)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 1, 1, 1]
+    pybox("delete", "--force", "same")
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".", ""])
+def test_invalid_ids_are_refused(pybox, bundle, bad):
+    result = pybox("create", "-b", bundle.path, bad, check=False)
+    assert result.returncode == 1 and "invalid container id" in result.stderr
+
+
+def test_list_in_table_and_json(pybox, bundle):
+    bundle.args("sleep", "1000")
+    pybox("create", "-b", bundle.path, "c1")
+    table = pybox("list").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "PID", "STATUS"] and table[1].split()[2] == "created"
+    listed = json.loads(pybox("list", "--format", "json").stdout)
+    assert [c["id"] for c in listed] == ["c1"]
+    assert pybox("list", "-q").stdout.split() == ["c1"]
+    pybox("delete", "--force", "c1")
+
+
+def test_pause_freezes_and_resume_thaws(pybox, bundle):
+    bundle.args("sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; done")
+    pybox("run", "-d", "-b", bundle.path, "c1")
+    counter = os.path.join(bundle.rootfs, "tmp/n")
+    assert wait_for(lambda: os.path.exists(counter))
+    pybox("pause", "c1")
+    assert pybox.state("c1")["status"] == "paused"
+    first = open(counter).read()
+    time.sleep(0.3)
+    assert open(counter).read() == first
+    pybox("resume", "c1")
+    assert pybox.state("c1")["status"] == "running"
+    assert wait_for(lambda: open(counter).read() not in (first, ""))
+    pybox("delete", "--force", "c1")
+
+
+def test_create_killed_midway_is_removed_by_delete_force(pybox, bundle, tmp_path):
+    marker = tmp_path / "hook-ran"
+    bundle.args("sleep", "1000")
+    bundle.config["hooks"] = {"createRuntime": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep 1000"]}]}
+    bundle.write()
+    proc = subprocess.Popen([PYBOX, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(marker.exists)
+    proc.kill()
+    proc.wait()
+    pybox("delete", "--force", "c1")
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+    assert wait_for(lambda: not any(os.path.exists(d) for d in cgroup_dirs(bundle.config["linux"]["cgroupsPath"])))
+    _kill_hook_processes(marker)
+
+
+def _kill_hook_processes(marker):
+    """The hook's sleep is ours too: end it by pid."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if str(marker) in open(f"/proc/{pid}/cmdline").read():
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def test_spec_writes_a_config_and_refuses_to_overwrite(pybox, tmp_path):
+    pybox("spec", "--bundle", str(tmp_path))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["process"]["args"] == ["sh"] and config["root"]["path"] == "rootfs"
+    assert pybox("spec", "--bundle", str(tmp_path), check=False).returncode == 1
+    rootless = tmp_path / "rl"
+    rootless.mkdir()
+    pybox("spec", "--rootless", "-b", str(rootless))
+    types = [n["type"] for n in json.loads((rootless / "config.json").read_text())["linux"]["namespaces"]]
+    assert "user" in types and "network" not in types
+
+
+def test_features_is_json(pybox):
+    features = json.loads(pybox("features").stdout)
+    assert "pid" in features["linux"]["namespaces"] and features["ociVersionMax"].startswith("1.")
+
+
+def test_version_and_help(pybox):
+    assert "pybox version" in pybox("--version").stdout
+    assert "create" in pybox("--help").stdout
+    assert "--bundle" in pybox("create", "--help").stdout
