@@ -240,3 +240,17 @@ def test_schema1_is_refused_with_a_clear_message(store, schema1_registry, tmp_pa
     with pytest.raises(PyboxError, match="schema 1 manifests are not supported"):
         store.pull(ref)
     assert store.images() == []
+
+
+def test_images_share_layers_and_rmi_keeps_shared_ones(store, images, fault_proxy):
+    via_proxy = lambda name: images[name].replace(fault_proxy.upstream, fault_proxy.host)
+    single = store.pull(via_proxy("single"))
+    fault_proxy.seen.clear()
+    multi = store.pull(via_proxy("multi"))
+    assert multi.layer_dirs()[0] == single.layer_dirs()[0]
+    assert len([p for p in fault_proxy.seen if "/blobs/" in p]) == 2  # config + the top layer
+    assert len(os.listdir(store.path("layers"))) == 2
+    store.remove(via_proxy("single"))
+    assert os.path.isdir(multi.layer_dirs()[0]) and os.path.isdir(multi.layer_dirs()[1])
+    store.remove(via_proxy("multi"))
+    assert os.listdir(store.path("layers")) == [] and os.listdir(store.path("blobs", "sha256")) == []
