@@ -43,3 +43,19 @@ def test_busybox_image_runs_and_writes_stay_private(store, pybox, tmp_path):
         store.unmount_rootfs("one")
         store.unmount_rootfs("two")
     assert store.containers() == {}
+
+
+
+def test_image_user_reads_and_writes_through_the_overlay(store, tmp_path):
+    """The store is root-only (0700); the container's user still works inside the overlay."""
+    import subprocess
+    image = import_busybox(store)
+    rootfs = store.mount_rootfs(image, "app")
+    try:
+        out = subprocess.run(
+            ["chroot", "--userspec=1000:1000", rootfs, "/bin/sh", "-c",
+             "id -u; wc -l < /etc/group; touch /home/app/ok && echo wrote; touch /etc/x || echo denied"],
+            capture_output=True, text=True, timeout=30).stdout.split()
+        assert out == ["1000", "5", "wrote", "denied"]
+    finally:
+        store.unmount_rootfs("app")
