@@ -130,8 +130,25 @@ def _list_images(images, fmt, quiet, no_trunc):
         print(f"{'REPOSITORY':40} {'TAG':16} {'IMAGE ID':14} {'CREATED':22} SIZE")
         for repo, tag, i in rows:
             short = i.id if no_trunc else i.id[7:19]
-            print(f"{repo:40} {tag:16} {short:14} {(i.record.get('created') or '')[:19]:22} "
+            print(f"{repo:40} {tag:16} {short:14} {_ago(i.record.get('created')):22} "
                   f"{_human(i.record.get('size') or 0)}")
+
+
+def _ago(created):
+    """"3 days ago", as docker and podman show it."""
+    import calendar
+    import time
+    try:
+        then = calendar.timegm(time.strptime((created or "")[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return "unknown"
+    seconds = max(0, time.time() - then)
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+                       ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "Less than a minute ago"
 
 
 def _human(size):
