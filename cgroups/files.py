@@ -76,22 +76,34 @@ def procs(directory):
     return sorted(set(found))
 
 
-def make_dirs(path, created):
-    """mkdir -p path, appending each directory it made to created (outermost first)."""
-    missing = []
-    probe = path
-    while not os.path.isdir(probe):
-        missing.append(probe)
-        probe = os.path.dirname(probe)
-    for directory in reversed(missing):
+def make_dirs(path, created, attempts=5):
+    """mkdir -p path, appending each directory it made to created (outermost first). Retried
+    when a parent vanishes midway: another container's destroy may remove a shared parent."""
+    for _ in range(attempts):
+        missing = []
+        probe = path
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
         try:
-            os.mkdir(directory, 0o755)
-            created.append(directory)
-        except FileExistsError:
-            pass
-        except OSError as err:
-            raise PyboxError(f"create cgroup {directory}: {err.strerror}", err.errno) from None
-    return missing
+            for directory in reversed(missing):
+                _mkdir(directory, created)
+            return missing
+        except FileNotFoundError:
+            continue
+    raise PyboxError(f"create cgroup {path}: a parent kept disappearing")
+
+
+def _mkdir(directory, created):
+    try:
+        os.mkdir(directory, 0o755)
+        created.append(directory)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise PyboxError(f"create cgroup {directory}: {err.strerror}", err.errno) from None
 
 
 def remove_tree(path, timeout=5.0):

@@ -29,12 +29,12 @@ class Manager:
         self.apply(resources)
 
     def signal_all(self, sig):
-        """Signal every process; frozen first, so none can fork a child we would miss."""
-        pids = self.pids()
-        if not pids:
+        """Signal every process, frozen meanwhile so none can fork a child we would miss.
+        A paused container stays paused (a SIGKILL then lands when it is thawed)."""
+        if not self.pids():
             return
-        can_freeze = self.can_freeze()
-        if can_freeze:
+        freeze = self.can_freeze() and not self.frozen()
+        if freeze:
             self.freeze()
         try:
             for pid in self.pids():
@@ -43,7 +43,7 @@ class Manager:
                 except ProcessLookupError:
                     pass
         finally:
-            if can_freeze:
+            if freeze:
                 self.thaw()
 
     def can_freeze(self):

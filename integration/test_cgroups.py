@@ -356,3 +356,112 @@ def test_ebpf_filter_default_deny_and_replacement(cgroup):
     _bpf_devices(cgroup, [{"allow": True, "access": "rwm"}])
     _, out, _ = Child(cgroup, READ_WRITE_DEVICES).finish()
     assert "denied" not in out
+
+
+v2_only = pytest.mark.skipif(MODE != "unified", reason="cgroup v2 only (runs in scripts/cgroup2-vm)")
+
+
+def _read(cgroup, name):
+    with open(os.path.join(cgroup.dir, name)) as f:
+        return f.read().strip()
+
+
+@v2_only
+def test_v2_translates_v1_style_fields(cgroup):
+    cgroup.apply({"cpu": {"shares": 2048, "quota": 50000, "period": 100000},
+                  "memory": {"limit": 32 * MiB, "swap": 64 * MiB, "reservation": 16 * MiB},
+                  "pids": {"limit": -1}})
+    assert _read(cgroup, "cpu.weight") == "174"
+    assert _read(cgroup, "cpu.max") == "50000 100000"
+    assert _read(cgroup, "memory.max") == str(32 * MiB)
+    assert _read(cgroup, "memory.swap.max") == str(32 * MiB), "OCI swap counts memory+swap"
+    assert _read(cgroup, "memory.low") == str(16 * MiB)
+    assert _read(cgroup, "pids.max") == "max"
+    cgroup.update({"cpu": {"period": 200000}})
+    assert _read(cgroup, "cpu.max") == "50000 200000", "the quota stays when only the period changes"
+
+
+@v2_only
+def test_v2_unified_key_values(cgroup):
+    cgroup.apply({"unified": {"memory.high": "50000000", "pids.max": "7"}})
+    assert _read(cgroup, "memory.high") == "49999872"  # rounded down to whole pages
+    assert _read(cgroup, "pids.max") == "7"
+
+
+@v2_only
+@pytest.mark.parametrize("key", ["memory.limit_in_bytes", "../memory.max", "cgroup.procs", "nodot"])
+def test_v2_unknown_or_v1_unified_keys_are_refused(cgroup, key):
+    with pytest.raises(PyboxError, match=r"linux\.resources\.unified\."):
+        cgroup.apply({"unified": {key: "1"}})
+
+
+@v2_only
+@pytest.mark.parametrize("resources, field", [
+    ({"memory": {"swappiness": 10}}, "memory.swappiness"),
+    ({"cpu": {"realtimeRuntime": 1000}}, "cpu.realtimeRuntime"),
+    ({"network": {"classID": 1}}, "network"),
+    ({"memory": {"limit": 64 * MiB, "swap": 32 * MiB}}, "memory.swap"),
+])
+def test_v2_refuses_what_it_cannot_do(cgroup, resources, field):
+    with pytest.raises(PyboxError, match=r"linux\.resources\." + field):
+        cgroup.apply(resources)
+
+
+DIRECT_WRITE = """
+import mmap, os, time
+fd = os.open(os.environ['PYBOX_VM_DISK'], os.O_WRONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 256 << 10)
+start = time.monotonic()
+for _ in range(12):
+    os.write(fd, buf)
+os.fsync(fd)
+print(time.monotonic() - start)
+"""
+
+
+@v2_only
+@pytest.mark.skipif(not os.environ.get("PYBOX_VM_DISK"), reason="needs the VM's scratch disk")
+def test_v2_io_max_throttles_direct_writes(cgroup):
+    rdev = os.stat(os.environ["PYBOX_VM_DISK"]).st_rdev
+    cgroup.apply({"blockIO": {"throttleWriteBpsDevice": [
+        {"major": os.major(rdev), "minor": os.minor(rdev), "rate": 1 * MiB}]}})
+    code, out, err = Child(cgroup, DIRECT_WRITE).finish()
+    assert code == 0, err
+    assert float(out) >= 1.5, "3 MiB at 1 MiB/s takes about 2 s after the first burst"
+    written = [e["value"] for e in cgroup.stats()["blkio"]["ioServiceBytesRecursive"] if e["op"] == "Write"]
+    assert sum(written) >= 3 * MiB
+
+
+HUGE_PAGES = """
+import mmap
+region = mmap.mmap(-1, 4 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x40000)  # MAP_HUGETLB
+region[0] = 1
+print('first page', flush=True)
+region[2 << 20] = 1
+print('second page', flush=True)
+"""
+
+
+@v2_only
+def test_v2_hugetlb_limit_is_enforced(cgroup):
+    if not os.path.exists(os.path.join(cgroup.dir, "hugetlb.2MB.max")):
+        pytest.skip("no 2MB huge pages")
+    with open("/proc/sys/vm/nr_hugepages") as f:
+        if int(f.read()) < 2:
+            pytest.skip("fewer than 2 huge pages reserved (the VM boots with hugepages=16)")
+    cgroup.apply({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MiB}]})
+    code, out, _ = Child(cgroup, HUGE_PAGES).finish()
+    assert out.split("\n")[0] == "first page"
+    assert code == -signal.SIGBUS
+    assert cgroup.stats()["hugetlb"]["2MB"]["failcnt"] >= 1
+
+
+def test_signal_all_keeps_a_paused_container_paused(cgroup):
+    child = Child(cgroup, "import signal, time\nsignal.signal(signal.SIGUSR1, lambda *a: print('usr1', flush=True))\n"
+                          "print('ready', flush=True)\ntime.sleep(30)")
+    assert child.proc.stdout.readline() == "ready\n"
+    cgroup.freeze()
+    cgroup.signal_all(signal.SIGUSR1)
+    assert cgroup.frozen()
+    cgroup.thaw()
+    assert child.proc.stdout.readline() == "usr1\n"
