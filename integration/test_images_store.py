@@ -89,6 +89,8 @@ def test_whiteouts_become_overlay_whiteouts(store, tmp_path):
         assert os.readlink(rootfs + "/bin/alias") == "tool"
         assert os.stat(rootfs + "/home/app").st_uid == 1000
         assert os.getxattr(rootfs + "/caps", "user.note") == b"hello"
+        assert os.getxattr(rootfs + "/bin/capped", "security.capability") == \
+            b"\x01\x00\x00\x02\x80\x04\x00\x00" + bytes(12)
         assert stat.S_ISFIFO(os.lstat(rootfs + "/fifo").st_mode)
     finally:
         store.unmount_rootfs("c1")

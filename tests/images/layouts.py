@@ -106,6 +106,9 @@ class Layout:
             json.dump(self.index, f)
 
 
+# vfs_cap_data v2: CAP_SETUID and CAP_NET_BIND_SERVICE permitted. The byte 0x80 is not UTF-8:
+# it travels in the PAX header as binary (tarfile's surrogateescape).
+FILE_CAPS = "\x01\x00\x00\x02" + "\udc80\x04\x00\x00" + "\x00" * 12
 BASE = [entry("bin", "dir"), entry("etc", "dir"), entry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
         entry("etc/group", data=b"root:x:0:\napp:x:1000:\nwheel:x:10:app\n"),
         entry("bin/tool", data=b"#!/bin/sh\necho tool\n", mode=0o4755),
@@ -114,6 +117,7 @@ BASE = [entry("bin", "dir"), entry("etc", "dir"), entry("etc/passwd", data=b"roo
         entry("b", "dir"), entry("b/x", data=b"x"), entry("c", "dir"), entry("c/keep", data=b"old"),
         entry("home", "dir"), entry("home/app", "dir", uid=1000, gid=1000, mode=0o700),
         entry("tmp", "dir", mode=0o1777), entry("fifo", "fifo"),
-        entry("caps", data=b"cap", xattrs={"user.note": "hello"})]
+        entry("caps", data=b"cap", xattrs={"user.note": "hello"}),
+        entry("bin/capped", data=b"elf", mode=0o755, xattrs={"security.capability": FILE_CAPS})]
 TOP = [entry("a/.wh.f1"), entry(".wh.b"), entry("c", "dir"), entry("c/.wh..wh..opq"),
        entry("c/new", data=b"new"), entry("a/f3", data=b"three" * 1000, mode=0o600)]
