@@ -18,6 +18,33 @@ def empty_stats():
     }
 
 
+def finish(stats):
+    """Drop what runc's JSON tags mark omitempty, so both print the same document."""
+    usage = stats["cpu"]["usage"]
+    for key in ("total", "percpu", "percpu_kernel", "percpu_user"):
+        _drop_empty(usage, key)
+    for key in list(stats["cpu"]["throttling"]):
+        _drop_empty(stats["cpu"]["throttling"], key)
+    memory = stats["memory"]
+    _drop_empty(memory, "cache")
+    for key in ("usage", "swap", "kernel", "kernelTCP"):
+        _drop_empty(memory[key], "usage")
+        _drop_empty(memory[key], "max")
+    for key in ("current", "limit"):
+        _drop_empty(stats["pids"], key)
+    for key in list(stats["blkio"]):
+        _drop_empty(stats["blkio"], key)
+    for entry in stats["hugetlb"].values():
+        _drop_empty(entry, "usage")
+        _drop_empty(entry, "max")
+    return stats
+
+
+def _drop_empty(mapping, key):
+    if not mapping.get(key):
+        mapping.pop(key, None)
+
+
 def blkio_entries(text):
     """v1 "8:0 Read 4096" lines to runc's [{"major", "minor", "op", "value"}]."""
     entries = []

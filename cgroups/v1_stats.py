@@ -3,7 +3,7 @@
 import os
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import blkio_entries, cpu_list, empty_stats, hugepage_sizes
+from pybox.cgroups.stats import blkio_entries, cpu_list, empty_stats, finish, hugepage_sizes
 
 NS_PER_TICK = 10_000_000  # cpuacct.stat counts USER_HZ (100 Hz) ticks
 
@@ -16,7 +16,7 @@ def collect(mgr):
         if directory and os.path.isdir(directory):
             reader(directory, stats)
     _hugetlb(mgr, stats)
-    return stats
+    return finish(stats)
 
 
 def _cpuacct(d, stats):
@@ -49,7 +49,6 @@ def _memory(d, stats):
                         "usage": files.read_int(d, prefix + ".usage_in_bytes"),
                         "max": files.read_int(d, prefix + ".max_usage_in_bytes"),
                         "failcnt": files.read_int(d, prefix + ".failcnt")}
-    mem["use_hierarchy"] = files.read_int(d, "memory.use_hierarchy") == 1
 
 
 def _pids(d, stats):
@@ -66,9 +65,16 @@ def _blkio(d, stats):
         blkio[key] = blkio_entries(text)
 
 
+CPUSET_FLAGS = ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level")
+
+
 def _cpuset(d, stats):
-    stats["cpuset"] = {"cpus": cpu_list(files.read(d, "cpuset.cpus") or ""),
-                       "mems": cpu_list(files.read(d, "cpuset.mems") or "")}
+    cpuset = {"cpus": cpu_list(files.read(d, "cpuset.cpus") or ""),
+              "mems": cpu_list(files.read(d, "cpuset.mems") or "")}
+    for name in CPUSET_FLAGS:
+        cpuset[name] = files.read_int(d, "cpuset." + name)
+    stats["cpuset"] = cpuset
 
 
 def _hugetlb(mgr, stats):

@@ -1,7 +1,7 @@
 """`events --stats` data from cgroup v2 files, in runc's JSON shape (fs2 stats)."""
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import cpu_list, empty_stats, hugepage_sizes
+from pybox.cgroups.stats import cpu_list, empty_stats, finish, hugepage_sizes
 
 UNLIMITED = (1 << 64) - 1  # what runc reports for "max"
 
@@ -22,7 +22,7 @@ def collect(d):
     if files.exists(d, "cpuset.cpus.effective"):
         stats["cpuset"] = {"cpus": cpu_list(files.read(d, "cpuset.cpus.effective") or ""),
                            "mems": cpu_list(files.read(d, "cpuset.mems.effective") or "")}
-    return stats
+    return finish(stats)
 
 
 def _cpu(d, stats):

@@ -465,3 +465,40 @@ def test_signal_all_keeps_a_paused_container_paused(cgroup):
     assert cgroup.frozen()
     cgroup.thaw()
     assert child.proc.stdout.readline() == "usr1\n"
+
+
+def _shape(value):
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items() if k != "raw"}
+    return type(value).__name__ if value is not None else None
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/runc"), reason="runc is not installed")
+def test_stats_document_matches_runcs(cgroup, tmp_path):
+    import json
+    from integration.busybox import build_rootfs
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    build_rootfs(str(bundle / "rootfs"))
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"].update(terminal=False, args=["sleep", "30"])
+    config["linux"]["cgroupsPath"] = os.path.basename(cgroup.path) + "-runc"
+    resources = {"memory": {"limit": 64 * MiB}, "pids": {"limit": 50}}
+    config["linux"]["resources"].update(resources)
+    (bundle / "config.json").write_text(json.dumps(config))
+    runc = ["runc", "--root", str(tmp_path / "runc")]
+    subprocess.run(runc + ["run", "-d", "c1"], cwd=bundle, check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        theirs = json.loads(subprocess.run(runc + ["events", "--stats", "c1"], capture_output=True, text=True,
+                                           check=True).stdout)["data"]
+    finally:
+        subprocess.run(runc + ["delete", "--force", "c1"], check=True)
+        open_manager(config["linux"]["cgroupsPath"], "c1").destroy()  # runc leaves the cgroup's parents
+    cgroup.apply(resources)
+    child = Child(cgroup, "x = b'y' * (1 << 20)\nprint('ready', flush=True)\nimport time; time.sleep(30)")
+    child.proc.stdout.readline()
+    ours = cgroup.stats()
+    child.proc.kill()
+    assert _shape(ours) == _shape(theirs)
