@@ -1,24 +1,36 @@
 """The container rootfs: an overlay of the shared image layers plus a private upper directory.
 
-Mounted with the new mount API: each layer is one fsconfig `lowerdir+` call, so an image with
-hundreds of layers never hits the one-page limit on mount(2)'s option string.
+Mounted with the new mount API: each layer is one fsconfig `lowerdir+` call (Linux 6.8+), so an
+image with hundreds of layers never hits the one-page limit on mount(2)'s option string. Older
+kernels get mount(2) with short names: numbered symlinks to the layers, reached through
+/proc/self/fd, about 20 bytes a layer, so some 200 layers fit.
 """
 
+import errno
 import os
 
 from pybox import kernel
 from pybox.errors import PyboxError, from_oserror
 
 AT_FDCWD = -100
+PAGE = 4096
 
 
 def mount_overlay(lower_dirs, upper, work, target):
     """lower_dirs: bottom layer first, as in an image manifest."""
     if not lower_dirs:
         raise PyboxError("cannot mount a rootfs: the image has no layers")
-    fsfd = None
     try:
-        fsfd = kernel.fsopen("overlay")
+        mount_with_fsconfig(lower_dirs, upper, work, target)
+    except OSError as err:
+        if err.errno != errno.EINVAL:  # EINVAL: a kernel without `lowerdir+`
+            raise from_oserror(err, f"mount overlay rootfs at {target}") from None
+        mount_with_links(lower_dirs, upper, work, target)
+
+
+def mount_with_fsconfig(lower_dirs, upper, work, target):
+    fsfd = kernel.fsopen("overlay")
+    try:
         kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_STRING, "source", "pybox")
         for lower in reversed(lower_dirs):  # overlayfs lists the top layer first
             kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_STRING, "lowerdir+", lower)
@@ -30,11 +42,30 @@ def mount_overlay(lower_dirs, upper, work, target):
             kernel.move_mount(mntfd, "", AT_FDCWD, target, kernel.MOVE_MOUNT_F_EMPTY_PATH)
         finally:
             os.close(mntfd)
+    finally:
+        os.close(fsfd)
+
+
+def mount_with_links(lower_dirs, upper, work, target):
+    """mount(2) for kernels before 6.8; the links live beside upper/ and go with the container."""
+    links = os.path.join(os.path.dirname(upper), "l")
+    os.makedirs(links, exist_ok=True)
+    for i, lower in enumerate(reversed(lower_dirs)):
+        name = os.path.join(links, str(i))
+        if not os.path.islink(name):
+            os.symlink(lower, name)
+    fd = os.open(links, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        lowers = ":".join(f"/proc/self/fd/{fd}/{i}" for i in range(len(lower_dirs)))
+        data = f"lowerdir={lowers},upperdir={upper},workdir={work}"
+        if len(data) >= PAGE:
+            raise PyboxError(f"image has {len(lower_dirs)} layers, more than this kernel's overlay "
+                             "mount options can name (Linux 6.8 and later have no such limit)")
+        kernel.mount("pybox", target, "overlay", 0, data)
     except OSError as err:
         raise from_oserror(err, f"mount overlay rootfs at {target}") from None
     finally:
-        if fsfd is not None:
-            os.close(fsfd)
+        os.close(fd)
 
 
 def unmount(target):

@@ -246,3 +246,19 @@ def test_sparse_file_bomb_stops(store, tmp_path):
     with pytest.raises(PyboxError, match="decompression bomb"):
         import_image(store, str(path), "sparse")
     store_is_clean(store)
+
+
+def test_many_layers_on_kernels_without_lowerdir_plus(store, tmp_path):
+    from pybox.images.overlay import mount_with_links, unmount
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image([[entry(f"f{i:03d}", data=b"x")] for i in range(150)], compression=None),
+               "latest")
+    image = import_image(store, str(tmp_path / "layout"), "many")
+    base = tmp_path / "ctr"
+    for sub in ("upper", "work", "rootfs"):
+        (base / sub).mkdir(parents=True)
+    mount_with_links(image.layer_dirs(), str(base / "upper"), str(base / "work"), str(base / "rootfs"))
+    try:
+        assert len(os.listdir(base / "rootfs")) == 150
+    finally:
+        unmount(str(base / "rootfs"))
