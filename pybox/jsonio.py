@@ -31,11 +31,21 @@ def loads(text):
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = _scan(text, start)
-    except StopIteration as stop:
-        raise ValueError(f"expected a JSON value at character {stop.value}") from None
+    except (StopIteration, ValueError, SystemError):
+        _explain(text)
+        raise ValueError("malformed JSON") from None
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data at character {end}")
     return value
+
+
+def _explain(text):
+    """On the error path only, let the json package word the message."""
+    import json
+    try:
+        json.loads(text)
+    except ValueError as err:
+        raise ValueError(str(err)) from None
 
 
 def load_file(path):

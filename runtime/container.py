@@ -40,7 +40,8 @@ def create(root, container_id, opts):
         record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
         record.save()
         write_atomic(record.path("config.json"), _config_text(config))
-        os.mkfifo(record.fifo, 0o622)
+        os.mkfifo(record.fifo)
+        os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
         pid = _start_init(record, config, opts, cgroup)
         record.save()
         if opts.pid_file:
@@ -114,9 +115,11 @@ def _start_init(record, config, opts, cgroup):
         require_socket(opts.console_socket)
         console_sock = connect_unix(opts.console_socket)
         ctx.console_fd = console_sock.fileno()
+    ctx.open_state_fds()
     try:
         return launch(ctx, intermediate, InitHandlers(ctx, cgroup, record, config))
     finally:
+        ctx.close_state_fds()
         if console_sock is not None:
             console_sock.close()
 

@@ -23,6 +23,9 @@ class InitContext:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.sync = None
+        # Opened by the runtime as host root: in a user namespace the init may not reach them by path.
+        self.fifo_fd = None
+        self.state_fd = None
         self.cgroup_plan = None
         self.seccomp = None
         namespaces = self.linux.get("namespaces") or []
@@ -40,9 +43,16 @@ class InitContext:
         # with one it must wait until the init has joined its cgroup.
         self.defer_cgroup_mounts = self.cgroupns
 
+    def open_state_fds(self):
+        self.fifo_fd = os.open(os.path.join(self.state_dir, "exec.fifo"), os.O_PATH | os.O_CLOEXEC)
+        self.state_fd = os.open(self.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close_state_fds(self):
+        for fd in (self.fifo_fd, self.state_fd):
+            if fd is not None:
+                os.close(fd)
+
     @property
     def hooks(self):
         return self.config.get("hooks") or {}
 
-    def fifo_path(self):
-        return os.path.join(self.state_dir, "exec.fifo")

@@ -66,9 +66,9 @@ def mount_one(root_fd, m, ctx):
     target = make_in_root(root_fd, dest, directory=True)
     try:
         k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags, opts.data_string)
-        _finish(target, opts)
     finally:
         os.close(target)
+    _finish(root_fd, dest, opts)
 
 
 def _refuse_inside_proc(dest, kind, opts):
@@ -102,12 +102,10 @@ def _bind(root_fd, m, opts):
     target = make_in_root(root_fd, m["destination"], directory=source_is_dir)
     try:
         k.mount(source, fd_path(target), None, k.MS_BIND | (opts.flags & k.MS_REC))
-        remount = opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
-        if remount or opts.clear:
-            _remount_bind(fd_path(target), remount)
-        _finish(target, opts)
     finally:
         os.close(target)
+    remount = opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
+    _finish(root_fd, m["destination"], opts, remount if (remount or opts.clear) else None)
 
 
 def _remount_bind(path, flags):
@@ -122,12 +120,18 @@ def _statvfs_flags(path):
     return sum(flag for st_flag, flag in mapping.items() if f & st_flag)
 
 
-def _finish(target_fd, opts):
-    """Propagation flags and the recursive (r*) attributes apply after the mount exists."""
-    path = fd_path(target_fd)
-    # The fd still names the directory beneath the new mount: reopen to reach the mount itself.
-    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+def _finish(root_fd, dest, opts, remount=None):
+    """Flags, propagation and the recursive (r*) attributes apply to the mount just made.
+
+    The fd used for mounting still names the directory beneath the new mount, so the
+    destination is resolved again (inside the root) to reach the mount itself.
+    """
+    if remount is None and not opts.propagation and not (opts.rec_set or opts.rec_clear):
+        return
+    fd = open_in_root(root_fd, dest)
     try:
+        if remount is not None:
+            _remount_bind(fd_path(fd), remount)
         for flag in opts.propagation:
             k.mount(None, fd_path(fd), None, flag)
         if opts.rec_set or opts.rec_clear:
@@ -166,11 +170,15 @@ def _mount_cgroup_dir(root_fd, dest, entry, flags, cgroupns):
     try:
         if cgroupns:
             k.mount(entry["fstype"], fd_path(target), entry["fstype"], flags, entry.get("data") or None)
-        else:
-            k.mount(entry["host_path"], fd_path(target), None, k.MS_BIND | k.MS_REC)
-            _remount_bind(fd_path(target), flags & ~k.MS_REMOUNT)
+            return
+        k.mount(entry["host_path"], fd_path(target), None, k.MS_BIND | k.MS_REC)
     finally:
         os.close(target)
+    mounted = open_in_root(root_fd, dest)
+    try:
+        _remount_bind(fd_path(mounted), flags & ~k.MS_REMOUNT)
+    finally:
+        os.close(mounted)
 
 
 def _cgroup_symlinks(root_fd, dest, links):

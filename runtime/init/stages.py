@@ -24,7 +24,10 @@ def _fatal(ctx, err):
         message = f"{err.filename}: {err.strerror}" if err.filename else (err.strerror or str(err))
     else:
         message = f"{type(err).__name__}: {err}"
-    ctx.sync.fail(message)
+    if ctx.sync.sock.fileno() >= 0:
+        ctx.sync.fail(message)
+    else:  # past "ready": create has returned; the container's stderr is all that is left
+        os.write(2, f"pybox: {message}\n".encode())
     os._exit(1)
 
 
@@ -56,8 +59,7 @@ def intermediate(ctx):
 def _close_inherited(ctx):
     """Drop every fd the runtime had open (the state lock above all) but the ones the init needs."""
     keep = set(range(3 + ctx.preserve_fds)) | {ctx.sync.fileno()}
-    if ctx.console_fd is not None:
-        keep.add(ctx.console_fd)
+    keep |= {fd for fd in (ctx.console_fd, ctx.fifo_fd, ctx.state_fd) if fd is not None}
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:
@@ -115,8 +117,6 @@ def container_init(ctx):
         _preload(ctx)
         ctx.state_for_hooks, _ = ctx.sync.expect("go")
         os.setsid()
-        fifo_fd = os.open(ctx.fifo_path(), os.O_PATH | os.O_CLOEXEC)
-        state_fd = os.open(ctx.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         root_fd = _setup_rootfs(ctx)
         _host_hooks(ctx)
         _container_hooks(ctx, "createContainer")
@@ -135,7 +135,7 @@ def container_init(ctx):
             _new_session_keyring()
         if ctx.process.get("terminal"):
             _setup_terminal(ctx)
-        _exec_process(ctx, fifo_fd, state_fd)
+        _exec_process(ctx, ctx.fifo_fd, ctx.state_fd)
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
 

@@ -1,0 +1,307 @@
+"""Each config.json field, checked from inside a real container."""
+
+import json
+import os
+import socket
+
+import pytest
+
+
+def run_output(pybox, bundle, *args):
+    bundle.args(*args)
+    result = pybox("run", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def status_field(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{name} not in {text!r}")
+
+
+def test_hostname_and_domainname(pybox, bundle):
+    bundle.config["hostname"] = "box1"
+    bundle.config["domainname"] = "example.test"
+    out = run_output(pybox, bundle, "sh", "-c", "hostname; cat /proc/sys/kernel/domainname")
+    assert out.split() == ["box1", "example.test"]
+
+
+def test_env_cwd_and_user(pybox, bundle):
+    p = bundle.config["process"]
+    p["env"] = ["PATH=/bin:/usr/bin", "GREETING=hi there"]
+    p["cwd"] = "/home/app"
+    p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10], "umask": 0o027}
+    out = run_output(pybox, bundle, "sh", "-c", 'echo "$GREETING"; pwd; id -u; id -g; id -G; umask')
+    assert out.splitlines() == ["hi there", "/home/app", "1000", "1000", "1000 10", "0027"]
+
+
+def test_missing_executable_fails_at_create(pybox, bundle):
+    bundle.args("no-such-program")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "executable file not found" in result.stderr
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+
+
+def test_rlimits(pybox, bundle):
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456},
+                                           {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    out = run_output(pybox, bundle, "sh", "-c", "ulimit -n; ulimit -H -n; ulimit -c")
+    assert out.split() == ["123", "456", "0"]
+
+
+def test_capabilities_and_no_new_privileges(pybox, bundle):
+    # Default: runc's three capabilities; inheritable and ambient empty (CVE-2022-29162).
+    out = run_output(pybox, bundle, "cat", "/proc/self/status")
+    expected = (1 << 29) | (1 << 5) | (1 << 10)  # AUDIT_WRITE, KILL, NET_BIND_SERVICE
+    assert int(status_field(out, "CapEff"), 16) == expected
+    assert int(status_field(out, "CapBnd"), 16) == expected
+    assert int(status_field(out, "CapInh"), 16) == 0
+    assert int(status_field(out, "CapAmb"), 16) == 0
+    assert status_field(out, "NoNewPrivs") == "1"
+
+
+def test_ambient_and_inheritable_when_asked(pybox, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    for kind in ("inheritable", "ambient"):
+        caps[kind] = ["CAP_NET_BIND_SERVICE"]
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    out = run_output(pybox, bundle, "cat", "/proc/self/status")
+    assert int(status_field(out, "CapAmb"), 16) == 1 << 10
+    assert int(status_field(out, "CapEff"), 16) == 1 << 10  # ambient survives exec as non-root
+
+
+def test_oom_score_adj(pybox, bundle):
+    bundle.config["process"]["oomScoreAdj"] = 500
+    assert run_output(pybox, bundle, "cat", "/proc/self/oom_score_adj").strip() == "500"
+
+
+def test_readonly_root_and_paths_and_masks(pybox, bundle):
+    bundle.config["root"]["readonly"] = True
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "touch /x 2>/dev/null && echo root-rw || echo root-ro;"
+                     "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-rw || echo sys-ro;"
+                     "wc -c < /proc/keys; ls /sys/firmware | wc -l; touch /tmp/ok 2>/dev/null || echo tmp-ro")
+    assert out.split() == ["root-ro", "sys-ro", "0", "0", "tmp-ro"]
+
+
+def test_mounts_bind_tmpfs_and_options(pybox, bundle, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "file").write_text("from host\n")
+    bundle.config["mounts"] += [
+        {"destination": "/data", "type": "bind", "source": str(shared), "options": ["rbind", "ro"]},
+        {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "noexec"]},
+        {"destination": "/deep/new/dir", "type": "tmpfs", "source": "tmpfs"},
+    ]
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "cat /data/file; touch /data/x 2>/dev/null || echo data-ro;"
+                     "grep ' /scratch ' /proc/mounts; ls -d /deep/new/dir")
+    lines = out.splitlines()
+    assert lines[0] == "from host" and lines[1] == "data-ro"
+    assert "noexec" in lines[2] and "size=1024k" in lines[2]
+    assert lines[3] == "/deep/new/dir"
+
+
+def test_recursive_readonly_option(pybox, bundle, tmp_path):
+    outer = tmp_path / "outer"
+    (outer / "inner").mkdir(parents=True)
+    bundle.config["mounts"] += [
+        {"destination": "/outer", "type": "bind", "source": str(outer), "options": ["rbind", "rro"]}]
+    out = run_output(pybox, bundle, "sh", "-c", "touch /outer/inner/f 2>/dev/null && echo rw || echo ro")
+    assert out.strip() == "ro"
+
+
+def test_devices_defaults_and_extra(pybox, bundle):
+    bundle.config["linux"]["devices"] = [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 0, "gid": 0}]
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "for d in null zero full random urandom tty mynull; do test -c /dev/$d && echo $d; done;"
+                     "echo x > /dev/mynull && echo wrote; for l in fd stdin ptmx; do readlink /dev/$l; done")
+    assert out.split() == ["null", "zero", "full", "random", "urandom", "tty", "mynull", "wrote",
+                           "/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"]
+
+
+def test_sysctl_in_own_network_namespace(pybox, bundle):
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    assert run_output(pybox, bundle, "cat", "/proc/sys/net/ipv4/ip_forward").strip() == "1"
+
+
+def test_sysctl_outside_a_namespace_is_refused(pybox, bundle):
+    bundle.config["linux"]["sysctl"] = {"vm.swappiness": "10"}
+    bundle.write()
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "linux.sysctl.vm.swappiness" in result.stderr
+
+
+def test_hooks_run_in_order_with_state(pybox, bundle, tmp_path):
+    log = tmp_path / "hooks.log"
+    hooks = {}
+    for kind in ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"):
+        # createContainer runs in the container's mount namespace before pivot_root, startContainer
+        # after it: both write where the host can see (the bundle's rootfs is bind-mounted there).
+        target = "/tmp/hooks.log" if kind == "startContainer" else (
+            f"{bundle.rootfs}/tmp/hooks.log" if kind == "createContainer" else str(log))
+        hooks[kind] = [{"path": "/bin/sh", "args": ["sh", "-c", f"read s; echo {kind} \"$s\" >> {target}"]}]
+    bundle.config["hooks"] = hooks
+    bundle.config["annotations"] = {"org.example": "yes"}
+    run_output(pybox, bundle, "true")
+    host = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    assert [k for k, _ in host] == ["prestart", "createRuntime", "poststart", "poststop"]
+    state = json.loads(host[0][1])
+    assert state["id"] == "c1" and state["pid"] > 0 and state["annotations"] == {"org.example": "yes"}
+    inside = [line.split(" ", 1)[0] for line in open(f"{bundle.rootfs}/tmp/hooks.log").read().splitlines()]
+    assert inside == ["createContainer", "startContainer"]
+
+
+def test_failing_create_hook_fails_create_cleanly(pybox, bundle):
+    bundle.config["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "hooks.createRuntime[0]" in result.stderr
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+
+
+def test_hook_timeout(pybox, bundle):
+    bundle.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}]}
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "timed out" in result.stderr
+
+
+def test_join_another_containers_network_namespace(pybox, bundle, tmp_path, busybox_rootfs):
+    from integration.conftest import Bundle
+    bundle.args("sleep", "1000")
+    bundle.config["hostname"] = "first"
+    bundle.write()
+    pybox("run", "-d", "-b", bundle.path, "first")
+    pid = pybox.state("first")["pid"]
+    second = Bundle(tmp_path / "second", busybox_rootfs)
+    second.config["linux"]["namespaces"] = [
+        {"type": "uts", "path": f"/proc/{pid}/ns/uts"} if n["type"] == "uts" else n
+        for n in second.config["linux"]["namespaces"]]
+    second.config.pop("hostname")
+    second.args("hostname")
+    result = pybox("run", "-b", second.path, "second", check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "first"
+    pybox("delete", "--force", "first")
+
+
+def test_user_namespace_with_mappings(pybox, bundle):
+    # As with runc, the container's root must be able to reach the bundle: open up the parents.
+    path = bundle.path
+    while path != "/":
+        os.chmod(path, os.stat(path).st_mode | 0o011)
+        path = os.path.dirname(path)
+    linux = bundle.config["linux"]
+    linux["namespaces"].append({"type": "user"})
+    linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    os.system(f"chown -R 100000:100000 {bundle.rootfs}")
+    out = run_output(pybox, bundle, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f")
+    lines = out.split("\n")
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "100000", "65536"]
+    assert os.stat(os.path.join(bundle.rootfs, "tmp/f")).st_uid == 100000
+
+
+def test_time_namespace_offsets(pybox, bundle):
+    linux = bundle.config["linux"]
+    linux["namespaces"].append({"type": "time"})
+    linux["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+    uptime = float(run_output(pybox, bundle, "cat", "/proc/uptime").split()[0])
+    host = float(open("/proc/uptime").read().split()[0])
+    assert uptime - host > 86400 * 364
+
+
+def test_io_priority_and_scheduler(pybox, bundle):
+    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
+    out = run_output(pybox, bundle, "cat", "/proc/self/stat")
+    fields = out.rsplit(")", 1)[1].split()
+    assert fields[16] == "5"  # nice
+    assert fields[38] == "3"  # policy SCHED_BATCH
+
+
+def test_console_socket_gets_the_terminal(pybox, bundle, tmp_path):
+    import array
+    path = str(tmp_path / "console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["consoleSize"] = {"height": 30, "width": 100}
+    bundle.args("sh", "-c", "stty size; tty")
+    pybox("create", "-b", bundle.path, "--console-socket", path, "c1")
+    conn, _ = server.accept()
+    _, ancillary, _, _ = conn.recvmsg(16, socket.CMSG_SPACE(4))
+    master = array.array("i", ancillary[0][2][:4])[0]
+    pybox("start", "c1")
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    conn.close()
+    server.close()
+    assert output.decode().split() == ["30", "100", "/dev/console"] or b"30 100" in output
+    pybox("delete", "--force", "c1")
+
+
+def test_terminal_without_console_socket_is_refused(pybox, bundle):
+    bundle.config["process"]["terminal"] = True
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "console-socket" in result.stderr
+
+
+def test_preserve_fds(pybox, bundle, tmp_path):
+    bundle.args("sh", "-c", "echo through-fd3 >&3")
+    target = open(tmp_path / "out", "w")
+    result = pybox("run", "--preserve-fds", "1", "-b", bundle.path, "c1", pass_fds=(3,) if target.fileno() == 3 else (),
+                   check=False) if False else None
+    import subprocess
+    from integration.conftest import PYBOX
+    os.dup2(target.fileno(), 30)
+    proc = subprocess.run(f"exec 3>&30; {PYBOX} --root {pybox.root} run --preserve-fds 1 -b {bundle.path} c1",
+                          shell=True, executable="/bin/bash", pass_fds=(30,), timeout=30)
+    os.close(30)
+    target.close()
+    assert proc.returncode == 0
+    assert (tmp_path / "out").read_text() == "through-fd3\n"
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda c: c.pop("process"), "process"),
+    (lambda c: c["process"].update(args=[]), "process.args"),
+    (lambda c: c["linux"]["namespaces"].append({"type": "bogus"}), "linux.namespaces[6].type"),
+    (lambda c: c["process"]["capabilities"]["bounding"].append("CAP_NOPE"), "process.capabilities.bounding[3]"),
+    (lambda c: c["mounts"].append({"destination": "relative"}), "mounts[7].destination"),
+    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]), "process.rlimits[0].type"),
+    (lambda c: c["root"].update(path="missing"), "root.path"),
+    (lambda c: c["linux"].update(intelRdt={"closID": "x"}), "linux.intelRdt"),
+    (lambda c: c["process"].update(apparmorProfile="docker-default"), "process.apparmorProfile"),
+    (lambda c: c["mounts"].append({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}), "mounts[7].type"),
+])
+def test_bad_config_is_one_line_naming_the_field(pybox, bundle, change, field):
+    change(bundle.config)
+    bundle.write()
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    assert field in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+
+
+def test_malformed_json_is_one_line(pybox, bundle):
+    with open(os.path.join(bundle.path, "config.json"), "w") as f:
+        f.write("{not json")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "not valid JSON" in result.stderr
