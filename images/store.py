@@ -305,6 +305,11 @@ class Store:
                     os.unlink(self.path("blobs", "sha256", entry))
             for entry in os.listdir(self.path("tmp")):
                 shutil.rmtree(self.path("tmp", entry), ignore_errors=True)
+            # Only pulls and imports take blob and layer locks, and they hold the gc lock
+            # shared: with it held exclusively, no one waits on these files.
+            for entry in os.listdir(self.path("locks")):
+                if entry.startswith(("blob-", "layer-")):
+                    os.unlink(self.path("locks", entry))
 
     def forget_blobs(self, digests):
         """Delete these blobs unless an image refers to them (what a failed import wrote)."""
