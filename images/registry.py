@@ -46,7 +46,8 @@ class Registry:
         """Send; authenticate on 401; retry 429/5xx and broken connections. Returns the response."""
         import requests
         url = path if path.startswith("http") else self.base + path
-        for attempt in range(self.attempts):
+        failures = 0  # logging in and falling back to HTTP are not failures; each happens once
+        while True:
             if hasattr(kw.get("data"), "seek"):
                 kw["data"].seek(0)  # a retried upload sends the file again from its start
             try:
@@ -57,21 +58,22 @@ class Registry:
                 if self.http_fallback and url.startswith(self.base):
                     url = self._fall_back_to_http(url)
                     continue
-                if attempt + 1 == self.attempts:
+                failures += 1
+                if failures >= self.attempts:
                     raise PyboxError(f"{what}: {_reason(err)}") from None
-                self._sleep(attempt, None)
+                self._sleep(failures - 1, None)
                 continue
             if resp.status_code == 401 and self._may_authenticate(repo):
                 self.authenticate(resp, repo, what)
                 continue
-            if resp.status_code in RETRY_STATUS and attempt + 1 < self.attempts:
+            if resp.status_code in RETRY_STATUS and failures + 1 < self.attempts:
+                failures += 1
                 resp.close()
-                self._sleep(attempt, resp.headers.get("Retry-After"))
+                self._sleep(failures - 1, resp.headers.get("Retry-After"))
                 continue
             if resp.status_code not in ok:
                 raise PyboxError(f"{what}: {_status_text(resp)}")
             return resp
-        raise PyboxError(f"{what}: no answer after {self.attempts} attempts")
 
     def _fall_back_to_http(self, url):
         plain = "http://" + self.base[len("https://"):]
@@ -122,8 +124,11 @@ class Registry:
             raise PyboxError(f"{what}: token from {realm}: {_reason(err)}") from None
         if resp.status_code != 200:
             raise PyboxError(f"{what}: token from {realm}: {_status_text(resp)}")
-        body = resp.json()
-        token = body.get("token") or body.get("access_token")
+        try:
+            body = resp.json()
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
         if not token:
             raise PyboxError(f"{what}: token from {realm}: the answer holds no token")
         return token

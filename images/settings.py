@@ -27,7 +27,7 @@ class Settings:
             raise PyboxError(f"{source}: expected a mapping with a `registries` mapping")
         self.registries = data.get("registries") or {}
         self.insecure_hosts = set(insecure_hosts)  # --tls-verify=false
-        self.retries = _number(data, "retries", 5, int, source)
+        self.retries = max(1, _number(data, "retries", 5, int, source))
         self.backoff = _number(data, "backoff", 0.5, float, source)
 
     @classmethod
