@@ -205,10 +205,12 @@ class BlobReader(io.RawIOBase):
 
     def read(self, size=CHUNK):
         for attempt in range(self.registry.attempts):
-            if self.resp is None:
-                self._connect()
             try:
+                if self.resp is None:
+                    self._connect()
                 data = self.resp.raw.read(size, decode_content=False)
+            except PyboxError:
+                raise
             except Exception:  # urllib3 and socket errors of a broken connection
                 self._disconnect()
                 if attempt + 1 == self.registry.attempts:
@@ -224,15 +226,17 @@ class BlobReader(io.RawIOBase):
         return b""
 
     def _connect(self):
-        import hashlib
         headers = {"Range": f"bytes={self.done}-"} if self.done else {}
-        resp = self.registry.request("GET", f"/v2/{self.repo}/blobs/{self.digest}", self.repo,
-                                     self.what, ok=(200, 206), headers=headers, stream=True)
-        if resp.status_code == 200 and self.done:  # the server ignored Range: start over
-            self.out.seek(0)
-            self.out.truncate()
-            self.hash, self.done = hashlib.sha256(), 0
-        self.resp = resp
+        self.resp = self.registry.request("GET", f"/v2/{self.repo}/blobs/{self.digest}", self.repo,
+                                          self.what, ok=(200, 206), headers=headers, stream=True)
+        if self.resp.status_code == 200 and self.done:
+            # The server ignored Range. What was read is already unpacked: skip it again.
+            skip = self.done
+            while skip:
+                data = self.resp.raw.read(min(CHUNK, skip), decode_content=False)
+                if not data:
+                    raise ConnectionError("blob ended early")
+                skip -= len(data)
 
     def _disconnect(self):
         if self.resp is not None:

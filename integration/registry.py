@@ -191,7 +191,8 @@ class FaultProxy:
     """A reverse proxy before a registry that injects faults from a queue of (path part, fault).
 
     A fault is an HTTP status (429, 500, ...) answered instead of forwarding, "cut": forward,
-    send half the body, then drop the connection, or "redirect": a 307 to the registry itself.
+    send half the body, then drop the connection, "redirect": a 307 to the registry itself, or
+    "norange": forward without the Range header, as servers that cannot resume do.
     """
 
     def __init__(self, upstream):
@@ -242,7 +243,8 @@ class FaultProxy:
             handler.end_headers()
             return
         conn = http.client.HTTPConnection(self.upstream, timeout=30)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
+        dropped = ("host", "range") if fault == "norange" else ("host",)
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in dropped}
         headers["Host"] = self.upstream
         conn.request(handler.command, handler.path, body=body, headers=headers)
         resp = conn.getresponse()

@@ -267,3 +267,11 @@ def test_hostile_layer_from_a_registry_fails_cleanly(store, registry, tmp_path):
         store.pull(ref)
     assert "\n" not in str(err.value) and not os.path.exists("/etc/evil")
     assert store.images() == [] and os.listdir(store.path("tmp")) == []
+
+
+def test_resume_when_the_server_ignores_range(store, images, fault_proxy, tmp_path):
+    fault_proxy.faults = [("/blobs/", "cut"), ("/blobs/", "norange"), ("/blobs/", "cut"),
+                          ("/blobs/", "norange"), ("/blobs/", "cut"), ("/blobs/", "norange")]
+    image = store.pull(images["multi"].replace(fault_proxy.upstream, fault_proxy.host))
+    assert fault_proxy.faults == []
+    assert compare_with_umoci(store, image, images["multi"], tmp_path) == []
