@@ -97,8 +97,8 @@ def wait_for(pid, master):
 
 
 def _alive(pid):
+    """True while pid runs; WNOWAIT leaves its exit status for the real wait."""
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG | os.WNOWAIT if hasattr(os, "WNOWAIT") else os.WNOHANG)
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
     except ChildProcessError:
         return False
-    return waited == 0

@@ -129,7 +129,11 @@ def enter_cwd(cwd):
         os.chdir(cwd)
     except OSError as err:
         raise from_oserror(err, f"cwd {cwd}") from None
-    if not os.getcwd().startswith("/"):  # "(unreachable)/..." when outside the root
+    try:
+        inside = os.getcwd().startswith("/")  # the kernel says "(unreachable)/..." outside the root
+    except FileNotFoundError:  # and glibc turns that into ENOENT
+        inside = False
+    if not inside:
         raise PyboxError(f"cwd {cwd} is outside the container")
 
 
