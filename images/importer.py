@@ -230,8 +230,11 @@ def import_docker(store, source, names):
     if not isinstance(entries, list) or not entries:
         raise PyboxError("import: manifest.json of the docker archive lists no image")
     entry = entries[0]
+    if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str) or \
+            not isinstance(entry.get("Layers"), list):
+        raise PyboxError("import: manifest.json of the docker archive has no Config or Layers")
     config_digest = copy_blob(store, source, entry["Config"])
-    layers = [copy_blob(store, source, layer) for layer in entry["Layers"]]
+    layers = [copy_blob(store, source, str(layer)) for layer in entry["Layers"]]
     if not names:
         names = [_normal_name(tag) for tag in entry.get("RepoTags") or []]
     manifest_digest = store.put_blob_bytes(manifests.build(store, config_digest, layers))

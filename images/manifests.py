@@ -37,6 +37,11 @@ def check_manifest(doc, what):
         raise PyboxError(f"{what}: unsupported manifest media type {kind!r}")
     if not isinstance(doc.get("config"), dict) or not isinstance(doc.get("layers"), list):
         raise PyboxError(f"{what}: manifest has no config or layers")
+    from pybox.images.reference import check_digest
+    for i, desc in enumerate([doc["config"], *doc["layers"]]):
+        if not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+            raise PyboxError(f"{what}: manifest descriptor {i} has no digest")
+        check_digest(desc["digest"], f"{what}: manifest descriptor {i}")
 
 
 def host_platform():
@@ -81,7 +86,10 @@ def _platform_text(p):
 
 
 def diff_ids(config, count, what):
-    ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    rootfs = config.get("rootfs") if isinstance(config, dict) else None
+    ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise PyboxError(f"{what}: the image config has no rootfs.diff_ids list")
     if len(ids) != count:
         raise PyboxError(f"{what}: config lists {len(ids)} diff ids for {count} layers")
     return ids

@@ -263,3 +263,19 @@ def test_many_layers_on_kernels_without_lowerdir_plus(store, tmp_path):
         assert len(os.listdir(base / "rootfs")) == 150
     finally:
         unmount(str(base / "rootfs"))
+
+
+@pytest.mark.parametrize("manifest", ['{"x": 1}', '[{"Config": 3}]', "[]", "not json"])
+def test_malformed_docker_archive_is_one_line(store, tmp_path, manifest):
+    import io
+    import tarfile
+    path = tmp_path / "bad-save.tar"
+    with tarfile.open(path, "w") as tar:
+        data = manifest.encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(PyboxError) as err:
+        import_image(store, str(path), "bad")
+    assert "\n" not in str(err.value)
+    store_is_clean(store)

@@ -33,3 +33,11 @@ def test_schema1_is_refused_clearly():
 def test_bad_platform(bad):
     with pytest.raises(PyboxError, match="invalid platform"):
         manifests.parse_platform(bad)
+
+
+@pytest.mark.parametrize("layers", [[1], [{"size": 3}], [{"digest": "sha256:xyz"}]])
+def test_bad_descriptors_are_refused(layers):
+    doc = {"schemaVersion": 2, "mediaType": manifests.OCI_MANIFEST,
+           "config": {"digest": "sha256:" + "a" * 64}, "layers": layers}
+    with pytest.raises(PyboxError, match="descriptor 1"):
+        manifests.check_manifest(doc, "pull x")
