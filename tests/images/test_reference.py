@@ -28,3 +28,20 @@ def test_docker_hub_api_host():
 def test_bad_references_name_themselves(bad):
     with pytest.raises(PyboxError, match="invalid"):
         parse(bad)
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_component = st.from_regex(r"[a-z0-9]+([._-][a-z0-9]+)?", fullmatch=True)
+_refs = st.builds(
+    lambda host, path, tag: (host + "/" if host else "") + "/".join(path) + (":" + tag if tag else ""),
+    st.sampled_from(["", "localhost", "localhost:5000", "quay.io", "10.0.0.1:443"]),
+    st.lists(_component, min_size=1, max_size=3),
+    st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)))
+
+
+@given(_refs)
+def test_normalising_is_idempotent(text):
+    once = str(parse(text))
+    assert str(parse(once)) == once
+    assert ":" in once.rsplit("/", 1)[1]  # always a tag (latest by default)
