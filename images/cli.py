@@ -12,6 +12,8 @@ def main(g, argv):
     from pybox.errors import PyboxError
     commands = _commands(click)
     command = commands[g.command]
+    if g.command == "image" and not argv:
+        argv = ["--help"]  # as docker does: the list of image commands
     try:
         return command.main(args=argv, prog_name=f"pybox {g.command}", standalone_mode=False) or 0
     except click.exceptions.Exit as done:
