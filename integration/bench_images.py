@@ -1,7 +1,8 @@
 """Benchmark: pybox pull+unpack vs skopeo copy + umoci unpack vs podman pull, one run each.
 
-The same image (three gzip layers made from this machine's /usr) is served by a local
-docker-registry; every tool starts from an empty store. Run as root:
+The same images are served by a local docker-registry: a big one (three gzip layers made from
+this machine's /usr) and a small one (busybox); every tool starts from an empty store, so the
+small image shows start-up costs. Run as root:
     /opt/pybox/bin/python -m integration.bench_images
 """
 
@@ -21,7 +22,7 @@ PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
 SOURCES = ["usr/lib/python3.11", "usr/share/perl", "usr/bin"]
 
 
-def build_layout(path):
+def build_layout(path, sources=SOURCES):
     os.makedirs(os.path.join(path, "blobs", "sha256"))
 
     def blob(data):
@@ -30,9 +31,8 @@ def build_layout(path):
             f.write(data)
         return {"digest": "sha256:" + digest, "size": len(data)}
     layers, diff_ids = [], []
-    for source in [s for s in SOURCES if os.path.isdir("/" + s)]:
-        tar = subprocess.run(["tar", "-C", "/", "--numeric-owner", "-cf", "-", source],
-                             capture_output=True, check=True).stdout
+    for source in sources:
+        tar = _tar(source)
         diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                        **blob(gzip.compress(tar, compresslevel=6))})
@@ -48,6 +48,16 @@ def build_layout(path):
     with open(os.path.join(path, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     return sum(layer["size"] for layer in layers), sum(1 for _ in layers)
+
+
+def _tar(source):
+    """A layer: a directory of this machine, or a callable writing a tar file."""
+    if callable(source):
+        with tempfile.NamedTemporaryFile() as f:
+            source(f.name)
+            return f.read()
+    return subprocess.run(["tar", "-C", "/", "--numeric-owner", "-cf", "-", source],
+                          capture_output=True, check=True).stdout
 
 
 def timed(cmd, **kw):
@@ -77,25 +87,33 @@ def bench_podman(ref, work):
         subprocess.run(base + ["system", "reset", "-f"], capture_output=True)
 
 
+def run_all(ref, work):
+    results = {"pybox pull": bench_pybox(ref, work),
+               "skopeo copy + umoci unpack": bench_skopeo_umoci(ref, work)}
+    if shutil.which("podman"):
+        results["podman pull"] = bench_podman(ref, work)
+    ours = results["pybox pull"]
+    for name, seconds in results.items():
+        ratio = "" if name == "pybox pull" else f"   pybox/{name.split()[0]} = {ours / seconds:.2f}"
+        print(f"  {name:28} {seconds:7.2f} s{ratio}")
+
+
 def main():
+    from pybox.images.busybox import write_rootfs_tar
     work = tempfile.mkdtemp(prefix="pybox-bench-")
     registry = None
+    images = {"usr": [s for s in SOURCES if os.path.isdir("/" + s)], "busybox": [write_rootfs_tar]}
     try:
-        size, count = build_layout(os.path.join(work, "layout"))
         registry = RegistryServer(os.path.join(work, "registry"))
-        ref = f"{registry.host}/bench/usr:latest"
-        skopeo_push(os.path.join(work, "layout"), "bench", ref)
-        print(f"image: {count} gzip layers, {size / 1e6:.1f} MB compressed, from /usr")
-        results = {"pybox pull": bench_pybox(ref, work),
-                   "skopeo copy + umoci unpack": bench_skopeo_umoci(ref, work)}
-        if shutil.which("podman"):
-            results["podman pull"] = bench_podman(ref, work)
-        else:
+        if not shutil.which("podman"):
             print("podman: not installed, skipped")
-        ours = results["pybox pull"]
-        for name, seconds in results.items():
-            ratio = "" if name == "pybox pull" else f"   pybox/{name.split()[0]} = {ours / seconds:.2f}"
-            print(f"{name:28} {seconds:7.2f} s{ratio}")
+        for name, sources in images.items():
+            layout = os.path.join(work, f"layout-{name}")
+            size, count = build_layout(layout, sources)
+            ref = f"{registry.host}/bench/{name}:latest"
+            skopeo_push(layout, "bench", ref)
+            print(f"image {name}: {count} gzip layers, {size / 1e6:.1f} MB compressed")
+            run_all(ref, os.path.join(work, name))
     finally:
         if registry:
             registry.stop()
