@@ -135,10 +135,10 @@ def main(argv=None):
 
 
 def _dispatch(module, g, rest):
-    from importlib import import_module
     from pybox.runtime.args import HelpRequested
     try:
-        return import_module(module).main(g, rest) or 0
+        __import__(module)  # importlib itself costs 1.5 ms to import
+        return sys.modules[module].main(g, rest) or 0
     except HelpRequested as help_text:
         print(help_text)
         return 0

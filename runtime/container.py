@@ -5,12 +5,11 @@ status.py. Every operation that changes a container holds its lock.
 """
 
 import os
-import signal
 import time
+from _signal import SIGKILL  # `signal` imports enum: several ms on every command
 
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
-from pybox.runtime.launch import Handlers
 from pybox.runtime.state import Record, now_rfc3339, open_existing, write_atomic
 
 
@@ -102,7 +101,7 @@ def _resources_with_default_devices(linux):
 def _start_init(record, config, opts, cgroup):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.init.stages import intermediate
-    from pybox.runtime.launch import launch
+    from pybox.runtime.launch import InitHandlers, launch
     ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
                       preserve_fds=opts.preserve_fds)
@@ -124,40 +123,6 @@ def _start_init(record, config, opts, cgroup):
             console_sock.close()
 
 
-class InitHandlers(Handlers):
-    """create's answers to the init: record its pid, run the host's hooks, pass on seccomp fds."""
-
-    def __init__(self, ctx, cgroup, record, config):
-        super().__init__(ctx, cgroup)
-        self.record = record
-        self.config = config
-
-    def on_pid(self, pid):
-        from pybox.runtime.state import pid_start_time
-        super().on_pid(pid)
-        self.record.data["pid"] = pid
-        self.record.data["pid_start"] = pid_start_time(pid)
-        return self.creating_state()
-
-    def creating_state(self):
-        state = self.record.oci_state()
-        state.update(pid=self.pid, status="creating")
-        return state
-
-    def on_hooks(self):
-        from pybox.runtime.hooks import run_hooks
-        state = self.creating_state()
-        run_hooks(self.config, "prestart", state)
-        run_hooks(self.config, "createRuntime", state)
-
-    def on_seccomp(self, fd):
-        from pybox.seccomp import send_listener
-        try:
-            send_listener(self.ctx.seccomp, fd, self.creating_state())
-        finally:
-            os.close(fd)
-
-
 def _compile_seccomp(config):
     profile = (config.get("linux") or {}).get("seccomp")
     if not profile:
@@ -173,7 +138,7 @@ def _undo_create(record, cgroup):
         _kill_and_wait(pid, record)
     if cgroup is not None:
         try:
-            cgroup.signal_all(signal.SIGKILL)
+            cgroup.signal_all(SIGKILL)
             cgroup.destroy()
         except (OSError, PyboxError):
             pass
@@ -191,8 +156,10 @@ def start(root, container_id):
         st.require("start", record.status(), container_id)
         _release_init(record)
         os.unlink(record.fifo)
-        from pybox.runtime.hooks import run_hooks
         config = record.config()
+        if not (config.get("hooks") or {}).get("poststart"):
+            return
+        from pybox.runtime.hooks import run_hooks
         try:
             run_hooks(config, "poststart", record.oci_state())
         except PyboxError as err:
@@ -204,16 +171,22 @@ def start(root, container_id):
 
 
 def _release_init(record):
-    """Open the exec fifo and read the init's byte; the init then execs the user's process."""
-    import select
+    """Open the exec fifo and read the init's byte; the init then execs the user's process.
+
+    The init is blocked opening the fifo for writing, so the byte arrives at once; the loop
+    only guards against an init that died meanwhile (a blocking open would wait forever).
+    """
     fd = os.open(record.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        while True:
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready and os.read(fd, 1):
-                return
-            if not record.init_alive():
+        for attempt in range(1 << 30):
+            try:
+                if os.read(fd, 1):
+                    return
+            except BlockingIOError:
+                pass
+            if attempt % 64 == 63 and not record.init_alive():
                 raise PyboxError(f"start {record.id}: the container init has exited")
+            time.sleep(0.0001 if attempt < 1000 else 0.005)
     finally:
         os.close(fd)
 
@@ -249,7 +222,7 @@ def _signal_init(record, sig):
 def _signal_cgroup(record, sig):
     from pybox.cgroups import load_manager
     manager = load_manager(record.data["cgroup"])
-    if sig == signal.SIGKILL or not manager.frozen():
+    if sig == SIGKILL or not manager.frozen():
         manager.signal_all(sig)
     else:
         manager.signal_all(sig)
@@ -280,7 +253,7 @@ def _destroy(record):
     if cgroup_record:
         from pybox.cgroups import load_manager
         manager = load_manager(cgroup_record)
-        manager.signal_all(signal.SIGKILL)
+        manager.signal_all(SIGKILL)
         if manager.frozen():
             manager.thaw()
     if record.data.get("pid"):
@@ -304,7 +277,7 @@ def _kill_and_wait(pid, record):
     if start_time is None or pid_start_time(pid) != start_time:
         return
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, SIGKILL)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 10

@@ -1,7 +1,7 @@
 """The parent's side of the conversation with the processes it forks (protocol: sync.py)."""
 
 import os
-import signal
+from _signal import SIGKILL
 
 from pybox.errors import PyboxError
 from pybox.runtime.sync import Channel
@@ -28,6 +28,40 @@ class Handlers:
 
     def on_seccomp(self, fd):
         os.close(fd)
+
+
+class InitHandlers(Handlers):
+    """create's answers to the init: record its pid, run the host's hooks, pass on seccomp fds."""
+
+    def __init__(self, ctx, cgroup, record, config):
+        super().__init__(ctx, cgroup)
+        self.record = record
+        self.config = config
+
+    def on_pid(self, pid):
+        from pybox.runtime.state import pid_start_time
+        super().on_pid(pid)
+        self.record.data["pid"] = pid
+        self.record.data["pid_start"] = pid_start_time(pid)
+        return self.creating_state()
+
+    def creating_state(self):
+        state = self.record.oci_state()
+        state.update(pid=self.pid, status="creating")
+        return state
+
+    def on_hooks(self):
+        from pybox.runtime.hooks import run_hooks
+        state = self.creating_state()
+        run_hooks(self.config, "prestart", state)
+        run_hooks(self.config, "createRuntime", state)
+
+    def on_seccomp(self, fd):
+        from pybox.seccomp import send_listener
+        try:
+            send_listener(self.ctx.seccomp, fd, self.creating_state())
+        finally:
+            os.close(fd)
 
 
 def launch(ctx, entry, handlers):
@@ -95,6 +129,6 @@ def _reap(pid):
 def _kill(pid):
     if pid:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, SIGKILL)
         except ProcessLookupError:
             pass

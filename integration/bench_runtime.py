@@ -1,0 +1,124 @@
+"""Benchmark: pybox against runc (and crun) on the same busybox bundle, in one run.
+
+    python -m integration.bench_runtime [--runs 100]
+
+Prints medians and the ratio pybox/runc for: `run` of /bin/true; create, start and delete
+separately; the runtime's peak RSS; the memory of a created, not yet started container. crun
+1.8.1 refuses hybrid cgroup hosts, so it runs in a private mount namespace where the empty
+cgroup2 mount is hidden (the host's mounts are untouched). Not a test: nothing is asserted.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from integration.busybox import build_rootfs
+from pybox.runtime.defaults import default_spec
+
+PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
+
+
+def make_bundle(base):
+    bundle = os.path.join(base, "bundle")
+    os.makedirs(bundle)
+    build_rootfs(os.path.join(bundle, "rootfs"))
+    spec = default_spec()
+    spec["process"].update(terminal=False, args=["true"])
+    spec["linux"]["cgroupsPath"] = "pybox-bench/c"
+    spec["ociVersion"] = "1.0.2"  # crun 1.8.1 knows no later version
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    return bundle
+
+
+def timed(argv):
+    """Wall time and peak RSS (KiB) of one command; output goes to /dev/null."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}")
+    return elapsed, usage.ru_maxrss
+
+
+def measure(binary, bundle, root, runs, prefix=()):
+    cmd = [*prefix, binary, "--root", root]
+    result = {"run": [], "create": [], "start": [], "delete": [], "rss": [], "init_pss": []}
+    for i in range(runs):
+        cid = f"b{i}"
+        t, rss = timed([*cmd, "run", "--bundle", bundle, cid])
+        result["run"].append(t)
+        result["rss"].append(rss)
+    for i in range(runs):
+        cid = f"s{i}"
+        t, _ = timed([*cmd, "create", "--bundle", bundle, cid])
+        result["create"].append(t)
+        result["init_pss"].append(init_memory(cmd, cid))
+        result["start"].append(timed([*cmd, "start", cid])[0])
+        wait_stopped(cmd, cid)
+        result["delete"].append(timed([*cmd, "delete", cid])[0])
+    return result
+
+
+def init_memory(cmd, cid):
+    state = json.loads(subprocess.run([*cmd, "state", cid], capture_output=True, text=True).stdout)
+    with open(f"/proc/{state['pid']}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_stopped(cmd, cid):
+    for _ in range(500):
+        out = subprocess.run([*cmd, "state", cid], capture_output=True, text=True).stdout
+        if '"stopped"' in out:
+            return
+        time.sleep(0.002)
+
+
+def crun_prefix():
+    """A private mount namespace hiding the empty cgroup2 mount that crun 1.8.1 refuses."""
+    script = "mount --make-rprivate / && mount -t tmpfs none /sys/fs/cgroup/unified && exec \"$@\""
+    return ["unshare", "-m", "sh", "-c", script, "crun-in-private-ns"]
+
+
+def report(results):
+    names = list(results)
+    print(f"{'':24}" + "".join(f"{n:>12}" for n in names) + "   pybox/runc")
+    rows = [("run /bin/true (ms)", "run", 1000), ("create (ms)", "create", 1000),
+            ("start (ms)", "start", 1000), ("delete (ms)", "delete", 1000),
+            ("runtime peak RSS (MiB)", "rss", 1 / 1024), ("created init PSS (MiB)", "init_pss", 1 / 1024)]
+    for label, key, scale in rows:
+        medians = {n: statistics.median(results[n][key]) * scale for n in names}
+        ratio = medians["pybox"] / medians["runc"] if medians.get("runc") else float("nan")
+        print(f"{label:24}" + "".join(f"{medians[n]:12.2f}" for n in names) + f"{ratio:13.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100)
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="pybox-bench-")
+    try:
+        bundle = make_bundle(base)
+        results = {"pybox": measure(PYBOX, bundle, f"{base}/pybox", args.runs)}
+        if shutil.which("runc"):
+            results["runc"] = measure("runc", bundle, f"{base}/runc", args.runs)
+        if shutil.which("crun"):
+            results["crun"] = measure("crun", bundle, f"{base}/crun", args.runs, prefix=crun_prefix())
+        print(f"{args.runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
+        report(results)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
