@@ -25,8 +25,9 @@ class Registry:
         self.host = host
         self.settings = settings or Settings.load()
         self.base = self.settings.base_url(host)
-        # An insecure registry: TLS without certificate checks, or plain HTTP if TLS fails.
-        self.http_fallback = self.base.startswith("https://") and self.settings.insecure(host)
+        # An insecure registry: TLS without certificate checks, or the other scheme if the
+        # first one fails.
+        self.other_scheme = self.settings.insecure(host) and "://" not in host
         self.credentials = credentials
         self.actions = actions
         self.session = requests.Session()
@@ -46,7 +47,7 @@ class Registry:
         """Send; authenticate on 401; retry 429/5xx and broken connections. Returns the response."""
         import requests
         url = path if path.startswith("http") else self.base + path
-        failures = 0  # logging in and falling back to HTTP are not failures; each happens once
+        failures = 0  # logging in and switching scheme are not failures; each happens once
         while True:
             if hasattr(kw.get("data"), "seek"):
                 kw["data"].seek(0)  # a retried upload sends the file again from its start
@@ -55,13 +56,17 @@ class Registry:
                                             **self.auth_header.get(repo, {})}, timeout=60,
                                             verify=self.verify, **kw)
             except requests.RequestException as err:
-                if self.http_fallback and url.startswith(self.base):
-                    url = self._fall_back_to_http(url)
+                if self.other_scheme and url.startswith(self.base):
+                    url = self._switch_scheme(url)
                     continue
                 failures += 1
                 if failures >= self.attempts:
                     raise PyboxError(f"{what}: {_reason(err)}") from None
                 self._sleep(failures - 1, None)
+                continue
+            if resp.status_code == 400 and self.other_scheme and self.base.startswith("http:"):
+                resp.close()  # "Client sent an HTTP request to an HTTPS server"
+                url = self._switch_scheme(url)
                 continue
             if resp.status_code == 401 and self._may_authenticate(repo):
                 self.authenticate(resp, repo, what)
@@ -75,11 +80,12 @@ class Registry:
                 raise PyboxError(f"{what}: {_status_text(resp)}")
             return resp
 
-    def _fall_back_to_http(self, url):
-        plain = "http://" + self.base[len("https://"):]
-        url = plain + url[len(self.base):]
-        self.base = plain
-        self.http_fallback = False
+    def _switch_scheme(self, url):
+        scheme, rest = self.base.split("://", 1)
+        other = ("https://" if scheme == "http" else "http://") + rest
+        url = other + url[len(self.base):]
+        self.base = other
+        self.other_scheme = False
         return url
 
     def _sleep(self, attempt, retry_after):

@@ -10,7 +10,7 @@
     backoff: 0.5                # seconds before the first retry; doubles each time
 
 Loopback registries (localhost, 127.0.0.0/8, ::1) are insecure unless `insecure: false`, as
-docker treats them.
+docker treats them, and tried over plain HTTP first.
 """
 
 import os
@@ -56,12 +56,15 @@ class Settings:
         setting = self.entry(host).get("insecure")
         if setting is not None:
             return bool(setting)
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return name in ("localhost", "[::1]", "::1") or name.startswith("127.")
+        return _loopback(host)
 
     def base_url(self, host):
+        """Where to try first: plain HTTP for a loopback registry (docker-registry's default),
+        HTTPS otherwise; an insecure registry may then fall back to the other scheme."""
         if host.startswith(("http://", "https://")):
             return host.rstrip("/")
+        if _loopback(host) and self.entry(host).get("insecure") is None:
+            return "http://" + host
         return "https://" + host
 
     def mirrors(self, registry):
@@ -69,6 +72,11 @@ class Settings:
         if not isinstance(mirrors, list):
             raise PyboxError(f"registries.{registry}.mirrors: expected a list of hosts")
         return [str(m) for m in mirrors]
+
+
+def _loopback(host):
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in ("localhost", "[::1]", "::1") or name.startswith("127.")
 
 
 def _number(data, key, default, kind, source):

@@ -275,3 +275,12 @@ def test_resume_when_the_server_ignores_range(store, images, fault_proxy, tmp_pa
     image = store.pull(images["multi"].replace(fault_proxy.upstream, fault_proxy.host))
     assert fault_proxy.faults == []
     assert compare_with_umoci(store, image, images["multi"], tmp_path) == []
+
+
+def test_loopback_tls_registry_needs_no_settings(store, tls_registry, tmp_path):
+    """Loopback registries are insecure as in docker: HTTP first, then TLS without checks."""
+    layout = Layout(tmp_path / "oci")
+    layout.tag(layout.image([BASE]), "v1")
+    ref = f"{tls_registry.host}/tls/loop:v1"
+    skopeo_push(layout.path, "v1", ref)
+    assert store.pull(ref).names == [ref]

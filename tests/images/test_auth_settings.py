@@ -38,6 +38,8 @@ def test_loopback_registries_are_insecure_like_docker():
     s = Settings({"registries": {"10.0.0.5:5000": {"insecure": True},
                                  "localhost:5000": {"insecure": False}}})
     assert s.insecure("127.0.0.1:5000") and s.insecure("10.0.0.5:5000")
+    assert s.base_url("127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert s.base_url("10.0.0.5:5000") == "https://10.0.0.5:5000"
     assert not s.insecure("localhost:5000") and not s.insecure("quay.io")
     assert s.base_url("quay.io") == "https://quay.io"
     assert s.base_url("http://mirror:5000/") == "http://mirror:5000"
