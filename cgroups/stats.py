@@ -3,6 +3,10 @@
 import os
 
 
+CPUSET_FLAGS = ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level")
+
+
 def empty_stats():
     entry = {"limit": 0, "failcnt": 0}
     return {

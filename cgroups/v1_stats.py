@@ -3,7 +3,7 @@
 import os
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import blkio_entries, cpu_list, empty_stats, finish, hugepage_sizes
+from pybox.cgroups.stats import CPUSET_FLAGS, blkio_entries, cpu_list, empty_stats, finish, hugepage_sizes
 
 NS_PER_TICK = 10_000_000  # cpuacct.stat counts USER_HZ (100 Hz) ticks
 
@@ -63,10 +63,6 @@ def _blkio(d, stats):
                       ("ioServicedRecursive", "io_serviced_recursive")):
         text = files.read(d, "blkio.throttle." + name) or files.read(d, "blkio.bfq." + name) or ""
         blkio[key] = blkio_entries(text)
-
-
-CPUSET_FLAGS = ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
-                "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level")
 
 
 def _cpuset(d, stats):

@@ -1,7 +1,7 @@
 """`events --stats` data from cgroup v2 files, in runc's JSON shape (fs2 stats)."""
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import cpu_list, empty_stats, finish, hugepage_sizes
+from pybox.cgroups.stats import CPUSET_FLAGS, cpu_list, empty_stats, finish, hugepage_sizes
 
 UNLIMITED = (1 << 64) - 1  # what runc reports for "max"
 
@@ -19,9 +19,10 @@ def collect(d):
                      "limit": max(files.read_int(d, "pids.max"), 0)}
     _io(d, stats)
     hugetlb(d, stats)
+    stats["cpuset"] = dict.fromkeys(CPUSET_FLAGS, 0)  # v1-only flags: runc prints zeros on v2 too
     if files.exists(d, "cpuset.cpus.effective"):
-        stats["cpuset"] = {"cpus": cpu_list(files.read(d, "cpuset.cpus.effective") or ""),
-                           "mems": cpu_list(files.read(d, "cpuset.mems.effective") or "")}
+        stats["cpuset"].update(cpus=cpu_list(files.read(d, "cpuset.cpus.effective") or ""),
+                               mems=cpu_list(files.read(d, "cpuset.mems.effective") or ""))
     return finish(stats)
 
 

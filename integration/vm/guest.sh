@@ -13,7 +13,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 export PYTHONDONTWRITEBYTECODE=1 PYBOX_VM_DISK=/dev/vda
 echo "pybox-vm: kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 cd "$PROJECT"
-$PYTHON -m pytest -p no:cacheprovider --color=no $PYTEST_ARGS
+eval "\"\$PYTHON\" -m pytest -p no:cacheprovider --color=no $PYTEST_ARGS"
 echo "PYBOX-VM-EXIT=$?"
 sync
 /bin/busybox poweroff -f 2>/dev/null || echo o > /proc/sysrq-trigger
