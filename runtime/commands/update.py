@@ -95,8 +95,9 @@ def _resources_file(path, read_stdin):
     return resources
 
 
-def run_update(mgr, argv_values):
-    resources = resources_from(argv_values)
+def run_update(mgr, values):
+    """Apply the changes the parsed options ask for; returns them."""
+    resources = resources_from(values)
     mgr.update(resources)
     return resources
 
@@ -106,12 +107,14 @@ def main(g, argv):
     from pybox.runtime import status as st
     from pybox.runtime.state import open_existing
     _, values = parser.parse(argv)
-    record = open_existing(g.root, values["id"])
-    st.require("update", record.status(), values["id"])
+    cid = values["id"]
+    resources = resources_from(values)
+    record = open_existing(g.root, cid)
+    st.require("update", record.status(), cid)
     if not record.data.get("cgroup"):
-        raise PyboxError(f"update {values['id']}: the container has no cgroup")
+        raise PyboxError(f"update {cid}: the container has no cgroup")
     try:
-        run_update(load_manager(record.data["cgroup"]), values)
+        load_manager(record.data["cgroup"]).update(resources)
     except PyboxError as err:
-        raise err.within(f"update {values['id']}") from None
+        raise err.within(f"update {cid}") from None
     return 0
