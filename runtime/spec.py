@@ -118,7 +118,7 @@ def validate(config, bundle):
     _validate_mappings(linux, flags)
     _validate_mounts(config.get("mounts") or [])
     _validate_hooks(config.get("hooks") or {})
-    _validate_sysctl(linux.get("sysctl") or {}, flags)
+    _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))
     for key in ("hostname", "domainname"):
         if config.get(key) and not flags & k.CLONE_NEWUTS and not _joins(linux, "uts"):
             fail(key, "needs a uts namespace")
@@ -224,6 +224,14 @@ def _validate_namespaces(linux):
             flags |= NAMESPACE_FLAGS[kind]
     if flags & k.CLONE_NEWTIME and not os.path.exists("/proc/self/ns/time"):
         fail("linux.namespaces", "this kernel has no time namespaces")
+    return flags
+
+
+def _joined_flags(linux):
+    flags = 0
+    for ns in linux.get("namespaces") or []:
+        if ns.get("path") and ns.get("type") in NAMESPACE_FLAGS:
+            flags |= NAMESPACE_FLAGS[ns["type"]]
     return flags
 
 

@@ -109,7 +109,7 @@ def _preload(ctx):
         import pybox.runtime.hooks  # noqa: F401
         import subprocess  # noqa: F401
     if ctx.seccomp is not None:
-        import pybox.seccomp  # noqa: F401
+        import pybox.seccomp.load  # noqa: F401
 
 
 def container_init(ctx):

@@ -1,0 +1,107 @@
+"""podman (through conmon) and containerd (through its runc shim) with pybox as their runtime."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from integration.conftest import PYBOX
+
+# This machine's hard limits for open files and processes are lower than podman's defaults
+# (runc fails the same way without these).
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+def run(*argv, timeout=120, check=True):
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+def rootfs_tar(rootfs, path):
+    with tarfile.open(path, "w") as tar:
+        tar.add(rootfs, arcname=".")
+    return path
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory, busybox_rootfs):
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed")
+    base = tmp_path_factory.mktemp("podman")
+    cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
+           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", PYBOX]
+    run(*cmd, "import", rootfs_tar(busybox_rootfs, base / "bb.tar"), "localhost/pybox-bb:latest")
+    yield cmd
+    run(*cmd, "rm", "--all", "--force", check=False)
+    run(*cmd, "system", "reset", "--force", check=False)
+
+
+def test_podman_run_exec_pause_stop_rm(podman):
+    out = run(*podman, "run", "--rm", *ULIMITS, "localhost/pybox-bb", "sh", "-c", "echo hi; id -u").stdout
+    assert out.split() == ["hi", "0"]
+    assert run(*podman, "run", "--rm", *ULIMITS, "localhost/pybox-bb", "sh", "-c", "exit 3",
+               check=False).returncode == 3
+    run(*podman, "run", "-d", "--name", "pbx", *ULIMITS, "localhost/pybox-bb", "sleep", "1000")
+    assert run(*podman, "exec", "pbx", "sh", "-c", "echo exec ok").stdout.strip() == "exec ok"
+    run(*podman, "pause", "pbx")
+    assert "paused" in run(*podman, "inspect", "--format", "{{.State.Status}}", "pbx").stdout
+    run(*podman, "unpause", "pbx")
+    run(*podman, "stop", "-t", "1", "pbx")
+    run(*podman, "rm", "pbx")
+
+
+def test_podman_terminal(podman):
+    out = run(*podman, "run", "--rm", "-t", *ULIMITS, "localhost/pybox-bb", "tty").stdout
+    assert out.strip() == "/dev/console" or out.strip().startswith("/dev/pts/")
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory, podman):
+    if not shutil.which("containerd"):
+        pytest.skip("containerd is not installed")
+    base = tmp_path_factory.mktemp("containerd")
+    sock = str(base / "containerd.sock")
+    daemon = subprocess.Popen(["containerd", "--root", str(base / "root"), "--state", str(base / "state"),
+                               "--address", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctr = ["ctr", "--address", sock, "--namespace", "pyboxtest"]
+    for _ in range(100):
+        if run(*ctr, "version", check=False).returncode == 0:
+            break
+        time.sleep(0.1)
+    archive = str(base / "bb.oci.tar")
+    run(*podman, "save", "--format", "oci-archive", "-o", archive, "localhost/pybox-bb")
+    run(*ctr, "images", "import", "--base-name", "localhost/pybox-bb", archive)
+    yield ctr
+    run(*ctr, "images", "rm", "localhost/pybox-bb:latest", check=False)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=20)
+    subprocess.run(["umount", "-R", str(base / "state")], stderr=subprocess.DEVNULL)
+
+
+def test_containerd_run_exec_ps_pause_kill(containerd):
+    ctr = containerd
+    image = "localhost/pybox-bb:latest"
+    out = run(*ctr, "run", "--rm", "--runc-binary", PYBOX, image, "c1", "sh", "-c", "echo hi; exit 0").stdout
+    assert out.strip() == "hi"
+    run(*ctr, "run", "-d", "--runc-binary", PYBOX, image, "c2", "sleep", "1000")
+    try:
+        assert run(*ctr, "task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo in").stdout.strip() == "in"
+        assert "PID" in run(*ctr, "task", "ps", "c2").stdout
+        run(*ctr, "task", "pause", "c2")
+        assert "PAUSED" in run(*ctr, "task", "ls").stdout
+        run(*ctr, "task", "resume", "c2")
+        run(*ctr, "task", "kill", "-s", "KILL", "c2")
+        for _ in range(100):
+            if "STOPPED" in run(*ctr, "task", "ls").stdout:
+                break
+            time.sleep(0.05)
+    finally:
+        run(*ctr, "task", "rm", "-f", "c2", check=False)
+        run(*ctr, "containers", "rm", "c2", check=False)
