@@ -119,6 +119,9 @@ def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
     def one(desc, diff_id, chain):
         digest = check_digest(desc.get("digest", ""), what)
         if os.path.isdir(store.layer_dir(chain)):
+            # Unpacked already, maybe from the same content compressed otherwise: the blob is
+            # still fetched, so that every image in the store can be pushed.
+            _ensure_blob(store, registry, ref, desc, what, progress)
             progress.finish(digest, "Already exists")
             return
         if store.has_blob(digest):

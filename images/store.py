@@ -189,7 +189,10 @@ class Store:
             for other in images.values():
                 other["names"] = [n for n in other["names"] if n not in names]
             rec = images.setdefault(record["id"], record)
+            # One config may come with several manifests (gzip and zstd twins): keep all blobs.
+            blobs = list(dict.fromkeys(rec.get("blobs", []) + record.get("blobs", [])))
             rec.update({k: v for k, v in record.items() if k not in ("names", "repo_digests")})
+            rec["blobs"] = blobs
             rec["names"] = sorted(set(rec.get("names", [])) | set(names))
             digests = set(rec.get("repo_digests", []))
             if repo_digest:

@@ -284,3 +284,15 @@ def test_loopback_tls_registry_needs_no_settings(store, tls_registry, tmp_path):
     ref = f"{tls_registry.host}/tls/loop:v1"
     skopeo_push(layout.path, "v1", ref)
     assert store.pull(ref).names == [ref]
+
+
+def test_prune_during_pulls_removes_nothing_they_need(store, images, tmp_path):
+    env = dict(os.environ, PYBOX_STORAGE=store.root)
+    pulls = [subprocess.Popen([PYBOX, "pull", "-q", images[name]], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for name in ("multi", "zstd")]
+    for _ in range(5):
+        subprocess.run([PYBOX, "image", "prune"], env=env, check=True, capture_output=True)
+    assert [p.wait(120) for p in pulls] == [0, 0], [p.stderr.read() for p in pulls]
+    image = store.get(images["multi"])
+    assert compare_with_umoci(store, image, images["multi"], tmp_path) == []
+    assert all(store.has_blob(d) for d in image.record["blobs"])
