@@ -338,6 +338,9 @@ class Store:
         def claim(index):
             if image.id not in index["images"]:
                 raise PyboxError(f"image {image.id} was removed from the store")
+            if container_id in index["containers"]:
+                raise PyboxError(f"container {container_id} already has a rootfs from image "
+                                 f"{index['containers'][container_id][7:19]}")
             index["containers"][container_id] = image.id
         self.update_index(claim)
         try:

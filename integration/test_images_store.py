@@ -46,6 +46,9 @@ def test_busybox_import_mounts_a_rootfs_that_runs(store):
                              capture_output=True, text=True, check=True).stdout
         assert out == "hi\n"
         assert store.containers() == {"c1": image.id}
+        with pytest.raises(PyboxError, match="already has a rootfs"):
+            store.mount_rootfs(image, "c1")
+        assert os.path.ismount(rootfs)
         # The write went to the container's upper dir, not the shared layer.
         assert not os.path.exists(os.path.join(image.layer_dirs()[0], "tmp", "x"))
     finally:
