@@ -49,6 +49,7 @@ SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH
 SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
                "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10,
                "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20, "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 
 # Fields pybox cannot honour on this kind of host: an error, not a silent skip.
@@ -133,6 +134,12 @@ def validate(config, bundle):
         fail("linux.timeOffsets", "needs a new time namespace")
     for i, dev in enumerate(_expect(linux.get("devices") or [], list, "linux.devices")):
         _validate_device(dev, f"linux.devices[{i}]")
+    personality = linux.get("personality")
+    if personality is not None:
+        if _expect(personality, dict, "linux.personality").get("domain") not in PERSONALITY_DOMAINS:
+            fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITY_DOMAINS)}")
+        if personality.get("flags"):
+            fail("linux.personality.flags", "no personality flags are defined by the runtime-spec yet")
     annotations = config.get("annotations") or {}
     for key, value in _expect(annotations, dict, "annotations").items():
         if not isinstance(value, str):

@@ -128,6 +128,7 @@ def container_init(ctx):
             os.chroot(ctx.rootfs)
             os.chdir("/")
         _set_names(ctx.config)
+        _set_personality(ctx.linux.get("personality"))
         _join_cgroup(ctx)
         if ctx.new_mountns and ctx.config["root"].get("readonly"):
             rfs.readonly_root()
@@ -181,6 +182,12 @@ def _set_names(config):
         k.sethostname(config["hostname"])
     if config.get("domainname"):
         k.setdomainname(config["domainname"])
+
+
+def _set_personality(personality):
+    if personality:
+        from pybox.runtime.spec import PERSONALITY_DOMAINS
+        k.personality(PERSONALITY_DOMAINS[personality["domain"]])
 
 
 def _join_cgroup(ctx):
