@@ -131,6 +131,9 @@ def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
                 opener = None if store.has_blob(digest) else \
                     (lambda: _download(store, registry, ref, desc, what, progress))
                 store.ensure_layer(chain, digest, diff_id, digest[:19], opener)
+                if not store.has_blob(digest):  # another pull unpacked a twin meanwhile
+                    with _download(store, registry, ref, desc, what, progress):
+                        pass
         progress.finish(digest, "Pull complete")
 
     with ThreadPoolExecutor(PARALLEL) as pool:
