@@ -296,3 +296,13 @@ def test_prune_during_pulls_removes_nothing_they_need(store, images, tmp_path):
     image = store.get(images["multi"])
     assert compare_with_umoci(store, image, images["multi"], tmp_path) == []
     assert all(store.has_blob(d) for d in image.record["blobs"])
+
+
+def test_push_retries_through_faults(store, registry, fault_proxy, tmp_path):
+    from pybox.images.push import push
+    import_busybox(store)
+    fault_proxy.faults = [("/blobs/uploads/", 503), ("/blobs/uploads/", 500), ("/manifests/", 429)]
+    ref = f"{fault_proxy.host}/pushed/faulty:1"
+    assert push(store, "busybox", ref) == ref
+    assert fault_proxy.faults == []
+    assert Store(str(tmp_path / "other")).pull(ref).id == store.get("busybox").id
