@@ -26,6 +26,17 @@ COMMANDS = {
     "features": "pybox.runtime.commands.features",
     "update": "pybox.runtime.commands.update",
     "events": "pybox.runtime.commands.events",
+    # docker's and podman's container commands (run, ps, exec, kill and start above serve both).
+    "rm": "pybox.runtime.commands.rm",
+    "stop": "pybox.runtime.commands.stop",
+    "restart": "pybox.runtime.commands.restart",
+    "logs": "pybox.runtime.commands.logs",
+    "inspect": "pybox.runtime.commands.inspect",
+    "wait": "pybox.runtime.commands.wait",
+    "top": "pybox.runtime.commands.top",
+    "stats": "pybox.runtime.commands.stats",
+    "prune": "pybox.runtime.commands.prune",
+    "cleanup": "pybox.runtime.commands.cleanup",
     # Tools for people who write seccomp profiles.
     "seccomp": "pybox.seccomp.cli",
     # Images, with docker's and podman's names.

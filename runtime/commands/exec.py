@@ -1,4 +1,8 @@
-"""pybox exec [options] ID [COMMAND ARGS...] | pybox exec --process FILE ID"""
+"""pybox exec [options] ID [COMMAND ARGS...] | pybox exec --process FILE ID
+
+docker's form: pybox exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] CONTAINER CMD..., naming the
+container by name or id prefix; it is translated to runc's form.
+"""
 
 from pybox.errors import PyboxError
 from pybox.runtime.args import Parser
@@ -11,7 +15,51 @@ parser = Parser("exec", [
 ], positionals=["id"], rest="args", usage="exec [options] <container-id> [command args...]")
 
 
+docker_parser = Parser("exec", ["--interactive -i", "--tty -t", "--detach -d", "--env -e *",
+                                "--user -u =", "--workdir -w =", "--privileged"],
+                       positionals=["container"], rest="args",
+                       usage="exec [-it] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND...")
+RUNC_VALUED = ("--console-socket", "--cwd", "--env", "-e", "--user", "-u", "--additional-gids", "-g",
+               "--process", "-p", "--pid-file", "--process-label", "--apparmor", "--cap", "-c",
+               "--preserve-fds", "--cgroup")
+
+
 def main(g, argv):
+    if is_docker_form(g, argv):
+        argv = docker_to_runc(g, argv)
+    return runc_exec(g, argv)
+
+
+def is_docker_form(g, argv):
+    from pybox.runtime.manage.dispatch import is_docker_ref, words_of
+    words = words_of(argv, valued=RUNC_VALUED)
+    flags = argv[:argv.index(words[0])] if words else argv
+    for arg in flags:
+        name = arg.partition("=")[0]
+        if name in ("-i", "--interactive", "-w", "--workdir") or (
+                name[1:2] != "-" and len(name) > 2 and set(name[1:]) <= set("itd")):
+            return True
+    return bool(words) and is_docker_ref(g.root, words[0])
+
+
+def docker_to_runc(g, argv):
+    from pybox.runtime.manage.each import one
+    from pybox.runtime.manage.lifecycle import exec_user
+    from pybox.runtime.manage.options import expand_short
+    _, v = docker_parser.parse(expand_short(docker_parser, argv))
+    _, box = one(v["container"])
+    out = ["--tty"] if v["tty"] else []
+    out += ["--detach"] if v["detach"] else []
+    for entry in v["env"]:
+        out += ["--env", entry]
+    if v["workdir"]:
+        out += ["--cwd", v["workdir"]]
+    if v["user"]:
+        out += ["--user", exec_user(g.root, box, v["user"])]
+    return out + [box.id, *v["args"]]
+
+
+def runc_exec(g, argv):
     from pybox.runtime.exec import ExecOptions, build_process, exec_process, load_process_file
     from pybox.runtime.state import open_existing
     _, v = parser.parse(argv)

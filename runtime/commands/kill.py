@@ -1,4 +1,7 @@
-"""pybox kill [--all] ID [SIGNAL]: SIGNAL is a number or a name (KILL, SIGKILL), default TERM."""
+"""pybox kill [--all] ID [SIGNAL]: SIGNAL is a number or a name (KILL, SIGKILL), default TERM.
+
+docker's form: pybox kill [-s SIGNAL] CONTAINER... (default KILL), by name or id prefix.
+"""
 
 import signal
 
@@ -24,7 +27,12 @@ def parse_signal(text):
         raise PyboxError(f"invalid signal {text!r}") from None
 
 
+docker_parser = Parser("kill", ["--signal -s ="], rest="containers", usage="kill [-s SIGNAL] CONTAINER...")
+
+
 def main(g, argv):
+    if is_docker_form(g, argv):
+        return docker_kill(g, argv)
     from pybox.runtime.container import kill
     _, v = parser.parse(argv)
     if len(v["signal"]) > 1:
@@ -32,3 +40,29 @@ def main(g, argv):
     sig = parse_signal(v["signal"][0]) if v["signal"] else signal.SIGTERM
     kill(g.root, v["id"], sig, all_processes=v["all"])
     return 0
+
+
+def is_docker_form(g, argv):
+    from pybox.runtime.manage.dispatch import is_docker_ref, words_of
+    if any(arg.partition("=")[0] in ("-s", "--signal") for arg in argv):
+        return True
+    words = words_of(argv)
+    if len(words) == 2 and _is_signal(words[1]):
+        return False  # runc's `kill ID SIGNAL`
+    return len(words) != 1 or is_docker_ref(g.root, words[0])
+
+
+def _is_signal(word):
+    try:
+        parse_signal(word)
+        return True
+    except PyboxError:
+        return False
+
+
+def docker_kill(g, argv):
+    from pybox.runtime.manage.each import for_each
+    from pybox.runtime.manage.lifecycle import signal_box
+    _, v = docker_parser.parse(argv)
+    sig = parse_signal(v["signal"] or "KILL")
+    return for_each(v["containers"], lambda store, box: signal_box(g.root, box, sig), "kill")

@@ -1,5 +1,8 @@
 """pybox run [--bundle DIR] [--detach] [--keep] ... ID: create and start; in the foreground, wait.
 
+`pybox run [options] IMAGE [CMD...]` is docker's run (pybox.runtime.manage); runc's form is
+recognised by its own flags, or by a single word that names no image next to a ./config.json.
+
 In the foreground pybox stays the container's parent (a child subreaper), forwards signals to its
 init, proxies the terminal when process.terminal is set, exits with the container's status
 (128+N when killed by signal N) and deletes it unless --keep.
@@ -19,7 +22,32 @@ FORWARDED = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
              signal.SIGUSR2, signal.SIGCONT]
 
 
+RUNC_ONLY = {"--bundle", "-b", "--keep", "--pid-file", "--console-socket", "--no-pivot",
+             "--preserve-fds", "--no-new-keyring", "--notify-socket"}
+
+
 def main(g, argv):
+    if not is_runc_form(argv):
+        from pybox.runtime.manage.run import main as docker_run
+        return docker_run(g, argv)
+    return runc_run(g, argv)
+
+
+def is_runc_form(argv):
+    words = [arg for arg in argv if not arg.startswith("-")]
+    for arg in argv:
+        if not arg.startswith("-"):
+            break  # the flags of a container's own command are not ours
+        name = arg.partition("=")[0]
+        if name in RUNC_ONLY or "-" + name in RUNC_ONLY:  # runc also takes -bundle
+            return True
+    if len(words) != 1 or not os.path.exists("config.json"):
+        return False
+    from pybox.runtime.manage.run import names_image
+    return not names_image(words[0])
+
+
+def runc_run(g, argv):
     from pybox import kernel as k
     from pybox.runtime import container
     _, v = parser.parse(argv)

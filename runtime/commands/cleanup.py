@@ -1,0 +1,16 @@
+"""pybox cleanup ID (internal): conmon's exit command; releases the network, honours --rm."""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("cleanup", [], positionals=["id"], usage="cleanup <container-id>")
+
+
+def main(g, argv):
+    from pybox.runtime.manage.containers import load
+    from pybox.runtime.manage.lifecycle import after_exit, open_store
+    _, v = parser.parse(argv)
+    store = open_store()
+    box = load(store, v["id"])
+    if box is not None:
+        after_exit(g.root, store, box)
+    return 0

@@ -1,0 +1,15 @@
+"""pybox logs [-f] [--tail N] [-t] CONTAINER: what a detached container wrote (conmon's k8s-file)."""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("logs", ["--follow -f", "--tail -n =", "--timestamps -t"], positionals=["container"],
+                usage="logs [-f] [--tail N] CONTAINER")
+
+
+def main(g, argv):
+    from pybox.runtime.manage.each import one
+    from pybox.runtime.manage.logs import show
+    _, v = parser.parse(argv)
+    _, box = one(v["container"])
+    show(g.root, box, follow=v["follow"], tail=v["tail"], timestamps=v["timestamps"])
+    return 0

@@ -1,0 +1,17 @@
+"""pybox prune (container prune): remove every stopped container."""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("prune", ["--force -f"], usage="prune [-f]")
+
+
+def main(g, argv):
+    from pybox.runtime.manage.containers import all_boxes
+    from pybox.runtime.manage.lifecycle import open_store, remove, status_of
+    parser.parse(argv)
+    store = open_store()
+    for box in all_boxes(store):
+        if status_of(g.root, box) in ("exited", "created"):
+            remove(g.root, store, box)
+            print(box.id)
+    return 0

@@ -1,0 +1,18 @@
+"""pybox restart [-t SECS] CONTAINER...: stop, then start again detached."""
+
+from pybox.runtime.args import Parser
+from pybox.runtime.commands.stop import timeout_of
+
+parser = Parser("restart", ["--time -t ="], rest="containers", usage="restart [-t SECS] CONTAINER...")
+
+
+def main(g, argv):
+    from pybox.runtime.manage.each import for_each
+    from pybox.runtime.manage.lifecycle import start_detached, stop
+    _, v = parser.parse(argv)
+    timeout = timeout_of(v)
+
+    def restart(store, box):
+        stop(g.root, box, timeout)
+        start_detached(g.root, store, box)
+    return for_each(v["containers"], restart, "restart")

@@ -1,0 +1,13 @@
+"""pybox rm [-f] CONTAINER...: remove containers, their rootfs, logs and network lease."""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("rm", ["--force -f", "--volumes -v"], rest="containers",
+                usage="rm [-f] CONTAINER...")
+
+
+def main(g, argv):
+    from pybox.runtime.manage.each import for_each
+    from pybox.runtime.manage.lifecycle import remove
+    _, v = parser.parse(argv)
+    return for_each(v["containers"], lambda store, box: remove(g.root, store, box, v["force"]), "rm")

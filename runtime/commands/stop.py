@@ -1,0 +1,21 @@
+"""pybox stop [-t SECS] CONTAINER...: the stop signal, then SIGKILL after SECS (default 10)."""
+
+from pybox.errors import PyboxError
+from pybox.runtime.args import Parser
+
+parser = Parser("stop", ["--time -t ="], rest="containers", usage="stop [-t SECS] CONTAINER...")
+
+
+def timeout_of(v):
+    text = v["time"] or "10"
+    if not text.isdigit():
+        raise PyboxError(f"--time {text!r}: expected whole seconds")
+    return int(text)
+
+
+def main(g, argv):
+    from pybox.runtime.manage.each import for_each
+    from pybox.runtime.manage.lifecycle import stop
+    _, v = parser.parse(argv)
+    timeout = timeout_of(v)
+    return for_each(v["containers"], lambda store, box: stop(g.root, box, timeout), "stop")

@@ -1,0 +1,14 @@
+"""pybox top CONTAINER [ps options]: the host's ps, only the container's processes."""
+
+from pybox.runtime.args import Parser
+
+parser = Parser("top", [], positionals=["container"], rest="ps_args", usage="top CONTAINER [ps options]")
+
+
+def main(g, argv):
+    from pybox.runtime.commands.ps import _table
+    from pybox.runtime.container import pids
+    from pybox.runtime.manage.each import one
+    _, v = parser.parse(argv)
+    _, box = one(v["container"])
+    return _table(sorted(pids(g.root, box.id)), v["ps_args"] or ["-ef"])

@@ -1,0 +1,217 @@
+"""Image + docker run flags -> the bundle's config.json, with Docker's default confinement."""
+
+import os
+
+from pybox.errors import PyboxError
+from pybox.runtime.manage import options as o
+
+# Docker's default capability set (moby oci/caps/defaults.go).
+DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+               "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+               "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+# moby oci/defaults.go
+MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap"]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+DEFAULT_CGROUP_PARENT = "/pybox"
+
+
+def build_spec(image_config, rootfs, v, box, etc_files, store):
+    """The runtime config for `run` flags v; etc_files maps /etc/hosts etc. to host files."""
+    from pybox.images.config import resolve_user, to_runtime_spec
+    from pybox.runtime.defaults import default_spec
+    cfg = (image_config.get("config") if "rootfs" in image_config else image_config) or {}
+    spec = to_runtime_spec(image_config, rootfs, default_spec())
+    process = spec["process"]
+    process["args"] = command_line(cfg, v)
+    process["terminal"] = bool(v["tty"])
+    if v["tty"]:
+        process["consoleSize"] = _terminal_size()
+    process["noNewPrivileges"] = False
+    process["env"] = _env(process["env"], v, box)
+    if v["workdir"]:
+        process["cwd"] = _absolute(v["workdir"], "--workdir")
+    if v["user"]:
+        process["user"] = resolve_user(v["user"], rootfs)
+    process["capabilities"] = _capability_sets(v)
+    process["rlimits"] = _rlimits(process.get("rlimits") or [], v["ulimit"])
+    spec["root"] = {"path": rootfs, "readonly": bool(v["read_only"])}
+    spec["hostname"] = box.data["hostname"]
+    spec["mounts"] = _mounts(spec["mounts"], v, box, etc_files, store)
+    _linux(spec, v, box)
+    _security(spec, v)
+    return spec
+
+
+def command_line(cfg, v):
+    """docker's rule: --entrypoint replaces the image's and drops its Cmd; a given CMD replaces Cmd."""
+    if v["entrypoint"] is not None:
+        entry = [v["entrypoint"]] if v["entrypoint"] else []
+        args = entry + list(v["command"])
+    else:
+        args = list(cfg.get("Entrypoint") or []) + list(v["command"] or cfg.get("Cmd") or [])
+    if not args:
+        raise PyboxError("no command given and the image has no Entrypoint or Cmd")
+    return args
+
+
+def _env(env, v, box):
+    from pybox.images.config import merge_env
+    env = [e for e in env if not e.startswith("HOSTNAME=")] + [f"HOSTNAME={box.data['hostname']}"]
+    if not v["tty"]:
+        env = [e for e in env if not e.startswith("TERM=")]
+    return merge_env(env, o.parse_env(v))
+
+
+def _absolute(path, flag):
+    if not path.startswith("/"):
+        raise PyboxError(f"{flag} {path!r}: must be an absolute path")
+    return path
+
+
+def _terminal_size():
+    from pybox.runtime.console import get_size
+    try:
+        rows, cols = get_size(0)
+        return {"height": rows, "width": cols}
+    except OSError:
+        return {"height": 24, "width": 80}
+
+
+def _last_cap_names():
+    from pybox.runtime.spec import CAPABILITIES
+    return list(CAPABILITIES)
+
+
+def _capability_sets(v):
+    if v["privileged"]:
+        caps = _last_cap_names()
+    else:
+        caps = list(DOCKER_CAPS)
+        for kind, names in (("add", v["cap_add"]), ("drop", v["cap_drop"])):
+            for name in names:
+                wanted = _last_cap_names() if name.upper() == "ALL" else [_cap_name(name)]
+                if kind == "add":
+                    caps += [c for c in wanted if c not in caps]
+                else:
+                    caps = [c for c in caps if c not in wanted]
+    return {kind: list(caps) for kind in ("bounding", "effective", "permitted")}
+
+
+def _cap_name(name):
+    full = name.upper() if name.upper().startswith("CAP_") else "CAP_" + name.upper()
+    if full not in _last_cap_names():
+        raise PyboxError(f"unknown capability {name!r}")
+    return full
+
+
+def _rlimits(base, ulimits):
+    limits = {r["type"]: r for r in base}
+    for text in ulimits:
+        rlimit = o.parse_ulimit(text)
+        limits[rlimit["type"]] = rlimit
+    return list(limits.values())
+
+
+def _mounts(mounts, v, box, etc_files, store):
+    extra = [o.parse_volume(text, store) for text in v["volume"]]
+    extra += [o.parse_tmpfs(text) for text in v["tmpfs"]]
+    for dest, source in etc_files.items():
+        extra.append({"destination": dest, "type": "bind", "source": source,
+                      "options": ["rbind", "rw" if not v["read_only"] else "ro"]})
+    taken = {m["destination"] for m in extra}
+    if box.data["network"] == "host":
+        taken.add("/sys")  # docker: sysfs of the host's network namespace is bound, not mounted
+        extra.insert(0, {"destination": "/sys", "type": "bind", "source": "/sys",
+                         "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+    return [m for m in mounts if m["destination"] not in taken] + extra
+
+
+def _linux(spec, v, box):
+    linux = spec["linux"]
+    parent = v["cgroup_parent"] or os.environ.get("PYBOX_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
+    linux["cgroupsPath"] = f"{parent.rstrip('/')}/{box.id}"
+    linux["namespaces"] = _namespaces(linux["namespaces"], box.data["network"], box)
+    linux["resources"] = _resources(linux.get("resources") or {}, v)
+    if v["privileged"]:
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        linux["maskedPaths"] = []
+        linux["readonlyPaths"] = []
+    else:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+
+
+def _namespaces(namespaces, network, box):
+    kept = [ns for ns in namespaces if ns["type"] != "network"]
+    if network == "host":
+        return kept
+    if network.startswith("container:"):
+        return kept + [{"type": "network", "path": box.data["netns_path"]}]
+    return kept + [{"type": "network"}]
+
+
+def _resources(resources, v):
+    if v["memory"]:
+        limit = o.parse_bytes(v["memory"], "--memory")
+        resources["memory"] = {"limit": limit}
+    cpu = {}
+    if v["cpus"]:
+        try:
+            cpus = float(v["cpus"])
+        except ValueError:
+            cpus = 0
+        if cpus <= 0:
+            raise PyboxError(f"--cpus {v['cpus']!r}: expected a positive number like 1.5")
+        cpu.update(period=100000, quota=int(cpus * 100000))
+    if v["cpu_shares"]:
+        cpu["shares"] = _positive(v["cpu_shares"], "--cpu-shares")
+    if cpu:
+        resources["cpu"] = cpu
+    if v["pids_limit"]:
+        resources["pids"] = {"limit": _positive(v["pids_limit"], "--pids-limit")}
+    return resources
+
+
+def _positive(text, flag):
+    if not text.isdigit() or int(text) <= 0:
+        raise PyboxError(f"{flag} {text!r}: expected a positive whole number")
+    return int(text)
+
+
+def _security(spec, v):
+    process, linux = spec["process"], spec["linux"]
+    seccomp = "default"
+    for opt in v["security_opt"]:
+        key, _, value = opt.replace(":", "=", 1).partition("=")
+        if key == "seccomp" and value:
+            seccomp = value
+        elif key == "no-new-privileges" and value in ("", "true"):
+            process["noNewPrivileges"] = True
+        elif key == "no-new-privileges" and value == "false":
+            process["noNewPrivileges"] = False
+        elif key in ("label", "apparmor") and value in ("disable", "unconfined"):
+            continue  # pybox applies no LSM profile
+        else:
+            raise PyboxError(f"--security-opt {opt!r}: pybox knows seccomp=unconfined|FILE and "
+                             "no-new-privileges")
+    if v["privileged"] and seccomp == "default":
+        seccomp = "unconfined"
+    if seccomp == "unconfined":
+        linux.pop("seccomp", None)
+    elif seccomp == "default":
+        from pybox.seccomp import default_profile
+        linux["seccomp"] = default_profile(process["capabilities"]["effective"])
+    else:
+        linux["seccomp"] = _profile_file(seccomp)
+
+
+def _profile_file(path):
+    from pybox import jsonio
+    try:
+        return jsonio.load_file(path)
+    except OSError as err:
+        raise PyboxError(f"--security-opt seccomp={path}: {err.strerror}") from None
+    except ValueError as err:
+        raise PyboxError(f"--security-opt seccomp={path}: not valid JSON: {err}") from None

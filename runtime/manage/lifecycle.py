@@ -1,0 +1,309 @@
+"""docker-style lifecycle over the OCI runtime: run, start, stop, kill, rm, wait, cleanup.
+
+Detached containers run under conmon: it calls `pybox create`, keeps the container's output in
+a k8s-file log and writes the exit status, so no Python process stays per container.
+"""
+
+import os
+import signal
+import time
+
+from pybox.errors import PyboxError
+from pybox.runtime import container
+from pybox.runtime import status as st
+from pybox.runtime.manage import containers, net
+from pybox.runtime.state import Record, now_rfc3339
+
+
+def open_store():
+    from pybox.images.store import Store
+    return Store()
+
+
+def create_box(root, store, v):
+    """Image, metadata, rootfs and config.json of a new container (nothing left on failure)."""
+    from pybox import jsonio
+    from pybox.runtime.manage.bundle import build_spec
+    fields = net.settings(v)
+    image = store.ensure(v["image"])
+    box = containers.new(store, v["name"], dict(
+        fields, image=v["image"], image_id=image.id, rm=bool(v["rm"]), tty=bool(v["tty"]),
+        interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
+        command=[], hostname=v["hostname"] or ""))
+    try:
+        box.data["hostname"] = box.data["hostname"] or box.id[:12]
+        if box.data["network"].startswith("container:"):
+            box.data["netns_path"] = _netns_of(root, store, box.data["network"][10:])
+        rootfs = store.mount_rootfs(image, box.id)
+        spec = build_spec(image.config, rootfs, v, box, net.write_etc(box), store)
+        with open(box.path("config.json"), "w") as f:
+            f.write(jsonio.dumps(spec))
+        box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"))
+    except BaseException:
+        store.unmount_rootfs(box.id)
+        raise
+    return box
+
+
+def _image_stop_signal(image):
+    cfg = image.config.get("config") or {}
+    return cfg.get("StopSignal") or "SIGTERM"
+
+
+def _netns_of(root, store, ref):
+    other = containers.resolve(store, ref)
+    record = runtime_record(root, other)
+    if record is None or not record.init_alive():
+        raise PyboxError(f"--network container:{ref}: that container is not running")
+    return f"/proc/{record.data['pid']}/ns/net"
+
+
+def runtime_record(root, box):
+    record = Record(root, box.id)
+    return record.load() if record.exists() else None
+
+
+def status_of(root, box):
+    record = runtime_record(root, box)
+    if record is None:
+        return "exited" if box.data.get("started") else "created"
+    status = record.status()
+    return {st.STOPPED: "exited", st.CREATED: "created", st.CREATING: "created"}.get(status, status)
+
+
+# --- starting --------------------------------------------------------------------------------
+def run_foreground(root, store, box):
+    """Create, connect, start and wait in this process (it stays the container's parent)."""
+    from pybox import kernel as k
+    from pybox.runtime.commands.run import _console_pair, _receive_master, forward_signals, wait_for
+    k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+    opts = container.CreateOptions(bundle=box.bundle)
+    console = _console_pair(opts)
+    try:
+        record = _create_with_stdin(root, box, opts)
+    finally:
+        if console:
+            os.close(console[1])
+    pid = record.data["pid"]
+    master = _receive_master(console[0]) if console else None
+    status = 125
+    try:
+        net.connect(store, box, pid)
+        forward_signals(pid)
+        container.start(root, box.id)
+        box.update(started=now_rfc3339(), exit_code=None)
+        status = wait_for(pid, master)
+        box.update(exit_code=status, finished=now_rfc3339())
+    finally:
+        after_exit(root, store, box)
+    return status
+
+
+def _create_with_stdin(root, box, opts):
+    """Without -i the container's stdin is /dev/null, as docker gives it."""
+    if box.data["interactive"] or box.data["tty"]:
+        return container.create(root, box.id, opts)
+    saved = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        return container.create(root, box.id, opts)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+
+
+def start_detached(root, store, box):
+    """conmon creates the container; we connect its network and start it."""
+    _forget_old_run(root, store, box)
+    for sub in ("exits", "sockets"):
+        os.makedirs(box.path(sub), exist_ok=True)
+    pid = _conmon_create(root, box)
+    try:
+        net.connect(store, box, pid)
+        container.start(root, box.id)
+    except BaseException:
+        container.delete(root, box.id, force=True)
+        net.disconnect(store, box)
+        raise
+    box.update(started=now_rfc3339(), finished=None, exit_code=None)
+
+
+def _conmon_create(root, box):
+    """Run conmon; its sync pipe (podman's protocol) answers {"data": pid} or a negative + message."""
+    import subprocess
+    from pybox import jsonio
+    read_end, write_end = os.pipe()
+    try:
+        child = subprocess.Popen(conmon_argv(root, box), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 pass_fds=[write_end], start_new_session=True,
+                                 env=dict(os.environ, _OCI_SYNCPIPE=str(write_end)))
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.readline()
+    child.wait()
+    try:
+        message = jsonio.loads(answer)
+        pid = int(message["data"])
+    except (ValueError, KeyError, TypeError):
+        message, pid = {}, -1
+    if pid <= 0:
+        raise PyboxError(f"start {box.name}: {_conmon_error(box, message.get('message', ''))}")
+    return pid
+
+
+def _forget_old_run(root, store, box):
+    """A stopped container starts again from a fresh runtime record and exit file."""
+    container.delete(root, box.id, force=True)
+    net.disconnect(store, box)
+    for name in ("pidfile", os.path.join("exits", box.id)):
+        try:
+            os.unlink(box.path(name))
+        except FileNotFoundError:
+            pass
+
+
+def conmon_argv(root, box):
+    runtime = pybox_executable()
+    argv = ["conmon", "--api-version", "1", "-c", box.id, "-u", box.id, "-n", box.name,
+            "-r", runtime, "-b", box.bundle, "-p", box.path("pidfile"),
+            "-P", box.path("conmon.pid"), "-l", f"k8s-file:{box.path('ctr.log')}",
+            "--exit-dir", box.path("exits"), "--socket-dir-path", box.path("sockets"),
+            "--runtime-arg", "--root", "--runtime-arg", root,
+            "--exit-command", runtime, "--exit-command-arg", "--root",
+            "--exit-command-arg", root, "--exit-command-arg", "cleanup",
+            "--exit-command-arg", box.id]
+    if box.data["tty"]:
+        argv.append("-t")
+    return argv
+
+
+def pybox_executable():
+    import sys
+    candidate = os.path.join(os.path.dirname(sys.executable), "pybox")
+    return candidate if os.path.exists(candidate) else os.path.abspath(sys.argv[0])
+
+
+def _conmon_error(box, stderr):
+    """The runtime's own one-line error, which conmon copies into the log or its stderr."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    try:
+        with open(box.path("ctr.log")) as f:
+            lines += [line.split(" ", 3)[-1] for line in f if " stderr " in line]
+    except FileNotFoundError:
+        pass
+    return lines[-1].strip() if lines else "conmon failed to create the container"
+
+
+# --- stopping --------------------------------------------------------------------------------
+def signal_box(root, box, sig):
+    record = runtime_record(root, box)
+    if record is None or record.status() not in (st.RUNNING, st.PAUSED, st.CREATED):
+        raise PyboxError(f"container {box.name} is not running")
+    container.kill(root, box.id, sig, all_processes=sig == signal.SIGKILL)
+
+
+def stop(root, box, timeout=10):
+    """The stop signal, then SIGKILL after timeout seconds; fine on a stopped container."""
+    from pybox.runtime.commands.kill import parse_signal
+    record = runtime_record(root, box)
+    if record is None or not record.init_alive():
+        return
+    try:
+        container.kill(root, box.id, parse_signal(box.data.get("stop_signal") or "TERM"))
+    except PyboxError:
+        return
+    if not _wait_dead(record, timeout):
+        try:
+            container.kill(root, box.id, signal.SIGKILL, all_processes=True)
+        except PyboxError:
+            pass
+        _wait_dead(record, 10)
+    wait_exit_code(root, box, 2)
+
+
+def _wait_dead(record, timeout):
+    deadline = time.monotonic() + timeout
+    while record.init_alive():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def wait_exit_code(root, box, timeout=None):
+    """Block until the container has exited and its status is known; return the status."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    record = runtime_record(root, box)
+    while True:
+        code = box.exit_code()
+        alive = record is not None and record.init_alive()
+        if code is not None and not alive:
+            return code
+        if not alive and not _under_conmon(box):
+            return code if code is not None else 0
+        if deadline is not None and time.monotonic() >= deadline:
+            return code
+        time.sleep(0.02)
+        fresh = containers.load_path(box.bundle)
+        if fresh is None:  # removed meanwhile (--rm)
+            return code
+        box.data = fresh.data
+
+
+def monitored(root, box):
+    """True while the container runs or its monitor is still writing its log and status."""
+    record = runtime_record(root, box)
+    return (record is not None and record.init_alive()) or _under_conmon(box)
+
+
+def _under_conmon(box):
+    try:
+        with open(box.path("conmon.pid")) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return pid != os.getppid()  # conmon runs our cleanup and waits for it
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+
+
+def after_exit(root, store, box):
+    """The container has exited: release its address; remove it all with --rm."""
+    net.disconnect(store, box)
+    if box.data.get("rm"):
+        remove(root, store, box, force=True)
+
+
+def remove(root, store, box, force=False):
+    if status_of(root, box) in ("running", "paused") and not force:
+        raise PyboxError(f"container {box.name} is running: stop it first or use rm -f")
+    container.delete(root, box.id, force=True)
+    net.disconnect(store, box)
+    _wait_conmon(box)
+    store.unmount_rootfs(box.id)
+
+
+def _wait_conmon(box, timeout=3):
+    deadline = time.monotonic() + timeout
+    while _under_conmon(box) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def start_again(root, store, box):
+    """docker start: a running container is left alone; a stopped one runs again, detached."""
+    if status_of(root, box) in ("running", "paused"):
+        return
+    start_detached(root, store, box)
+
+
+def exec_user(root, box, text):
+    """-u NAME[:GROUP] as uid:gid, names looked up in the container's own /etc/passwd."""
+    from pybox.images.config import resolve_user
+    record = runtime_record(root, box)
+    if record is None:
+        raise PyboxError(f"container {box.name} is not running")
+    user = resolve_user(text, record.data["rootfs"])
+    return f"{user['uid']}:{user['gid']}"

@@ -1,0 +1,27 @@
+"""docker's `pybox run [options] IMAGE [CMD...]`."""
+
+from pybox.errors import PyboxError
+
+
+def names_image(word):
+    from pybox.runtime.manage.lifecycle import open_store
+    try:
+        return open_store().find(word) is not None
+    except PyboxError:
+        return False
+
+
+def main(g, argv):
+    from pybox.runtime.manage import lifecycle, options
+    v = options.parse_run(argv)
+    store = lifecycle.open_store()
+    box = lifecycle.create_box(g.root, store, v)
+    if not v["detach"]:
+        return lifecycle.run_foreground(g.root, store, box)
+    try:
+        lifecycle.start_detached(g.root, store, box)
+    except BaseException:
+        lifecycle.remove(g.root, store, box, force=True)
+        raise
+    print(box.id)
+    return 0

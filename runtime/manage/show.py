@@ -1,0 +1,107 @@
+"""What ps and inspect print, in docker's shapes."""
+
+import calendar
+import time
+
+from pybox.runtime.manage.lifecycle import runtime_record, status_of
+
+
+def seconds_since(stamp):
+    try:
+        then = calendar.timegm(time.strptime((stamp or "")[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return max(0, time.time() - then)
+
+
+def duration(seconds):
+    """docker's units: "Less than a second", "5 seconds", "About a minute", "3 hours"."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 1:
+        return "Less than a second"
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+                       ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return "Less than a second"
+
+
+def status_text(root, box):
+    status = status_of(root, box)
+    if status == "running":
+        return "Up " + duration(seconds_since(box.data.get("started")))
+    if status == "paused":
+        return "Up " + duration(seconds_since(box.data.get("started"))) + " (Paused)"
+    if status == "exited":
+        since = duration(seconds_since(box.finished_at()))
+        return f"Exited ({box.exit_code() or 0}) {since} ago"
+    return "Created"
+
+
+def ports_text(box):
+    return ", ".join(f"{ip}:{host}->{ctr}/{proto}" for ip, host, ctr, proto in box.data.get("ports") or [])
+
+
+def command_text(box, width=20):
+    text = " ".join(box.data.get("command") or [])
+    return '"' + (text if len(text) <= width else text[:width - 1] + "…") + '"'
+
+
+def ps_row(root, box):
+    return {"ID": box.id, "Image": box.data["image"], "Command": " ".join(box.data.get("command") or []),
+            "Created": box.data.get("created"), "State": status_of(root, box),
+            "Status": status_text(root, box), "Ports": ports_text(box), "Names": box.name,
+            "ExitCode": box.exit_code()}
+
+
+def ps_table(root, boxes):
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
+    for box in boxes:
+        rows.append((box.id[:12], box.data["image"], command_text(box),
+                     duration(seconds_since(box.data.get("created"))) + " ago",
+                     status_text(root, box), ports_text(box), box.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def inspect(root, box):
+    """The fields of `docker inspect` that pybox knows."""
+    data = box.data
+    record = runtime_record(root, box)
+    status = status_of(root, box)
+    lease = data.get("lease") or {}
+    config = _config(box)
+    process = config.get("process") or {}
+    return {
+        "Id": box.id, "Name": "/" + box.name, "Created": data.get("created"),
+        "Path": (data.get("command") or [""])[0], "Args": (data.get("command") or [])[1:],
+        "State": {"Status": status, "Running": status in ("running", "paused"),
+                  "Paused": status == "paused",
+                  "Pid": record.data.get("pid", 0) if record and status in ("running", "paused") else 0,
+                  "ExitCode": box.exit_code() or 0, "StartedAt": data.get("started"),
+                  "FinishedAt": box.finished_at()},
+        "Image": data.get("image_id"), "ImageName": data.get("image"), "LogPath": data.get("log_path"),
+        "Config": {"Hostname": data.get("hostname"), "Env": process.get("env"),
+                   "Cmd": data.get("command"), "WorkingDir": process.get("cwd"),
+                   "Tty": bool(data.get("tty")), "OpenStdin": bool(data.get("interactive")),
+                   "StopSignal": data.get("stop_signal"), "Labels": config.get("annotations") or {}},
+        "HostConfig": {"NetworkMode": data.get("network"), "AutoRemove": bool(data.get("rm")),
+                       "Resources": (config.get("linux") or {}).get("resources") or {}},
+        "NetworkSettings": {"IPAddress": lease.get("address") or "", "Gateway": lease.get("gateway") or "",
+                            "IPPrefixLen": lease.get("prefix") or 0, "MacAddress": lease.get("mac") or "",
+                            "Ports": {f"{c}/{p}": [{"HostIp": ip, "HostPort": str(h)}]
+                                      for ip, h, c, p in data.get("ports") or []}},
+        "Mounts": [m for m in config.get("mounts") or [] if m.get("type") == "bind"
+                   and not m["source"].startswith(box.bundle)],
+        "Bundle": box.bundle,
+    }
+
+
+def _config(box):
+    from pybox import jsonio
+    try:
+        return jsonio.load_file(box.path("config.json"))
+    except (OSError, ValueError):
+        return {}
