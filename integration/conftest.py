@@ -50,9 +50,14 @@ class Bundle:
         return self.write()
 
 
+CGROUPS_OF_THIS_TEST = []
+
+
 def test_cgroup_path():
     """A relative cgroupsPath: pybox puts it below the cgroup of the process running it."""
-    return f"pybox-test/{uuid.uuid4().hex[:12]}"
+    path = f"pybox-test/{uuid.uuid4().hex[:12]}"
+    CGROUPS_OF_THIS_TEST.append(path)
+    return path
 
 
 class Runtime:
@@ -97,7 +102,63 @@ def pybox(tmp_path):
 
 @pytest.fixture(autouse=True)
 def clean_host(tmp_path):
+    """After each test: no mount, process or test cgroup of the test may be left on the host."""
     yield
     with open("/proc/self/mountinfo") as f:
         left = [line.split()[4] for line in f if str(tmp_path) in line.split()[4]]
     assert not left, f"mounts left behind: {left}"
+    assert not processes_rooted_in(str(tmp_path)), "processes left behind"
+    leftover = [d for path in CGROUPS_OF_THIS_TEST for d in own_cgroup_dirs(path) if os.path.isdir(d)]
+    CGROUPS_OF_THIS_TEST.clear()
+    assert not leftover, f"cgroups left behind: {leftover}"
+
+
+def processes_rooted_in(prefix):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.readlink(f"/proc/{pid}/root").startswith(prefix):
+                    found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def own_cgroup_dirs(relative):
+    """Where a relative cgroupsPath lands for this process, in each mounted hierarchy."""
+    dirs = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.strip().split(":", 2)
+            name = controllers.replace("name=", "") if controllers else "unified"
+            if os.path.isdir(f"/sys/fs/cgroup/{name}"):
+                dirs.append(os.path.normpath(f"/sys/fs/cgroup/{name}{path}/{relative}"))
+    return dirs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_cgroup_parents():
+    yield
+    for d in own_cgroup_dirs("pybox-test"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def cgroup_tree():
+    """Every cgroup directory on the host (for tests whose callers pick absolute cgroup paths)."""
+    found = set()
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            found.add(os.path.join(top, d))
+    return found
+
+
+def remove_cgroups_made_since(before):
+    for path in sorted(cgroup_tree() - before, key=len, reverse=True):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass

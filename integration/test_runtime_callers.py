@@ -9,11 +9,26 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX, cgroup_tree, remove_cgroups_made_since
+
+def own_memory_cgroup():
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.strip().split(":", 2)
+            if controllers in ("memory", ""):
+                own = path
+                if controllers == "memory":
+                    break
+    return own.rstrip("/")
+
+
+# podman and containerd default to cgroups at the hierarchy's root; keep theirs below ours.
+PODMAN_PARENT = f"{own_memory_cgroup()}/pybox-podman"
+CTR_CGROUP = f"{own_memory_cgroup()}/pybox-ctr"
 
 # This machine's hard limits for open files and processes are lower than podman's defaults
 # (runc fails the same way without these).
-ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", PODMAN_PARENT]
 
 
 def run(*argv, timeout=120, check=True):
@@ -35,12 +50,15 @@ def podman(tmp_path_factory, busybox_rootfs):
     if not shutil.which("podman"):
         pytest.skip("podman is not installed")
     base = tmp_path_factory.mktemp("podman")
+    cgroups_before = cgroup_tree()
     cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", PYBOX]
     run(*cmd, "import", rootfs_tar(busybox_rootfs, base / "bb.tar"), "localhost/pybox-bb:latest")
     yield cmd
     run(*cmd, "rm", "--all", "--force", check=False)
     run(*cmd, "system", "reset", "--force", check=False)
+    # podman's cgroupfs manager leaves its parent (and conmon's cgroup) behind.
+    remove_cgroups_made_since(cgroups_before)
 
 
 def test_podman_run_exec_pause_stop_rm(podman):
@@ -67,6 +85,7 @@ def containerd(tmp_path_factory, podman):
     if not shutil.which("containerd"):
         pytest.skip("containerd is not installed")
     base = tmp_path_factory.mktemp("containerd")
+    cgroups_before = cgroup_tree()
     sock = str(base / "containerd.sock")
     daemon = subprocess.Popen(["containerd", "--root", str(base / "root"), "--state", str(base / "state"),
                                "--address", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -83,14 +102,16 @@ def containerd(tmp_path_factory, podman):
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=20)
     subprocess.run(["umount", "-R", str(base / "state")], stderr=subprocess.DEVNULL)
+    remove_cgroups_made_since(cgroups_before)
 
 
 def test_containerd_run_exec_ps_pause_kill(containerd):
     ctr = containerd
     image = "localhost/pybox-bb:latest"
-    out = run(*ctr, "run", "--rm", "--runc-binary", PYBOX, image, "c1", "sh", "-c", "echo hi; exit 0").stdout
+    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/c1", "--runc-binary", PYBOX, image, "c1",
+              "sh", "-c", "echo hi; exit 0").stdout
     assert out.strip() == "hi"
-    run(*ctr, "run", "-d", "--runc-binary", PYBOX, image, "c2", "sleep", "1000")
+    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/c2", "--runc-binary", PYBOX, image, "c2", "sleep", "1000")
     try:
         assert run(*ctr, "task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo in").stdout.strip() == "in"
         assert "PID" in run(*ctr, "task", "ps", "c2").stdout

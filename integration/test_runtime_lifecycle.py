@@ -230,6 +230,21 @@ def test_create_killed_midway_is_removed_by_delete_force(pybox, bundle, tmp_path
     _kill_hook_processes(marker)
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.04, 0.06, 0.09, 0.13])
+def test_create_killed_at_any_moment_leaves_nothing_after_delete_force(pybox, bundle, delay):
+    bundle.args("sleep", "1000")
+    proc = subprocess.Popen([PYBOX, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.kill()
+    proc.wait()
+    pybox("delete", "--force", "c1")
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+    assert wait_for(lambda: not any(os.path.exists(d) for d in cgroup_dirs(bundle.config["linux"]["cgroupsPath"])))
+    from integration.conftest import processes_rooted_in
+    assert wait_for(lambda: not processes_rooted_in(bundle.rootfs))
+
+
 def _kill_hook_processes(marker):
     """The hook's sleep is ours too: end it by pid."""
     for pid in os.listdir("/proc"):

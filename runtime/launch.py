@@ -43,6 +43,7 @@ class InitHandlers(Handlers):
         super().on_pid(pid)
         self.record.data["pid"] = pid
         self.record.data["pid_start"] = pid_start_time(pid)
+        self.record.save()  # from now on delete --force can find and kill the init
         return self.creating_state()
 
     def creating_state(self):

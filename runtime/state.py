@@ -132,11 +132,14 @@ def _frozen(cgroup_record):
 
 
 def write_atomic(path, text):
+    """Readers see the old file or the new one, never half of one (rename is atomic).
+
+    No fsync: state lives on /run (tmpfs) and means nothing after a reboot anyway.
+    """
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, text.encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
