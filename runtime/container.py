@@ -274,8 +274,7 @@ def _destroy(record):
         _kill_and_wait(record.data["pid"], record)
     if cgroup_record:
         manager.destroy()
-    state = record.oci_state()
-    state["status"] = st.STOPPED
+    state = record.oci_state(status=st.STOPPED)
     _remove_dir(record.dir)
     if not (config.get("hooks") or {}).get("poststop"):
         return

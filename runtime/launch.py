@@ -47,9 +47,7 @@ class InitHandlers(Handlers):
         return self.creating_state()
 
     def creating_state(self):
-        state = self.record.oci_state()
-        state.update(pid=self.pid, status="creating")
-        return state
+        return self.record.oci_state(status="creating")
 
     def on_hooks(self):
         from pybox.runtime.hooks import run_hooks

@@ -107,9 +107,9 @@ class Record:
             return st.PAUSED
         return st.RUNNING
 
-    def oci_state(self):
+    def oci_state(self, status=None):
         """The runtime-spec state object, as `state` prints it and hooks read it."""
-        status = self.status()
+        status = status or self.status()
         return {
             "ociVersion": self.data.get("ociVersion", "1.2.0"),
             "id": self.id,
