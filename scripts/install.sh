@@ -41,3 +41,6 @@ raise SystemExit(main())
 LAUNCHER
 chmod 755 "$prefix/bin/pybox"
 ln -sf "$prefix/bin/pybox" /usr/local/bin/pybox
+
+# An image that needs no registry: `busybox`, made from Debian's busybox-static.
+"$prefix/bin/python3" -m pybox.images.busybox >/dev/null
