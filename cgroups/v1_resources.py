@@ -1,5 +1,7 @@
 """Writing linux.resources into cgroup v1 files, one function per controller (runc's fs package)."""
 
+import os
+
 from pybox.cgroups import files, spec
 from pybox.cgroups.spec import number, section, string, unsigned
 from pybox.errors import PyboxError
@@ -199,7 +201,9 @@ def hugetlb(mgr, resources):
         if unified is None:
             raise PyboxError(f"linux.resources.{field}: the hugetlb cgroup controller is not mounted")
         from pybox.cgroups import v2
-        v2.enable_controllers(unified, ["hugetlb"])  # hybrid hosts may keep hugetlb on cgroup2
+        # Hybrid hosts may keep hugetlb on cgroup2; the parent must hand it down (never the
+        # container's own cgroup: one with controllers enabled could not hold processes).
+        v2.enable_controllers(os.path.dirname(unified), ["hugetlb"])
         files.write(unified, f"hugetlb.{size}.max", limit, field)
 
 
