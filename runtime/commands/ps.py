@@ -62,7 +62,8 @@ def docker_ps(g, argv):
     if not v["all"]:
         boxes = [box for box in boxes if status_of(g.root, box) in ("running", "paused")]
     if v["quiet"]:
-        print("\n".join(box.id[:12] if not v["no_trunc"] else box.id for box in boxes))
+        if boxes:
+            print("\n".join(box.id[:12] if not v["no_trunc"] else box.id for box in boxes))
     elif v["format"] == "json":
         print(jsonio.dumps([ps_row(g.root, box) for box in boxes]))
     elif v["format"] in (None, "table"):

@@ -29,11 +29,12 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     if v["tty"]:
         process["consoleSize"] = _terminal_size()
     process["noNewPrivileges"] = False
-    process["env"] = _env(process["env"], v, box)
     if v["workdir"]:
         process["cwd"] = _absolute(v["workdir"], "--workdir")
     if v["user"]:
         process["user"] = resolve_user(v["user"], rootfs)
+        _home_of_user(process, cfg, rootfs)
+    process["env"] = _env(process["env"], v, box)
     process["capabilities"] = _capability_sets(v)
     process["rlimits"] = _rlimits(process.get("rlimits") or [], v["ulimit"])
     spec["root"] = {"path": rootfs, "readonly": bool(v["read_only"])}
@@ -64,6 +65,15 @@ def _env(env, v, box):
     return merge_env(env, o.parse_env(v))
 
 
+def _home_of_user(process, cfg, rootfs):
+    """-u changes HOME to that user's, unless the image or -e set it."""
+    from pybox.images.config import home_of
+    given = [e for e in cfg.get("Env") or [] if e.startswith("HOME=")]
+    if not given:
+        home = "HOME=" + home_of(process["user"]["uid"], rootfs)
+        process["env"] = [e for e in process["env"] if not e.startswith("HOME=")] + [home]
+
+
 def _absolute(path, flag):
     if not path.startswith("/"):
         raise PyboxError(f"{flag} {path!r}: must be an absolute path")
@@ -80,8 +90,11 @@ def _terminal_size():
 
 
 def _last_cap_names():
+    """Every capability pybox's own bounding set holds (podman's rule for ALL and --privileged)."""
     from pybox.runtime.spec import CAPABILITIES
-    return list(CAPABILITIES)
+    with open("/proc/self/status") as f:
+        bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    return [name for bit, name in enumerate(CAPABILITIES) if bounding >> bit & 1]
 
 
 def _capability_sets(v):
