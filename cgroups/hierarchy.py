@@ -69,11 +69,11 @@ def _v1_key(superoptions, own):
     return None
 
 
-def discover():
+def discover(mountinfo="/proc/self/mountinfo", proc_cgroup="/proc/self/cgroup"):
     """Return (mode, hierarchies): mode is "unified", "hybrid" or "legacy"."""
-    own = own_cgroups()
+    own = own_cgroups(proc_cgroup)
     found = {}
-    for root, mountpoint, fstype, superoptions in _mounts():
+    for root, mountpoint, fstype, superoptions in _mounts(mountinfo):
         key = "" if fstype == "cgroup2" else _v1_key(superoptions, own)
         if key is None or key in found:
             continue
