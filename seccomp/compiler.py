@@ -5,6 +5,7 @@ whose action equals the default are dropped (libseccomp refuses them), and sever
 on the same argument become one rule per condition (libseccomp refuses them in one rule).
 """
 
+import errno
 import logging
 import os
 
@@ -69,6 +70,9 @@ def _add_rule(ctx, rule, default, where):
             continue
         for conditions in _condition_sets(rule["args"]):
             result = ctx.add_rule(action, nr, conditions)
+            if result == -errno.EEXIST:
+                raise PyboxError(f"{where}: {name!r} already has a rule with the same conditions "
+                                 "and another action")
             if result < 0:
                 raise PyboxError(f"{where}: libseccomp refused the rule for {name!r}: {os.strerror(-result)}")
     return skipped

@@ -89,7 +89,7 @@ def _list(obj, key, where):
 def _action(value, where):
     if value is None:
         raise PyboxError(f"{where}: missing")
-    if value not in ACTIONS:
+    if not isinstance(value, str) or value not in ACTIONS:
         raise PyboxError(f"{where}: unknown action {value!r}")
     return value
 
@@ -148,7 +148,7 @@ def _syscall(obj, where):
 
 def _arg(obj, where):
     _need_object(obj, where, _ARG)
-    if obj.get("op") not in OPERATORS:
+    if not isinstance(obj.get("op"), str) or obj["op"] not in OPERATORS:
         raise PyboxError(f"{where}.op: unknown operator {obj.get('op')!r}")
     if "index" not in obj:
         raise PyboxError(f"{where}.index: missing")
