@@ -36,8 +36,8 @@ cat > "$prefix/bin/pybox" <<LAUNCHER
 #!$prefix/bin/python3 -IS
 import sys
 sys.path.append("$site")
-from pybox.runtime.cli import main
-raise SystemExit(main())
+from pybox.runtime.cli import run_and_exit
+run_and_exit()
 LAUNCHER
 chmod 755 "$prefix/bin/pybox"
 ln -sf "$prefix/bin/pybox" /usr/local/bin/pybox
