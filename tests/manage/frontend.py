@@ -2,10 +2,8 @@
 
 import os
 import subprocess
-import sys
-import tempfile
 
-PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
+from integration.conftest import PYBOX, Runtime
 
 
 def import_busybox(storage):
@@ -15,28 +13,22 @@ def import_busybox(storage):
     return str(storage)
 
 
-class Docker:
+class Docker(Runtime):
     """Runs `pybox` with a private --root and image store; containers go below pybox-test cgroups."""
 
     def __init__(self, root, storage):
-        self.root = str(root)
+        super().__init__(root)
         self.storage = storage
         self.env = dict(os.environ, PYBOX_STORAGE=storage, PYBOX_CGROUP_PARENT="pybox-test")
 
     def argv(self, *args):
         return [PYBOX, "--root", self.root, *args]
 
-    def __call__(self, *args, check=True, input=None, timeout=60):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            code = subprocess.run(self.argv(*args), stdout=out, stderr=err, env=self.env,
-                                  input=input.encode() if input else None, timeout=timeout,
-                                  stdin=None if input else subprocess.DEVNULL).returncode
-            out.seek(0)
-            err.seek(0)
-            result = subprocess.CompletedProcess(args, code, out.read().decode(), err.read().decode())
-        if check and result.returncode != 0:
-            raise AssertionError(f"pybox {' '.join(args)} exited {result.returncode}: {result.stderr}")
-        return result
+    def __call__(self, *args, **kw):
+        kw.setdefault("env", self.env)
+        if kw.get("input") is None:
+            kw.setdefault("stdin", subprocess.DEVNULL)
+        return super().__call__(*args, **kw)
 
     def out(self, *args, **kw):
         return self(*args, **kw).stdout
