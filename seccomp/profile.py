@@ -41,7 +41,7 @@ ARCH_NAMES = {f"SCMP_ARCH_{a}": a.lower() for a in ARCHES}  # libseccomp's names
 # a NOTIFY rule on them would hang the container start forever.
 NOT_NOTIFIABLE = ("write", "sendmsg")
 
-MAX_ERRNO = 4095
+MAX_ERRNO = 4094  # libseccomp refuses 4095 (MAX_ERRNO itself)
 MAX_U64 = (1 << 64) - 1
 _TOP = ("defaultAction", "defaultErrnoRet", "architectures", "flags", "listenerPath",
         "listenerMetadata", "syscalls")

@@ -38,7 +38,7 @@ def profile(**changes):
      "linux.seccomp.syscalls[3].action: unknown action 'SCMP_ACT_FOO'"),
     (profile(syscalls=[{"names": ["read"]}]), "syscalls[0].action: missing"),
     (profile(syscalls=[{"names": ["read"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]), "syscalls[0].errnoRet: only"),
-    (profile(syscalls=[{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000}]), "errnoRet: 70000 is out of range 0..4095"),
+    (profile(syscalls=[{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000}]), "errnoRet: 70000 is out of range 0..4094"),
     (profile(syscalls=[{**GOOD_RULE, "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]),
      "syscalls[0].args[0].index: 6 is out of range 0..5"),
     (profile(syscalls=[{**GOOD_RULE, "args": [{"index": 0, "value": 1 << 64, "op": "SCMP_CMP_EQ"}]}]),

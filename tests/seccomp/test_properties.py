@@ -11,7 +11,7 @@ NAMES = ["read", "write", "getppid", "kill", "mount", "socket", "clone", "person
          "arch_prctl", "no_such_call", "openat2", "futex_waitv", "_llseek", "cacheflush"]
 U64 = (1 << 64) - 1
 
-errno_ret = st.integers(0, 4095)
+errno_ret = st.integers(0, 4094)
 arg = st.fixed_dictionaries({"index": st.integers(0, 5), "value": st.integers(0, U64),
                              "op": st.sampled_from(sorted(OPERATORS))},
                             optional={"valueTwo": st.integers(0, U64)})
