@@ -24,7 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-[ -x "$prefix/bin/python3" ] || python3 -m venv "$prefix"
+# Debian's own python3 starts about 2 ms faster than a self-built one (PGO/LTO, static
+# libpython), and every container start pays interpreter start-up.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+home=$(dirname "$(readlink -f "$python")")
+grep -qx "home = $home" "$prefix/pyvenv.cfg" 2>/dev/null || "$python" -m venv --clear "$prefix"
 extras=""
 [ "${1:-}" = --test ] && extras="[test]"
 "$prefix/bin/pip" install -q --disable-pip-version-check ".$extras"
