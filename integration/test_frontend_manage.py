@@ -6,25 +6,9 @@ import os
 import subprocess
 import time
 
-import pytest
-
-from tests.manage.frontend import Docker, import_busybox
+from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
 
 NONE = ("--network", "none")
-
-
-@pytest.fixture(scope="session")
-def storage(tmp_path_factory):
-    return import_busybox(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def docker(tmp_path, storage):
-    d = Docker(tmp_path / "state", storage)
-    yield d
-    d.remove_all()
-    assert not d.out("ps", "-a", "-q"), "containers left behind"
-    assert not d.mounts_left()
 
 
 def detached(docker, *args, name=None):

@@ -3,6 +3,8 @@
 import os
 import subprocess
 
+import pytest
+
 from integration.conftest import PYBOX, Runtime
 
 
@@ -41,3 +43,17 @@ class Docker(Runtime):
     def mounts_left(self):
         with open("/proc/self/mountinfo") as f:
             return [line.split()[4] for line in f if self.storage in line.split()[4]]
+
+
+@pytest.fixture(scope="session")
+def storage(tmp_path_factory):
+    return import_busybox(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture
+def docker(tmp_path, storage):
+    d = Docker(tmp_path / "state", storage)
+    yield d
+    d.remove_all()
+    assert not d.out("ps", "-a", "-q"), "containers left behind"
+    assert not d.mounts_left()
