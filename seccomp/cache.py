@@ -32,13 +32,30 @@ def key(profile, libseccomp_version):
 
 
 def load(directory, digest):
-    """The cached program, or None when it is missing or not a whole BPF program."""
+    """The cached program, or None when it is missing, not a whole BPF program, or not trustworthy."""
+    if not _private(directory):
+        return None
     try:
-        with open(os.path.join(directory, digest + ".bpf"), "rb") as f:
-            program = f.read()
+        fd = os.open(os.path.join(directory, digest + ".bpf"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as f:
+        if not _private_stat(os.fstat(fd)):
+            return None
+        program = f.read()
     return program if program and len(program) % 8 == 0 else None
+
+
+def _private(directory):
+    """Only a cache that no other user can write may decide what a container's filter is."""
+    try:
+        return _private_stat(os.stat(directory))
+    except OSError:
+        return False
+
+
+def _private_stat(st):
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def store(directory, digest, program):

@@ -1,6 +1,12 @@
 """The compiled filter the runtime carries from the parent into the container init."""
 
-from pybox.seccomp.profile import FLAG_NEW_LISTENER, FLAG_TSYNC, FLAG_TSYNC_ESRCH, FLAGS
+# seccomp(2) filter flags a profile may ask for; NEW_LISTENER and TSYNC_ESRCH are the runtime's.
+# They live here, not in profile.py, so a start that loads from the cache never imports the validator.
+FLAG_TSYNC = 1
+FLAG_NEW_LISTENER = 8
+FLAG_TSYNC_ESRCH = 16
+FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": FLAG_TSYNC, "SECCOMP_FILTER_FLAG_LOG": 2,
+         "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32}
 
 
 class Filter:

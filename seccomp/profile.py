@@ -7,6 +7,7 @@ It returns the profile in a normal form the compiler can trust: every optional f
 
 from pybox.errors import PyboxError
 from pybox.seccomp import bpf
+from pybox.seccomp.filter import FLAGS
 
 ACTIONS = {
     "SCMP_ACT_KILL": bpf.RET_KILL_THREAD,
@@ -25,12 +26,6 @@ WITH_ERRNO = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
 OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
              "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 
-# seccomp(2) filter flags a profile may ask for; NEW_LISTENER and TSYNC_ESRCH are the runtime's.
-FLAG_TSYNC = 1
-FLAG_NEW_LISTENER = 8
-FLAG_TSYNC_ESRCH = 16
-FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": FLAG_TSYNC, "SECCOMP_FILTER_FLAG_LOG": 2,
-         "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32}
 
 ARCHES = ("X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL",
           "MIPSEL64", "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC",

@@ -46,3 +46,16 @@ def test_invalid_profiles_are_never_cached(tmp_path):
     with pytest.raises(PyboxError):
         compile_filter({"defaultAction": "nope"}, cache_dir=str(tmp_path))
     assert os.listdir(tmp_path) == []
+
+
+def test_a_cache_others_can_write_is_ignored(tmp_path):
+    profile = default_profile([])
+    compile_filter(profile, cache_dir=str(tmp_path))
+    os.chmod(tmp_path, 0o777)
+    try:
+        assert not compile_filter(profile, cache_dir=str(tmp_path)).cached
+    finally:
+        os.chmod(tmp_path, 0o700)
+    [entry] = os.listdir(tmp_path)
+    os.chmod(tmp_path / entry, 0o666)
+    assert not compile_filter(profile, cache_dir=str(tmp_path)).cached
