@@ -1,7 +1,7 @@
 """What every cgroup backend shares: killing, listing and removing, built on a few primitives."""
 
 import os
-import signal
+from _signal import SIGKILL  # `signal` imports enum: several ms on every command
 
 from pybox.cgroups import files
 
@@ -57,7 +57,7 @@ class Manager:
         files.remove_empty(self.created)
 
     def kill_and_destroy(self, timeout=5.0):
-        self.signal_all(signal.SIGKILL)
+        self.signal_all(SIGKILL)
         files.wait_for(lambda: not self.pids(), timeout, f"the processes of cgroup {self.path} to exit")
         self.destroy()
 

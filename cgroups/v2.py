@@ -1,7 +1,7 @@
 """The cgroup v2 backend: one directory in the unified hierarchy."""
 
 import os
-import signal
+from _signal import SIGKILL  # `signal` imports enum: several ms on every command
 
 from pybox.cgroups import files
 from pybox.cgroups.manager import Manager
@@ -56,7 +56,7 @@ class V2Manager(Manager):
         return files.read_keyed(self.dir, "cgroup.events").get("frozen") == 1
 
     def signal_all(self, sig):
-        if sig == signal.SIGKILL and files.exists(self.dir, "cgroup.kill"):
+        if sig == SIGKILL and files.exists(self.dir, "cgroup.kill"):
             files.write(self.dir, "cgroup.kill", 1, "kill")  # atomic, even against fork bombs
             return
         super().signal_all(sig)
