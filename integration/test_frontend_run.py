@@ -23,6 +23,7 @@ def test_exit_status_is_the_containers(docker):
     assert docker("run", "--rm", *NONE, "busybox", "sh", "-c", "exit 7", check=False).returncode == 7
     missing = docker("run", "--rm", *NONE, "busybox", "/no/such/program", check=False)
     assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
+    assert docker.out("ps", "-a", "-q") == ""  # --rm: gone even though it never started
 
 
 def test_a_kept_container_shows_its_exit_in_ps(docker):

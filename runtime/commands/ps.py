@@ -56,8 +56,9 @@ def docker_ps(g, argv):
     from pybox import jsonio
     from pybox.runtime.manage.containers import all_boxes
     from pybox.runtime.manage.lifecycle import open_store, status_of
+    from pybox.runtime.manage.options import expand_short
     from pybox.runtime.manage.show import ps_row, ps_table
-    _, v = docker_parser.parse(argv)
+    _, v = docker_parser.parse(expand_short(docker_parser, argv))
     boxes = all_boxes(open_store())
     if not v["all"]:
         boxes = [box for box in boxes if status_of(g.root, box) in ("running", "paused")]

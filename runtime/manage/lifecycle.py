@@ -81,6 +81,9 @@ def run_foreground(root, store, box):
     console = _console_pair(opts)
     try:
         record = _create_with_stdin(root, box, opts)
+    except BaseException:
+        after_exit(root, store, box)
+        raise
     finally:
         if console:
             os.close(console[1])
