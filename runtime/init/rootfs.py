@@ -253,7 +253,8 @@ def pivot_into(rootfs, no_pivot):
     os.chdir("/")
 
 
-def mask_paths(paths):
+def _existing(paths):
+    """Yield (path, O_PATH fd) for each path that exists in the (pivoted) root; missing ones are skipped."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for path in paths:
@@ -262,35 +263,27 @@ def mask_paths(paths):
             except (FileNotFoundError, NotADirectoryError):
                 continue
             try:
-                if is_dir_fd(fd):
-                    k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
-                else:
-                    k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+                yield path, fd
             finally:
                 os.close(fd)
     finally:
         os.close(root_fd)
+
+
+def mask_paths(paths):
+    for _, fd in _existing(paths):
+        if is_dir_fd(fd):
+            k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
+        else:
+            k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
 
 
 def readonly_paths(paths):
-    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for path in paths:
-            try:
-                fd = open_in_root(root_fd, path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            try:
-                k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
-            finally:
-                os.close(fd)
-            fd = open_in_root(root_fd, path)
-            try:
-                _remount_bind(fd_path(fd), k.MS_RDONLY)
-            finally:
-                os.close(fd)
-    finally:
-        os.close(root_fd)
+    for path, fd in _existing(paths):
+        k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
+        # Resolve again to reach the new bind mount itself rather than the directory beneath it.
+        for _, mounted in _existing([path]):
+            _remount_bind(fd_path(mounted), k.MS_RDONLY)
 
 
 def readonly_root():
