@@ -194,3 +194,15 @@ def test_runc_form_of_run_still_works_from_a_bundle(docker, tmp_path):
                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
     assert result.stdout == "from a bundle\n", result.stderr
     assert result.returncode == 0
+
+
+def test_init_runs_tini_as_pid_1_and_keeps_the_status(docker):
+    out = docker.out("run", "--rm", *NONE, "--init", "busybox", "ps", "-o", "pid,args")
+    assert "1 /sbin/docker-init -- ps" in out
+    assert docker("run", "--rm", *NONE, "--init", "busybox", "sh", "-c", "exit 4", check=False).returncode == 4
+
+
+def test_detached_with_a_terminal_logs_through_the_pty(docker):
+    docker("run", "-dt", "--name", "tty", *NONE, "busybox", "sh", "-c", "tty; echo hi")
+    docker("wait", "tty")
+    assert docker.out("logs", "tty") == "/dev/pts/0\r\nhi\r\n"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 prefix=${PYBOX_PREFIX:-/opt/pybox}
 
 packages=(python3 python3-venv python3-dev gcc libcap-dev libseccomp2 busybox-static iproute2
-          nftables libnftables1 conmon)
+          nftables libnftables1 conmon tini)
 if [ "${1:-}" = --test ]; then
     packages+=(runc crun skopeo umoci docker-registry podman containerd hyperfine tmux
                qemu-system-x86 linux-image-amd64 e2fsprogs zstd)

@@ -15,6 +15,9 @@ MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/pro
                 "/sys/firmware", "/sys/devices/virtual/powercap"]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 DEFAULT_CGROUP_PARENT = "/pybox"
+# --init: Debian's static tini, where docker puts its own (docker-init is tini too).
+TINI = "/usr/bin/tini-static"
+INIT_PATH = "/sbin/docker-init"
 
 
 def build_spec(image_config, rootfs, v, box, etc_files, store):
@@ -25,6 +28,8 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     spec = to_runtime_spec(image_config, rootfs, default_spec())
     process = spec["process"]
     process["args"] = command_line(cfg, v)
+    if v["init"]:
+        process["args"] = [INIT_PATH, "--", *process["args"]]
     process["terminal"] = bool(v["tty"])
     if v["tty"]:
         process["consoleSize"] = _terminal_size()
@@ -133,6 +138,10 @@ def _mounts(mounts, v, box, etc_files, store):
     for dest, source in etc_files.items():
         extra.append({"destination": dest, "type": "bind", "source": source,
                       "options": ["rbind", "rw" if not v["read_only"] else "ro"]})
+    if v["init"]:
+        if not os.path.isfile(TINI):
+            raise PyboxError(f"--init needs {TINI} (Debian's tini package)")
+        extra.append({"destination": INIT_PATH, "type": "bind", "source": TINI, "options": ["bind", "ro"]})
     taken = {m["destination"] for m in extra}
     if box.data["network"] == "host":
         taken.add("/sys")  # docker: sysfs of the host's network namespace is bound, not mounted
