@@ -332,3 +332,16 @@ def test_systemd_cgroup_without_systemd_is_a_clear_error(pybox, bundle):
     result = pybox("--systemd-cgroup", "create", "-b", bundle.path, "c1", check=False)
     assert result.returncode == 1 and "systemd" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_exec_cpu_affinity_final(pybox, bundle):
+    bundle.config["process"]["execCPUAffinity"] = {"initial": "0-1", "final": "1"}
+    out = run_output(pybox, bundle, "grep", "Cpus_allowed_list", "/proc/self/status")
+    assert out.split()[-1] == "1"
+
+
+def test_bad_cpu_list_names_the_field(pybox, bundle):
+    bundle.config["process"]["execCPUAffinity"] = {"final": "one"}
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "process.execCPUAffinity.final" in result.stderr

@@ -204,6 +204,16 @@ def _validate_process(process, path):
     prio = process.get("ioPriority")
     if prio is not None and _expect(prio, dict, f"{path}.ioPriority").get("class") not in IOPRIO_CLASSES:
         fail(f"{path}.ioPriority.class", f"unknown class {prio.get('class')!r}")
+    affinity = process.get("execCPUAffinity")
+    if affinity is not None:
+        for key, value in _expect(affinity, dict, f"{path}.execCPUAffinity").items():
+            where = f"{path}.execCPUAffinity.{key}"
+            if key not in ("initial", "final"):
+                fail(where, "unknown field (initial or final)")
+            try:
+                cpu_list(_expect(value, str, where))
+            except ValueError:
+                fail(where, f"{value!r} is not a CPU list like 0-3,7")
     sched = process.get("scheduler")
     if sched is not None:
         if _expect(sched, dict, f"{path}.scheduler").get("policy") not in SCHED_POLICIES:
@@ -211,6 +221,19 @@ def _validate_process(process, path):
         for i, flag in enumerate(sched.get("flags") or []):
             if flag not in SCHED_FLAGS:
                 fail(f"{path}.scheduler.flags[{i}]", f"unknown flag {flag!r}")
+
+
+def cpu_list(text):
+    """The CPUs of a list such as "0-3,7" (the cpuset format)."""
+    cpus = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(text)
+        cpus.update(range(int(first), int(last if dash else first) + 1))
+    if not cpus:
+        raise ValueError(text)
+    return cpus
 
 
 def _validate_namespaces(linux):

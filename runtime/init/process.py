@@ -11,7 +11,7 @@ import resource
 
 from pybox import kernel as k
 from pybox.errors import PyboxError, from_oserror
-from pybox.runtime.spec import CAP_NUMBERS, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES
+from pybox.runtime.spec import CAP_NUMBERS, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES, cpu_list
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -35,6 +35,13 @@ def set_limits(process):
         k.sched_setattr(0, SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
                         sched.get("priority", 0), sched.get("runtime", 0), sched.get("deadline", 0),
                         sched.get("period", 0))
+
+
+def set_affinity(process, stage):
+    """process.execCPUAffinity: `initial` until the cgroup is joined, `final` after it."""
+    cpus = (process.get("execCPUAffinity") or {}).get(stage)
+    if cpus:
+        os.sched_setaffinity(0, cpu_list(cpus))
 
 
 def _rlim(value):

@@ -116,6 +116,7 @@ def container_init(ctx):
     try:
         _preload(ctx)
         ctx.state_for_hooks, _ = ctx.sync.expect("go")
+        proc.set_affinity(ctx.process, "initial")
         os.setsid()
         root_fd = _setup_rootfs(ctx)
         _host_hooks(ctx)
@@ -194,6 +195,7 @@ def _join_cgroup(ctx):
     """The parent moves us into the cgroup now: set-up memory stays charged to the runtime."""
     ctx.sync.send("cgroup")
     ctx.sync.expect("cgroup-ok")
+    proc.set_affinity(ctx.process, "final")
     if ctx.cgroupns:
         k.unshare(k.CLONE_NEWCGROUP)
     if ctx.defer_cgroup_mounts and ctx.new_mountns:
@@ -283,8 +285,10 @@ def tenant_intermediate(ctx):
 def tenant_process(ctx):
     try:
         ctx.sync.expect("go")
+        proc.set_affinity(ctx.process, "initial")
         ctx.sync.send("cgroup")
         ctx.sync.expect("cgroup-ok")
+        proc.set_affinity(ctx.process, "final")
         if ctx.process.get("terminal"):
             os.setsid()
             _setup_terminal(ctx)
