@@ -345,3 +345,28 @@ def test_bad_cpu_list_names_the_field(pybox, bundle):
     bundle.args("true")
     result = pybox("create", "-b", bundle.path, "c1", check=False)
     assert result.returncode == 1 and "process.execCPUAffinity.final" in result.stderr
+
+
+def test_net_devices_move_into_the_container(pybox, bundle):
+    # pybox runs inside a network namespace made for this test, which plays the host.
+    import subprocess
+    from integration.conftest import PYBOX
+    bundle.config["linux"]["netDevices"] = {"pbveth0": {"name": "moved0"}}
+    bundle.args("sh", "-c", "ls /sys/class/net | sort | tr '\\n' ' '")
+    script = (f"ip link add pbveth0 type veth peer name pbveth1 && "
+              f"{PYBOX} --root {pybox.root} run -b {bundle.path} c1 && "
+              f"ip -o link show | grep -c pbveth0 || true")
+    result = subprocess.run(["unshare", "--net", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert "moved0" in lines and "pbveth0" not in lines[:-1]
+    assert lines[-1] == "0"  # it left the "host" namespace, and a veth dies with its container's
+
+
+def test_missing_net_device_is_one_line(pybox, bundle):
+    bundle.config["linux"]["netDevices"] = {"nosuchdev9": {}}
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "linux.netDevices.nosuchdev9" in result.stderr
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))

@@ -115,6 +115,11 @@ class Rtnl:
         self.request(RTM_SETLINK, ifinfo(index, family=socket.AF_BRIDGE) +
                      nested(IFLA_PROTINFO, attr(IFLA_BRPORT_MODE, b"\1")))
 
+    def move_link(self, index, netns_fd, name=None):
+        """Move a link into the namespace of netns_fd, renaming it on the way when name is given."""
+        attrs = attr(IFLA_NET_NS_FD, netns_fd) + (attr(IFLA_IFNAME, name) if name else b"")
+        self.request(RTM_NEWLINK, ifinfo(index) + attrs)
+
     def delete_link(self, index):
         self.request(RTM_DELLINK, ifinfo(index))
 

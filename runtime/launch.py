@@ -44,6 +44,7 @@ class InitHandlers(Handlers):
         self.record.data["pid"] = pid
         self.record.data["pid_start"] = pid_start_time(pid)
         self.record.save()  # from now on delete --force can find and kill the init
+        move_net_devices(pid, self.ctx.linux.get("netDevices"))
         return self.creating_state()
 
     def creating_state(self):
@@ -61,6 +62,25 @@ class InitHandlers(Handlers):
             send_listener(self.ctx.seccomp, fd, self.creating_state())
         finally:
             os.close(fd)
+
+
+def move_net_devices(pid, devices):
+    """linux.netDevices: host interfaces move into the container's network namespace."""
+    if not devices:
+        return
+    import socket
+    from pybox.netns.rtnl import Rtnl
+    netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with Rtnl() as rtnl:
+            for host_name, device in devices.items():
+                try:
+                    rtnl.move_link(socket.if_nametoindex(host_name), netns_fd,
+                                   (device or {}).get("name", host_name))
+                except OSError as err:
+                    raise PyboxError(f"linux.netDevices.{host_name}: {err.strerror}") from None
+    finally:
+        os.close(netns_fd)
 
 
 def launch(ctx, entry, handlers):

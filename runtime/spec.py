@@ -58,7 +58,6 @@ UNSUPPORTED = {
     "linux.mountLabel": "SELinux labels are not supported by pybox",
     "process.selinuxLabel": "SELinux labels are not supported by pybox",
     "process.apparmorProfile": "AppArmor profiles are not supported by pybox",
-    "linux.netDevices": "linux.netDevices is not supported by pybox yet",
     "linux.memoryPolicy": "linux.memoryPolicy is not supported by pybox yet",
     "solaris": "Solaris containers are not supported", "windows": "Windows containers are not supported",
     "vm": "VM-based containers are not supported",
@@ -134,6 +133,7 @@ def validate(config, bundle):
         fail("linux.timeOffsets", "needs a new time namespace")
     for i, dev in enumerate(_expect(linux.get("devices") or [], list, "linux.devices")):
         _validate_device(dev, f"linux.devices[{i}]")
+    _validate_net_devices(linux.get("netDevices") or {}, flags)
     personality = linux.get("personality")
     if personality is not None:
         if _expect(personality, dict, "linux.personality").get("domain") not in PERSONALITY_DOMAINS:
@@ -319,6 +319,16 @@ def _validate_hooks(hooks):
 # Sysctls that belong to a namespace (runc's validator): anything else would change the host.
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _validate_net_devices(devices, flags):
+    for host_name, device in _expect(devices, dict, "linux.netDevices").items():
+        where = f"linux.netDevices.{host_name}"
+        if not flags & k.CLONE_NEWNET:
+            fail(where, "moving a network device needs a new network namespace")
+        name = _expect(device or {}, dict, where).get("name", host_name)
+        if not isinstance(name, str) or not name or len(name) > 15 or "/" in name or name in (".", ".."):
+            fail(f"{where}.name", f"{name!r} is not a valid interface name")
 
 
 def _validate_sysctl(sysctl, flags):
