@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from integration.registry import registry  # noqa: F401 (fixture)
+from tests.manage.frontend import Docker, docker, storage  # noqa: F401 (fixtures)
 
 NONE = ("--network", "none")
 
@@ -158,6 +159,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(docker, args, message, monkeyp
     result = docker("run", "--rm", *NONE, *args, check=False, timeout=120)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
+    if lines[0].startswith("Unable to find image"):  # docker's note before it pulls
+        lines = lines[1:]
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert docker.out("ps", "-a", "-q") == ""
 
@@ -206,3 +209,15 @@ def test_detached_with_a_terminal_logs_through_the_pty(docker):
     docker("run", "-dt", "--name", "tty", *NONE, "busybox", "sh", "-c", "tty; echo hi")
     docker("wait", "tty")
     assert docker.out("logs", "tty") == "/dev/pts/0\r\nhi\r\n"
+
+
+def test_run_pulls_a_missing_image_from_a_registry(docker, registry, tmp_path):
+    docker("push", "--tls-verify=false", "busybox", f"{registry.host}/fe/busybox:1")
+    fresh = Docker(tmp_path / "state2", str(tmp_path / "fresh-store"))
+    try:
+        result = fresh("run", "--rm", *NONE, f"{registry.host}/fe/busybox:1", "echo", "pulled")
+        assert result.stdout == "pulled\n"
+        assert "Unable to find image" in result.stderr
+        assert f"{registry.host}/fe/busybox" in fresh.out("images")
+    finally:
+        fresh.remove_all()

@@ -25,7 +25,7 @@ def create_box(root, store, v):
     from pybox import jsonio
     from pybox.runtime.manage.bundle import build_spec
     fields = net.settings(v)
-    image = store.ensure(v["image"])
+    image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(
         fields, image=v["image"], image_id=image.id, rm=bool(v["rm"]), tty=bool(v["tty"]),
         interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
@@ -43,6 +43,17 @@ def create_box(root, store, v):
         store.unmount_rootfs(box.id)
         raise
     return box
+
+
+def _image(store, ref):
+    """The image, pulled first when missing, with progress on a terminal (docker's --pull=missing)."""
+    import sys
+    image = store.find(ref)
+    if image is None:
+        from pybox.images.progress import Progress
+        print(f"Unable to find image '{ref}' locally", file=sys.stderr)
+        image = store.pull(ref, progress=Progress.for_stream(sys.stderr))
+    return image
 
 
 def _image_stop_signal(image):
