@@ -370,3 +370,16 @@ def test_missing_net_device_is_one_line(pybox, bundle):
     result = pybox("create", "-b", bundle.path, "c1", check=False)
     assert result.returncode == 1 and "linux.netDevices.nosuchdev9" in result.stderr
     assert not os.path.exists(os.path.join(pybox.root, "c1"))
+
+
+def test_idmapped_bind_mount(pybox, bundle, tmp_path):
+    shared = tmp_path / "owned-by-root"
+    shared.mkdir()
+    (shared / "f").write_text("x")
+    bundle.config["mounts"].append({
+        "destination": "/mapped", "type": "bind", "source": str(shared), "options": ["bind", "idmap"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]})
+    out = run_output(pybox, bundle, "stat", "-c", "%u:%g", "/mapped/f")
+    assert out.strip() == "1000:1000"
+    assert os.stat(shared / "f").st_uid == 0  # the files themselves are unchanged

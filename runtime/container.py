@@ -107,6 +107,10 @@ def _start_init(record, config, opts, cgroup):
                       preserve_fds=opts.preserve_fds)
     ctx.cgroup_plan = cgroup.mount_plan() if cgroup else None
     ctx.seccomp = _compile_seccomp(config)
+    if any("idmap" in (m.get("options") or []) or "ridmap" in (m.get("options") or [])
+           for m in config.get("mounts") or []):
+        from pybox.runtime.idmap import idmap_fds
+        ctx.idmap_fds = idmap_fds(config)
     console_sock = None
     if config["process"].get("terminal") and ctx.console_fd is None:
         from pybox.runtime.console import require_socket
@@ -119,6 +123,8 @@ def _start_init(record, config, opts, cgroup):
         return launch(ctx, intermediate, InitHandlers(ctx, cgroup, record, config))
     finally:
         ctx.close_state_fds()
+        for fd in ctx.idmap_fds.values():
+            os.close(fd)
         if console_sock is not None:
             console_sock.close()
 

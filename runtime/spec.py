@@ -116,7 +116,7 @@ def validate(config, bundle):
     linux = _expect(config.get("linux") or {}, dict, "linux")
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
-    _validate_mounts(config.get("mounts") or [])
+    _validate_mounts(config.get("mounts") or [], linux)
     _validate_hooks(config.get("hooks") or {})
     _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))
     for key in ("hostname", "domainname"):
@@ -282,7 +282,23 @@ def _validate_mappings(linux, flags):
         fail("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
 
 
-def _validate_mounts(mounts):
+def _validate_idmap(m, where, linux):
+    from pybox.runtime.init.mountopts import parse_options
+    idmapped = parse_options(m.get("options") or []).idmap is not None
+    for key in ("uidMappings", "gidMappings"):
+        maps = m.get(key)
+        if maps and not idmapped:
+            fail(f"{where}.{key}", "mappings need the idmap or ridmap option")
+        for i, mapping in enumerate(maps or []):
+            for field in ("containerID", "hostID", "size"):
+                _expect(_expect(mapping, dict, f"{where}.{key}[{i}]").get(field), int, f"{where}.{key}[{i}].{field}")
+        if idmapped and not (maps or linux.get(key)):
+            fail(f"{where}.options", f"idmap needs {key} on the mount or in linux")
+    if idmapped and not _is_bind(m):
+        fail(f"{where}.options", "idmap applies to bind mounts only")
+
+
+def _validate_mounts(mounts, linux):
     from pybox.runtime.init.mountopts import parse_options
     for i, m in enumerate(_expect(mounts, list, "mounts")):
         where = f"mounts[{i}]"
@@ -297,6 +313,7 @@ def _validate_mounts(mounts):
             fail(f"{where}.options", str(err))
         if _is_bind(m) and not m.get("source"):
             fail(f"{where}.source", "a bind mount needs a source")
+        _validate_idmap(m, where, linux)
 
 
 def _is_bind(m):

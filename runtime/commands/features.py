@@ -8,13 +8,13 @@ parser = Parser("features", [], usage="features")
 def features():
     from pybox import OCI_VERSION, kernel as k
     from pybox.runtime.spec import HOOK_KINDS
-    from pybox.runtime.init.mountopts import FLAGS, PROPAGATION, RECURSIVE
+    from pybox.runtime.init.mountopts import FLAGS, IDMAP, PROPAGATION, RECURSIVE
     from pybox.runtime.spec import CAPABILITIES, NAMESPACE_FLAGS
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(HOOK_KINDS),
-        "mountOptions": sorted([*FLAGS, *PROPAGATION, *RECURSIVE]),
+        "mountOptions": sorted([*FLAGS, *PROPAGATION, *RECURSIVE, *IDMAP]),
         "linux": {
             "namespaces": list(NAMESPACE_FLAGS),
             "capabilities": CAPABILITIES,
@@ -23,7 +23,7 @@ def features():
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {"io.github.pybox.version": _version()},
     }

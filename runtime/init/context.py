@@ -26,6 +26,7 @@ class InitContext:
         # Opened by the runtime as host root: in a user namespace the init may not reach them by path.
         self.fifo_fd = None
         self.state_fd = None
+        self.idmap_fds = {}  # id(mount) -> user namespace fd, for id-mapped bind mounts
         self.cgroup_plan = None
         self.seccomp = None
         namespaces = self.linux.get("namespaces") or []

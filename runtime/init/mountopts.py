@@ -41,11 +41,12 @@ RECURSIVE = {
     "rnostrictatime": (0, k.MOUNT_ATTR__ATIME),
     "rnosymfollow": (k.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, k.MOUNT_ATTR_NOSYMFOLLOW),
 }
-UNSUPPORTED = {"idmap", "ridmap", "tmpcopyup"}
+UNSUPPORTED = {"tmpcopyup"}
+IDMAP = {"idmap": False, "ridmap": True}  # option: recursive
 
 
 class MountOptions:
-    __slots__ = ("flags", "clear", "propagation", "rec_set", "rec_clear", "data")
+    __slots__ = ("flags", "clear", "propagation", "rec_set", "rec_clear", "data", "idmap")
 
     def __init__(self):
         self.flags = 0
@@ -54,6 +55,7 @@ class MountOptions:
         self.rec_set = 0
         self.rec_clear = 0
         self.data = []
+        self.idmap = None  # None, or whether the id mapping applies to submounts too
 
     @property
     def is_bind(self):
@@ -80,6 +82,8 @@ def parse_options(options):
             on, off = RECURSIVE[opt]
             parsed.rec_set = (parsed.rec_set & ~off) | on
             parsed.rec_clear |= off
+        elif opt in IDMAP:
+            parsed.idmap = IDMAP[opt]
         elif opt in UNSUPPORTED:
             raise ValueError(f"option {opt!r} is not supported by pybox yet")
         else:

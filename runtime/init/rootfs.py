@@ -58,7 +58,7 @@ def mount_one(root_fd, m, ctx):
     dest = m["destination"]
     _refuse_inside_proc(dest, kind, opts)
     if kind == "bind" or opts.is_bind:
-        return _bind(root_fd, m, opts)
+        return _bind(root_fd, m, opts, ctx)
     if is_cgroup_mount(m):
         return mount_cgroup(root_fd, dest, opts, ctx)
     if kind == "proc":
@@ -93,7 +93,18 @@ def _refuse_symlinked(root_fd, dest):
     os.close(fd)
 
 
-def _bind(root_fd, m, opts):
+def _idmapped_bind(source, target_fd, recursive, userns_fd):
+    """A detached copy of the source tree, id-mapped through userns_fd, then attached."""
+    rec = k.AT_RECURSIVE if recursive else 0
+    tree = k.open_tree(k.AT_FDCWD, source, k.OPEN_TREE_CLONE | k.OPEN_TREE_CLOEXEC | rec)
+    try:
+        k.mount_setattr(tree, "", k.AT_EMPTY_PATH | rec, attr_set=k.MOUNT_ATTR_IDMAP, userns_fd=userns_fd)
+        k.move_mount(tree, "", target_fd, "", k.MOVE_MOUNT_F_EMPTY_PATH | k.MOVE_MOUNT_T_EMPTY_PATH)
+    finally:
+        os.close(tree)
+
+
+def _bind(root_fd, m, opts, ctx):
     source = m["source"]
     try:
         source_is_dir = stat.S_ISDIR(os.stat(source).st_mode)
@@ -101,7 +112,10 @@ def _bind(root_fd, m, opts):
         raise from_oserror(err, f"bind source {source}") from None
     target = make_in_root(root_fd, m["destination"], directory=source_is_dir)
     try:
-        k.mount(source, fd_path(target), None, k.MS_BIND | (opts.flags & k.MS_REC))
+        if opts.idmap is None:
+            k.mount(source, fd_path(target), None, k.MS_BIND | (opts.flags & k.MS_REC))
+        else:
+            _idmapped_bind(source, target, opts.idmap, ctx.idmap_fds[id(m)])
     finally:
         os.close(target)
     remount = opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)

@@ -60,6 +60,7 @@ def _close_inherited(ctx):
     """Drop every fd the runtime had open (the state lock above all) but the ones the init needs."""
     keep = set(range(3 + ctx.preserve_fds)) | {ctx.sync.fileno()}
     keep |= {fd for fd in (ctx.console_fd, ctx.fifo_fd, ctx.state_fd) if fd is not None}
+    keep |= set(ctx.idmap_fds.values())
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:
