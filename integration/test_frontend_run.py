@@ -221,3 +221,10 @@ def test_run_pulls_a_missing_image_from_a_registry(docker, registry, tmp_path):
         assert f"{registry.host}/fe/busybox" in fresh.out("images")
     finally:
         fresh.remove_all()
+
+
+def test_a_foreground_container_keeps_its_logs(docker):
+    result = docker("run", "--name", "fg", *NONE, "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert (result.stdout, result.stderr) == ("out\n", "err\n")
+    logs = docker("logs", "fg")
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")

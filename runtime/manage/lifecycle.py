@@ -90,8 +90,9 @@ def run_foreground(root, store, box):
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
     console = _console_pair(opts)
+    relay = None if box.data["tty"] else _relay(box)
     try:
-        record = _create_with_stdin(root, box, opts)
+        record = _create_with_stdio(root, box, opts, relay)
     except BaseException:
         after_exit(root, store, box)
         raise
@@ -106,6 +107,8 @@ def run_foreground(root, store, box):
         forward_signals(pid)
         container.start(root, box.id)
         box.update(started=now_rfc3339(), exit_code=None)
+        if relay:
+            relay.run()
         status = wait_for(pid, master)
         box.update(exit_code=status, finished=now_rfc3339())
     finally:
@@ -113,19 +116,24 @@ def run_foreground(root, store, box):
     return status
 
 
-def _create_with_stdin(root, box, opts):
-    """Without -i the container's stdin is /dev/null, as docker gives it."""
-    if box.data["interactive"] or box.data["tty"]:
-        return container.create(root, box.id, opts)
-    saved = os.dup(0)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+def _relay(box):
+    from pybox.runtime.manage.relay import Relay
+    return Relay(box.path("ctr.log"))
+
+
+def _create_with_stdio(root, box, opts, relay):
+    """Without -i the container's stdin is /dev/null, as docker gives it; output goes via relay."""
+    from pybox.runtime.manage.relay import Relay
+    saved = relay.install() if relay else {}
+    if not (box.data["interactive"] or box.data["tty"]):
+        saved[0] = os.dup(0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
     try:
         return container.create(root, box.id, opts)
     finally:
-        os.dup2(saved, 0)
-        os.close(saved)
+        Relay.restore(saved)
 
 
 def start_detached(root, store, box):
