@@ -149,3 +149,16 @@ def test_an_idle_detached_container_costs_under_2_mib(docker):
         assert next(line for line in f if line.startswith("PPid:")).split()[1] == str(conmon)
     python = subprocess.run(["pgrep", "-f", f"pybox.*{cid}"], capture_output=True, text=True).stdout.split()
     assert python == [str(conmon)] or python == [], python
+
+
+def test_a_damaged_metadata_file_hides_only_that_container(docker):
+    bad = detached(docker, "true", name="bad")
+    detached(docker, "true", name="good")
+    docker("wait", "bad", "good")
+    with open(os.path.join(docker.storage, "containers", bad, "meta.json"), "w") as f:
+        f.write("{not json")
+    assert "good" in docker.out("ps", "-a") and "bad" not in docker.out("ps", "-a")
+    damaged = docker("inspect", bad, check=False)
+    assert damaged.returncode == 1 and "meta.json is damaged" in damaged.stderr
+    with open(os.path.join(docker.storage, "containers", bad, "meta.json"), "w") as f:
+        f.write(json.dumps({"id": bad, "name": "bad", "image": "busybox", "network": "none"}))

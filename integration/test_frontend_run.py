@@ -228,3 +228,12 @@ def test_a_foreground_container_keeps_its_logs(docker):
     assert (result.stdout, result.stderr) == ("out\n", "err\n")
     logs = docker("logs", "fg")
     assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
+
+
+def test_seccomp_profile_from_a_file(docker, tmp_path):
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}))
+    result = docker("run", "--rm", *NONE, "--security-opt", f"seccomp={profile}", "busybox",
+                    "mkdir", "/tmp/x", check=False)
+    assert result.returncode == 1 and "Operation not permitted" in result.stderr

@@ -61,9 +61,10 @@ def load(store, container_id):
 
 
 def all_boxes(store):
+    """Every container with readable metadata (a damaged one is still found by its full id)."""
     boxes = []
     for cid in sorted(os.listdir(containers_dir(store))):
-        box = load(store, cid)
+        box = load_path(os.path.join(containers_dir(store), cid))
         if box is not None:
             boxes.append(box)
     return sorted(boxes, key=lambda b: b.data.get("created", ""), reverse=True)
