@@ -5,8 +5,11 @@
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# Not over /tmp: the project or the venv may live there (the root overlay shows the host's /tmp,
+# with writes going to the guest's tmpfs). Test scratch goes to a tmpfs of its own.
 mount -t tmpfs tmpfs /run
+mkdir -m 1777 /run/tmp
+export TMPDIR=/run/tmp
 mkdir -p /dev/shm /dev/pts && mount -t tmpfs tmpfs /dev/shm && mount -t devpts devpts /dev/pts
 hostname pybox-cgroup2-vm
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
