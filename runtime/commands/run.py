@@ -9,7 +9,7 @@ init, proxies the terminal when process.terminal is set, exits with the containe
 """
 
 import os
-import signal
+import _signal  # `signal` imports enum: several ms on every run
 
 from pybox.errors import PyboxError
 from pybox.runtime.args import Parser
@@ -18,8 +18,8 @@ from pybox.runtime.commands.create import CREATE_OPTIONS, options_from
 parser = Parser("run", CREATE_OPTIONS + ["--detach -d", "--keep"], positionals=["id"],
                 usage="run [options] <container-id>")
 
-FORWARDED = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGCONT]
+FORWARDED = [_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+             _signal.SIGUSR2, _signal.SIGCONT]
 
 
 RUNC_ONLY = {"--bundle", "-b", "--keep", "--pid-file", "--console-socket", "--no-pivot",
@@ -105,7 +105,7 @@ def forward_signals(pid):
         except ProcessLookupError:
             pass
     for sig in FORWARDED:
-        signal.signal(sig, forward)
+        _signal.signal(sig, forward)
 
 
 def wait_for(pid, master):
