@@ -26,10 +26,10 @@ def compile_filter(seccomp_obj, capabilities=None, cache_dir=None, where="linux.
         program = cache.load(directory, digest)
         if program is not None:  # only a profile that passed validation was ever stored
             return Filter(program, seccomp_obj, cached=True)
-    from pybox.seccomp.compiler import compile_profile
+    from pybox.seccomp.compiler import compile_isolated
     from pybox.seccomp.profile import validate
     profile = validate(seccomp_obj, where)
-    program, skipped = compile_profile(profile, where)
+    program, skipped = compile_isolated(profile, where)
     if digest:
         cache.store(directory, digest, program)
     return Filter(program, profile, skipped)

@@ -8,6 +8,7 @@ on the same argument become one rule per condition (libseccomp refuses them in o
 import errno
 import logging
 import os
+import signal
 
 from pybox.errors import PyboxError
 from pybox.seccomp import bpf, libseccomp
@@ -27,19 +28,82 @@ def action_value(action, errno_ret):
     return base
 
 
+COMPILE_TIMEOUT = 10.0  # seconds; the default profile takes about 15 ms
+
+
+def compile_isolated(profile, where="linux.seccomp", timeout=None):
+    """compile_profile in a forked child: libseccomp 2.5.4 loops forever on some rule sets
+    (two rules for one call with range conditions on shared arguments), and a hung or crashed
+    library must cost the user an error, not the runtime."""
+    import json
+    timeout = timeout or COMPILE_TIMEOUT
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _compile_child(profile, where, r, w)
+    os.close(w)
+    try:
+        reply = _read_reply(r, timeout)
+    finally:
+        os.close(r)
+        if reply is None:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if reply is None:
+        raise PyboxError(f"{where}: libseccomp {libseccomp.version()} did not finish compiling the profile "
+                         f"in {timeout:g} s (its rule database loops on some overlapping argument rules)")
+    answer = json.loads(reply) if reply else {"error": f"{where}: libseccomp crashed compiling the profile"}
+    if "error" in answer:
+        raise PyboxError(answer["error"], answer.get("errno"))
+    for name in answer["skipped"]:
+        log.debug("seccomp: skipping syscall %r: unknown to libseccomp %s", name, libseccomp.version())
+    return bytes.fromhex(answer["program"]), answer["skipped"]
+
+
+def _compile_child(profile, where, r, w):
+    import json
+    try:
+        os.close(r)
+        try:
+            program, skipped = compile_profile(profile, where)
+            answer = {"program": program.hex(), "skipped": skipped}
+        except PyboxError as err:
+            answer = {"error": str(err), "errno": err.errno}
+        data = json.dumps(answer).encode()
+        while data:
+            data = data[os.write(w, data):]
+    finally:
+        os._exit(0)
+
+
+def _read_reply(fd, timeout):
+    """All the child wrote, or None when it did not finish in time."""
+    import select
+    import time
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def compile_profile(profile, where="linux.seccomp"):
     """profile: the normal form from profile.validate. Returns (program bytes, skipped names)."""
     default = action_value(profile["defaultAction"], profile["defaultErrnoRet"])
     with libseccomp.Context(default) as ctx:
         ctx.set_attr(libseccomp.ATTR_CTL_NNP, 0)  # the runtime sets no_new_privs itself
-        ctx.set_attr(libseccomp.ATTR_CTL_OPTIMIZE, 2)  # a binary tree: O(log n) per syscall
+        if len(profile["syscalls"]) >= 8:  # runc's threshold: libseccomp < 2.5.4 lost the default without rules
+            ctx.set_attr(libseccomp.ATTR_CTL_OPTIMIZE, 2)  # a binary tree: O(log n) per syscall
         arches = _add_arches(ctx, profile["architectures"])
         skipped = []
         for i, rule in enumerate(profile["syscalls"]):
             skipped += _add_rule(ctx, rule, default, f"{where}.syscalls[{i}]")
         program = ctx.export()
-    for name in dict.fromkeys(skipped):
-        log.debug("seccomp: skipping syscall %r: unknown to libseccomp %s", name, libseccomp.version())
     if profile["defaultAction"] not in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
         program = enosys_stub(arches, _highest_numbers(profile, arches)) + program
     if len(program) // 8 > bpf.MAX_INSNS:
