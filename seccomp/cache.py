@@ -9,7 +9,8 @@ Files are written to a temporary name and renamed, so a reader never sees half a
 import os
 
 DEFAULT_DIR = "/var/cache/pybox/seccomp"
-FORMAT = "1"  # bump when the compiler's output for the same inputs changes
+FORMAT = "2"  # bump when the compiler's output for the same inputs changes
+KEEP = 256  # programs kept; each is about 10 KiB, and a host rarely uses more than a few profiles
 
 
 def cache_dir(configured=None):
@@ -70,6 +71,7 @@ def store(directory, digest, program):
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        _prune(directory)
         return True
     except OSError:
         try:
@@ -77,3 +79,17 @@ def store(directory, digest, program):
         except OSError:
             pass
         return False
+
+
+def _prune(directory):
+    """Drop the least recently written programs beyond KEEP (only on a miss, which already compiled)."""
+    entries = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            if entry.name.endswith(".bpf"):
+                entries.append((entry.stat().st_mtime_ns, entry.path))
+    for _, path in sorted(entries)[:-KEEP]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -59,3 +59,11 @@ def test_a_cache_others_can_write_is_ignored(tmp_path):
     [entry] = os.listdir(tmp_path)
     os.chmod(tmp_path / entry, 0o666)
     assert not compile_filter(profile, cache_dir=str(tmp_path)).cached
+
+
+def test_old_programs_are_pruned(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "KEEP", 2)
+    for errno_ret in (1, 2, 3):
+        compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno_ret}, cache_dir=str(tmp_path))
+    assert len(os.listdir(tmp_path)) == 2
+    assert compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 3}, cache_dir=str(tmp_path)).cached
