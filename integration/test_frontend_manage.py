@@ -162,3 +162,12 @@ def test_a_damaged_metadata_file_hides_only_that_container(docker):
     assert damaged.returncode == 1 and "meta.json is damaged" in damaged.stderr
     with open(os.path.join(docker.storage, "containers", bad, "meta.json"), "w") as f:
         f.write(json.dumps({"id": bad, "name": "bad", "image": "busybox", "network": "none"}))
+
+
+def test_rm_cleans_up_after_the_monitor_crashed(docker):
+    cid = detached(docker, "sleep", "60", name="orphan")
+    with open(os.path.join(docker.storage, "containers", cid, "conmon.pid")) as f:
+        os.kill(int(f.read()), 9)
+    assert docker.out("rm", "-f", "orphan") == "orphan\n"
+    assert docker.out("ps", "-a", "-q") == ""
+    assert not os.path.exists(os.path.join(docker.storage, "containers", cid))

@@ -11,6 +11,10 @@ def main(g, argv):
     _, v = parser.parse(argv)
     store = open_store()
     box = load(store, v["id"])
-    if box is not None:
+    if box is None:
+        return 0  # removed already (rm -f does not wait for this command)
+    try:
         after_exit(g.root, store, box)
+    except FileNotFoundError:
+        pass  # removed while we were releasing its network
     return 0

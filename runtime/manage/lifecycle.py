@@ -309,8 +309,10 @@ def remove(root, store, box, force=False):
 
 
 def _wait_conmon(box, timeout=3):
+    """Until conmon has written the exit status: after that it touches only its cleanup."""
     deadline = time.monotonic() + timeout
-    while _under_conmon(box) and time.monotonic() < deadline:
+    exit_file = box.path("exits", box.id)
+    while _under_conmon(box) and not os.path.exists(exit_file) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
