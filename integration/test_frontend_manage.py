@@ -110,10 +110,12 @@ def test_exec_env_user_workdir(docker):
 
 
 def test_inspect_top_and_stats(docker):
-    cid = detached(docker, "sleep", "60", name="looked")
+    cid = docker.out("run", "-d", "--name", "looked", "--label", "tier=web", *NONE, "busybox",
+                     "sleep", "60").strip()
     doc = json.loads(docker.out("inspect", "looked"))[0]
     assert doc["Id"] == cid and doc["State"]["Running"] and doc["Config"]["Cmd"] == ["sleep", "60"]
     assert doc["HostConfig"]["NetworkMode"] == "none"
+    assert doc["Config"]["Labels"]["tier"] == "web"
     top = docker.out("top", "looked").splitlines()
     assert "PID" in top[0] and len(top) == 2 and "sleep 60" in top[1]
     assert str(doc["State"]["Pid"]) in top[1]

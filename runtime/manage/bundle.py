@@ -44,6 +44,7 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     process["rlimits"] = _rlimits(process.get("rlimits") or [], v["ulimit"])
     spec["root"] = {"path": rootfs, "readonly": bool(v["read_only"])}
     spec["hostname"] = box.data["hostname"]
+    spec["annotations"] = {**spec.get("annotations", {}), **_labels(v["label"])}
     spec["mounts"] = _mounts(spec["mounts"], v, box, etc_files, store)
     _linux(spec, v, box)
     _security(spec, v)
@@ -77,6 +78,16 @@ def _home_of_user(process, cfg, rootfs):
     if not given:
         home = "HOME=" + home_of(process["user"]["uid"], rootfs)
         process["env"] = [e for e in process["env"] if not e.startswith("HOME=")] + [home]
+
+
+def _labels(texts):
+    labels = {}
+    for text in texts:
+        key, _, value = text.partition("=")
+        if not key:
+            raise PyboxError(f"--label {text!r}: expected KEY=VALUE")
+        labels[key] = value
+    return labels
 
 
 def _absolute(path, flag):
