@@ -173,3 +173,11 @@ def test_rm_cleans_up_after_the_monitor_crashed(docker):
     assert docker.out("rm", "-f", "orphan") == "orphan\n"
     assert docker.out("ps", "-a", "-q") == ""
     assert not os.path.exists(os.path.join(docker.storage, "containers", cid))
+
+
+def test_wait_for_a_foreground_container_run_elsewhere(docker):
+    proc = subprocess.Popen(docker.argv("run", "--name", "fg", *NONE, "busybox", "sh", "-c",
+                                        "sleep 0.5; exit 12"), env=docker.env, stdin=subprocess.DEVNULL)
+    wait_for(lambda: "fg" in docker.out("ps"))
+    assert docker.out("wait", "fg") == "12\n"
+    assert proc.wait(10) == 12

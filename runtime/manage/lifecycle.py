@@ -260,13 +260,18 @@ def wait_exit_code(root, box, timeout=None):
     """Block until the container has exited and its status is known; return the status."""
     deadline = None if timeout is None else time.monotonic() + timeout
     record = runtime_record(root, box)
+    unrecorded_since = None
     while True:
         code = box.exit_code()
         alive = record is not None and record.init_alive()
         if code is not None and not alive:
             return code
         if not alive and not _under_conmon(box):
-            return code if code is not None else 0
+            # A foreground `run` records the status just after the exit; if that process died
+            # too, nobody will.
+            unrecorded_since = unrecorded_since or time.monotonic()
+            if time.monotonic() - unrecorded_since > 2:
+                return 0
         if deadline is not None and time.monotonic() >= deadline:
             return code
         time.sleep(0.02)
