@@ -383,3 +383,9 @@ def test_idmapped_bind_mount(pybox, bundle, tmp_path):
     out = run_output(pybox, bundle, "stat", "-c", "%u:%g", "/mapped/f")
     assert out.strip() == "1000:1000"
     assert os.stat(shared / "f").st_uid == 0  # the files themselves are unchanged
+
+
+def test_loopback_is_up_in_a_new_network_namespace(pybox, bundle):
+    out = run_output(pybox, bundle, "sh", "-c", "ip link show lo; echo pong > /tmp/x; "
+                     "httpd -p 127.0.0.1:8080 -h /tmp && wget -q -O- http://127.0.0.1:8080/x")
+    assert ",UP" in out.splitlines()[0] and out.strip().endswith("pong")

@@ -44,6 +44,9 @@ def intermediate(ctx):
             os.setresuid(0, 0, 0)
         _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in ("user", "mount")])
         k.unshare(ctx.new_flags & ~(k.CLONE_NEWUSER | k.CLONE_NEWCGROUP))
+        if ctx.new_flags & k.CLONE_NEWNET:
+            from pybox.netns.loopback import loopback_up
+            loopback_up()  # as runc does: a new network namespace starts with lo down
         if ctx.new_flags & k.CLONE_NEWTIME:
             _write_time_offsets(ctx.linux.get("timeOffsets") or {})
         _join_namespaces(ctx, ["mount"])
