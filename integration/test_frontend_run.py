@@ -95,9 +95,17 @@ def test_masked_proc_paths(docker):
 
 def test_memory_pids_and_cpu_limits_reach_the_cgroup(docker):
     out = docker.out("run", "--rm", *NONE, "-m", "64m", "--pids-limit", "20", "--cpus", "0.5",
-                     "busybox", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
-                     "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-    assert out.split() == [str(64 << 20), "20", "50000"]
+                     "--cpu-shares", "512", "busybox", "sh", "-c",
+                     "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                     "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares")
+    assert out.split() == [str(64 << 20), "20", "50000", "512"]
+
+
+def test_no_new_privileges_on_request(docker):
+    assert "NoNewPrivs:\t0" in docker.out("run", "--rm", *NONE, "busybox", "cat", "/proc/self/status")
+    out = docker.out("run", "--rm", *NONE, "--security-opt", "no-new-privileges", "busybox", "cat",
+                     "/proc/self/status")
+    assert "NoNewPrivs:\t1" in out
 
 
 def test_ulimit(docker):
