@@ -30,11 +30,37 @@ def make_bundle(base):
     build_rootfs(os.path.join(bundle, "rootfs"))
     spec = default_spec()
     spec["process"].update(terminal=False, args=["true"])
-    spec["linux"]["cgroupsPath"] = "pybox-bench/c"
+    # Absolute, below this process's own (memory) cgroup: crun reads a relative path from the
+    # hierarchy's root, runc and pybox from the caller's cgroup.
+    spec["linux"]["cgroupsPath"] = f"{own_memory_cgroup()}/pybox-bench/c"
     spec["ociVersion"] = "1.0.2"  # crun 1.8.1 knows no later version
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return bundle
+
+
+def own_memory_cgroup():
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.strip().split(":", 2)
+            if controllers == "memory":
+                return path.rstrip("/")
+    return ""
+
+
+def cgroup_dirs():
+    found = set()
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found.update(os.path.join(top, d) for d in dirs)
+    return found
+
+
+def remove_new_cgroups(before):
+    for path in sorted(cgroup_dirs() - before, key=len, reverse=True):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
 
 
 def timed(argv):
@@ -119,6 +145,7 @@ def main():
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pybox-bench-")
+    cgroups_before = cgroup_dirs()
     try:
         bundle = make_bundle(base)
         scratch_dirs(base, ("pybox", "runc", "crun"))
@@ -131,6 +158,7 @@ def main():
         report(results)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        remove_new_cgroups(cgroups_before)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ CTR_CGROUP = f"{own_memory_cgroup()}/pybox-ctr"
 
 # This machine's hard limits for open files and processes are lower than podman's defaults
 # (runc fails the same way without these).
-ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", PODMAN_PARENT]
+# --network none: podman's default bridge would put netavark's rules into the host's nftables.
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", PODMAN_PARENT,
+           "--network", "none"]
 
 
 def run(*argv, timeout=120, check=True):
