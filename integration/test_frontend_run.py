@@ -72,6 +72,9 @@ def test_docker_default_capabilities_and_seccomp(docker):
     privileged = docker.out("run", "--rm", *NONE, "--privileged", "busybox", "grep", "Seccomp:",
                             "/proc/self/status")
     assert privileged == "Seccomp:\t0\n"
+    devices = docker.out("run", "--rm", *NONE, "--privileged", "busybox", "sh", "-c",
+                         "test -b /dev/vda && echo host-disk; grep ' /sys ' /proc/mounts | grep -c ' rw,'")
+    assert devices.split() == ["host-disk", "1"]
     unconfined = docker.out("run", "--rm", *NONE, "--security-opt", "seccomp=unconfined", "busybox",
                             "grep", "Seccomp:", "/proc/self/status")
     assert unconfined == "Seccomp:\t0\n"

@@ -158,7 +158,11 @@ def _mounts(mounts, v, box, etc_files, store):
         taken.add("/sys")  # docker: sysfs of the host's network namespace is bound, not mounted
         extra.insert(0, {"destination": "/sys", "type": "bind", "source": "/sys",
                          "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
-    return [m for m in mounts if m["destination"] not in taken] + extra
+    kept = [m for m in mounts if m["destination"] not in taken]
+    if v["privileged"]:  # docker: a privileged container's /sys (and cgroup view) is writable
+        kept = [dict(m, options=[o for o in m.get("options") or [] if o != "ro"])
+                if m["destination"] in ("/sys", "/sys/fs/cgroup") else m for m in kept]
+    return kept + extra
 
 
 def _linux(spec, v, box):
@@ -169,11 +173,36 @@ def _linux(spec, v, box):
     linux["resources"] = _resources(linux.get("resources") or {}, v)
     if v["privileged"]:
         linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        linux["devices"] = host_devices()
         linux["maskedPaths"] = []
         linux["readonlyPaths"] = []
     else:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
+
+
+# Not devices of their own: docker leaves these to the container's own mounts.
+_HOST_DEVICE_SKIP = {"/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/console", "/dev/ptmx", "/dev/tty"}
+
+
+def host_devices(top="/dev"):
+    """Every character and block device of the host, as linux.devices entries (docker's --privileged)."""
+    import stat
+    found = []
+    for directory, dirs, names in os.walk(top):
+        dirs[:] = [d for d in dirs if os.path.join(directory, d) not in _HOST_DEVICE_SKIP]
+        for name in sorted(names):
+            path = os.path.join(directory, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            kind = "c" if stat.S_ISCHR(st.st_mode) else "b" if stat.S_ISBLK(st.st_mode) else None
+            if kind and path not in _HOST_DEVICE_SKIP:
+                found.append({"path": path, "type": kind, "major": os.major(st.st_rdev),
+                              "minor": os.minor(st.st_rdev), "fileMode": stat.S_IMODE(st.st_mode),
+                              "uid": st.st_uid, "gid": st.st_gid})
+    return found
 
 
 def _namespaces(namespaces, network, box):
