@@ -198,13 +198,17 @@ def _mount_cgroup_dir(root_fd, dest, entry, flags, cgroupns):
 def _cgroup_symlinks(root_fd, dest, links):
     base = open_in_root(root_fd, dest, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for name, target in links.items():
-            try:
-                os.symlink(target, name, dir_fd=base)
-            except FileExistsError:
-                pass
+        _symlinks(base, links.items())
     finally:
         os.close(base)
+
+
+def _symlinks(dir_fd, name_targets):
+    for name, target in name_targets:
+        try:
+            os.symlink(target, name, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
 
 
 def create_devices(root_fd, devices, in_userns):
@@ -221,11 +225,7 @@ def create_devices(root_fd, devices, in_userns):
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
             _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
                     d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
-        for target, name in DEV_SYMLINKS:
-            try:
-                os.symlink(target, name, dir_fd=dev_dir)
-            except FileExistsError:
-                pass
+        _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
     finally:
         os.close(dev_dir)
 
