@@ -248,3 +248,30 @@ def test_seccomp_profile_from_a_file(docker, tmp_path):
     result = docker("run", "--rm", *NONE, "--security-opt", f"seccomp={profile}", "busybox",
                     "mkdir", "/tmp/x", check=False)
     assert result.returncode == 1 and "Operation not permitted" in result.stderr
+
+
+def test_image_volumes_become_anonymous_volumes(docker, tmp_path):
+    """VOLUMEs get a directory of their own, seeded from the image, resolved inside the rootfs."""
+    from integration.busybox import build_rootfs
+    from tests.images.layouts import Layout, entry
+    rootfs = build_rootfs(str(tmp_path / "rootfs"))
+    base = []
+    for top, dirs, files in os.walk(rootfs):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, rootfs)
+            if os.path.islink(path):
+                base.append(entry(rel, "symlink", link=os.readlink(path)))
+            elif os.path.isdir(path):
+                base.append(entry(rel, "dir"))
+            else:
+                base.append(entry(rel, data=open(path, "rb").read(), mode=os.stat(path).st_mode & 0o7777))
+    extra = [entry("data", "dir"), entry("data/seed", data=b"from the image\n"),
+             entry("link", "symlink", link="/etc")]
+    layout = Layout(tmp_path / "layout")
+    layout.tag(layout.image([base, extra], config={"Cmd": ["sh"], "Volumes": {"/data": {}, "/link": {}}}),
+               "latest")
+    docker("import", layout.path, "volimage")
+    out = docker.out("run", "--rm", *NONE, "volimage", "sh", "-c",
+                     "cat /data/seed; grep -c ' /data ' /proc/mounts; test -e /etc/debian_version || echo no-host-etc")
+    assert out.split("\n")[:3] == ["from the image", "1", "no-host-etc"]

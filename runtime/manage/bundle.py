@@ -46,6 +46,7 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     spec["hostname"] = box.data["hostname"]
     spec["annotations"] = {**spec.get("annotations", {}), **_labels(v["label"])}
     spec["mounts"] = _mounts(spec["mounts"], v, box, etc_files, store)
+    spec["mounts"] += _image_volumes(cfg.get("Volumes") or {}, spec["mounts"], rootfs, box)
     _linux(spec, v, box)
     _security(spec, v)
     return spec
@@ -163,6 +164,44 @@ def _mounts(mounts, v, box, etc_files, store):
         kept = [dict(m, options=[o for o in m.get("options") or [] if o != "ro"])
                 if m["destination"] in ("/sys", "/sys/fs/cgroup") else m for m in kept]
     return kept + extra
+
+
+def _image_volumes(volumes, mounts, rootfs, box):
+    """The image's VOLUMEs get anonymous volumes, as docker gives them: a directory of the
+    container's own, seeded with what the image holds there, so writes stay off the rootfs.
+    They go when the container goes (with its bundle directory)."""
+    import hashlib
+    import shutil
+    taken = [m["destination"].rstrip("/") or "/" for m in mounts]
+    made = []
+    for dest in sorted(volumes):
+        dest = _absolute(dest, "image VOLUME")
+        if any(dest == t or dest.startswith(t.rstrip("/") + "/") for t in taken if t != "/"):
+            continue
+        source = box.path("volumes", hashlib.sha256(dest.encode()).hexdigest()[:16])
+        os.makedirs(source, 0o755, exist_ok=True)
+        _seed_volume(rootfs, dest, source, shutil)
+        made.append({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rw"]})
+    return made
+
+
+def _seed_volume(rootfs, dest, source, shutil):
+    """Copy what the image has at dest, resolved inside the rootfs: a hostile image's symlinks
+    must not make pybox copy host files into the container."""
+    from pybox import kernel as k
+    from pybox.runtime.init.paths import fd_path, is_dir_fd
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_PATH, resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_MAGICLINKS)
+    except OSError:
+        return  # nothing there in the image: the volume starts empty
+    finally:
+        os.close(root_fd)
+    try:
+        if is_dir_fd(fd):
+            shutil.copytree(fd_path(fd), source, symlinks=True, dirs_exist_ok=True)
+    finally:
+        os.close(fd)
 
 
 def _linux(spec, v, box):
