@@ -97,7 +97,7 @@ def run_all(ref, work, repeats=1):
     for name, bench in tools.items():
         times = []
         for i in range(repeats):
-            fresh = os.path.join(work, f"{name.split()[0]}-{i}")
+            fresh = os.path.join(work, f"{name[:2]}{i}")  # short: podman puts sockets below
             os.makedirs(fresh)
             times.append(bench(ref, fresh))
         results[name] = statistics.median(times)
