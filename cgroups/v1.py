@@ -53,6 +53,15 @@ class V1Manager(Manager):
         for directory in self.dirs():
             files.add_process(directory, pid)
 
+    def add_uncharged(self, pid):
+        """Every hierarchy but memory and pids: there the process is charged for nothing it has
+        already allocated or forked. The runtime moves its init early into these (the first
+        migration waits out an RCU grace period) and into the rest once set-up is over."""
+        charged = {self.dir_of("memory"), self.dir_of("pids")}
+        for directory in self.dirs():
+            if directory not in charged:
+                files.add_process(directory, pid)
+
     def _freezer(self):
         directory = self.dir_of("freezer")
         if directory is None:

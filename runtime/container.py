@@ -39,7 +39,6 @@ def create(root, container_id, opts):
         # Recorded before anything exists, so delete --force can undo a create killed at any point.
         record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
         record.save()
-        _apply_cgroup(cgroup, config)
         write_atomic(record.path("config.json"), _config_text(config))
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
@@ -83,19 +82,6 @@ def _open_cgroup(config, container_id, opts):
     from pybox.cgroups import open_manager
     linux = config.get("linux") or {}
     return open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
-
-
-def _apply_cgroup(manager, config):
-    manager.create()
-    manager.apply(_resources_with_default_devices(config.get("linux") or {}))
-
-
-def _resources_with_default_devices(linux):
-    """runc's rules: the config's own, then the devices every container may use, then linux.devices."""
-    from pybox.runtime.devices import device_rules
-    resources = dict(linux.get("resources") or {})
-    resources["devices"] = device_rules(resources.get("devices"), linux.get("devices"))
-    return resources
 
 
 def _start_init(record, config, opts, cgroup):

@@ -26,3 +26,10 @@ def _rule(kind, major, minor, access):
     if minor is not None:
         rule["minor"] = minor
     return rule
+
+
+def resources_with_default_devices(linux):
+    """linux.resources with the device rules runc applies: the config's, then the defaults."""
+    resources = dict(linux.get("resources") or {})
+    resources["devices"] = device_rules(resources.get("devices"), linux.get("devices"))
+    return resources

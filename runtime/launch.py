@@ -15,9 +15,15 @@ class Handlers:
         self.cgroup = cgroup
         self.pid = None
 
+    def prepare(self):
+        """Right after the fork, while the child enters its namespaces."""
+
     def on_pid(self, pid):
         self.pid = pid
         return None  # the payload of "go"
+
+    def after_go(self):
+        """While the init sets up its root filesystem."""
 
     def on_hooks(self):
         pass
@@ -37,6 +43,19 @@ class InitHandlers(Handlers):
         super().__init__(ctx, cgroup)
         self.record = record
         self.config = config
+
+    def prepare(self):
+        # Making the cgroup overlaps with the intermediate entering the namespaces.
+        if self.cgroup is not None:
+            from pybox.runtime.devices import resources_with_default_devices
+            self.cgroup.create()
+            self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
+
+    def after_go(self):
+        # The first migration waits out an RCU grace period (about 10 ms here): pay it while
+        # the init mounts its root, in the hierarchies that charge nothing for the past.
+        if self.cgroup is not None:
+            self.cgroup.add_uncharged(self.pid)
 
     def on_pid(self, pid):
         from pybox.runtime.state import pid_start_time
@@ -93,6 +112,7 @@ def launch(ctx, entry, handlers):
         entry(ctx)
     child.close()
     try:
+        handlers.prepare()
         _converse(parent, ctx, handlers, intermediate_pid)
     except BaseException:
         _kill(handlers.pid)
@@ -112,6 +132,7 @@ def _converse(channel, ctx, handlers, intermediate_pid):
         elif tag == "pid":
             _reap(intermediate_pid)
             channel.send("go", handlers.on_pid(payload["pid"]))
+            handlers.after_go()
         elif tag == "hooks":
             handlers.on_hooks()
             channel.send("hooks-ok")
