@@ -66,6 +66,10 @@ def podman(tmp_path_factory, busybox_rootfs):
 def test_podman_run_exec_pause_stop_rm(podman):
     out = run(*podman, "run", "--rm", *ULIMITS, "localhost/pybox-bb", "sh", "-c", "echo hi; id -u").stdout
     assert out.split() == ["hi", "0"]
+    # podman's --tmpfs carries runc's tmpcopyup option.
+    out = run(*podman, "run", "--rm", *ULIMITS, "--tmpfs", "/etc", "localhost/pybox-bb", "sh", "-c",
+              "grep -c ' /etc tmpfs' /proc/mounts; grep -c root /etc/passwd").stdout
+    assert out.split() == ["1", "1"]
     assert run(*podman, "run", "--rm", *ULIMITS, "localhost/pybox-bb", "sh", "-c", "exit 3",
                check=False).returncode == 3
     run(*podman, "run", "-d", "--name", "pbx", *ULIMITS, "localhost/pybox-bb", "sleep", "1000")

@@ -389,3 +389,16 @@ def test_loopback_is_up_in_a_new_network_namespace(pybox, bundle):
     out = run_output(pybox, bundle, "sh", "-c", "ip link show lo; echo pong > /tmp/x; "
                      "httpd -p 127.0.0.1:8080 -h /tmp && wget -q -O- http://127.0.0.1:8080/x")
     assert ",UP" in out.splitlines()[0] and out.strip().endswith("pong")
+
+
+def test_tmpcopyup_fills_the_tmpfs_with_what_it_covers(pybox, bundle):
+    # podman adds tmpcopyup to every --tmpfs.
+    os.makedirs(os.path.join(bundle.rootfs, "seeded/sub"))
+    with open(os.path.join(bundle.rootfs, "seeded/sub/f"), "w") as f:
+        f.write("underneath\n")
+    os.chown(os.path.join(bundle.rootfs, "seeded/sub/f"), 1000, 1000)
+    bundle.config["mounts"].append({"destination": "/seeded", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["tmpcopyup", "mode=755"]})
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "cat /seeded/sub/f; stat -c %u /seeded/sub/f; grep -c ' /seeded tmpfs' /proc/mounts")
+    assert out.split() == ["underneath", "1000", "1"]

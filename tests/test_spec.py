@@ -42,7 +42,6 @@ def test_the_default_spec_is_valid(config):
     (lambda c: c.update(hooks={"prestart": [{"path": "rel"}]}), "hooks.prestart[0].path"),
     (lambda c: c.update(hooks={"sometime": []}), "hooks.sometime"),
     (lambda c: c["mounts"].append({"destination": "/x", "options": ["idmap"]}), "mounts[7].options"),
-    (lambda c: c["mounts"].append({"destination": "/x", "options": ["tmpcopyup"]}), "mounts[7].options"),
     (lambda c: c["mounts"].append({"destination": "/x", "type": "bind"}), "mounts[7].source"),
     (lambda c: c.update(annotations={"a": 1}), "annotations.a"),
     (lambda c: c.update(hostname="h", linux={"namespaces": []}), "hostname"),

@@ -41,12 +41,12 @@ RECURSIVE = {
     "rnostrictatime": (0, k.MOUNT_ATTR__ATIME),
     "rnosymfollow": (k.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, k.MOUNT_ATTR_NOSYMFOLLOW),
 }
-UNSUPPORTED = {"tmpcopyup"}
+UNSUPPORTED = set()
 IDMAP = {"idmap": False, "ridmap": True}  # option: recursive
 
 
 class MountOptions:
-    __slots__ = ("flags", "clear", "propagation", "rec_set", "rec_clear", "data", "idmap")
+    __slots__ = ("flags", "clear", "propagation", "rec_set", "rec_clear", "data", "idmap", "copy_up")
 
     def __init__(self):
         self.flags = 0
@@ -56,6 +56,7 @@ class MountOptions:
         self.rec_clear = 0
         self.data = []
         self.idmap = None  # None, or whether the id mapping applies to submounts too
+        self.copy_up = False  # tmpcopyup (runc's and podman's): the tmpfs starts with what it covers
 
     @property
     def is_bind(self):
@@ -82,6 +83,10 @@ def parse_options(options):
             on, off = RECURSIVE[opt]
             parsed.rec_set = (parsed.rec_set & ~off) | on
             parsed.rec_clear |= off
+        elif opt == "tmpcopyup":
+            parsed.copy_up = True
+        elif opt == "notmpcopyup":
+            parsed.copy_up = False
         elif opt in IDMAP:
             parsed.idmap = IDMAP[opt]
         elif opt in UNSUPPORTED:

@@ -65,10 +65,35 @@ def mount_one(root_fd, m, ctx):
         _refuse_symlinked(root_fd, dest)
     target = make_in_root(root_fd, dest, directory=True)
     try:
-        k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags, opts.data_string)
+        k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags & ~k.MS_RDONLY
+                if opts.copy_up else opts.flags, opts.data_string)
+        if opts.copy_up:
+            # The fd still names the directory the tmpfs now covers: copy it up, then seal.
+            _copy_up(fd_path(target), root_fd, dest)
     finally:
         os.close(target)
+    if opts.copy_up and opts.flags & k.MS_RDONLY:
+        _finish(root_fd, dest, opts, k.MS_RDONLY | (opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)))
+        return
     _finish(root_fd, dest, opts)
+
+
+def _copy_up(covered, root_fd, dest):
+    """tmpcopyup: the new tmpfs starts with the files, modes and owners it covers."""
+    import shutil
+    mounted = open_in_root(root_fd, dest)
+    try:
+        target = fd_path(mounted)
+        shutil.copytree(covered, target, symlinks=True, dirs_exist_ok=True)
+        for top, dirs, names in os.walk(covered):
+            for name in dirs + names:
+                st = os.lstat(os.path.join(top, name))
+                os.lchown(os.path.join(target, os.path.relpath(top, covered), name), st.st_uid, st.st_gid)
+        st = os.stat(covered)
+        os.chmod(target, st.st_mode & 0o7777)
+        os.chown(target, st.st_uid, st.st_gid)
+    finally:
+        os.close(mounted)
 
 
 def _refuse_inside_proc(dest, kind, opts):
