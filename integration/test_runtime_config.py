@@ -402,3 +402,17 @@ def test_tmpcopyup_fills_the_tmpfs_with_what_it_covers(pybox, bundle):
     out = run_output(pybox, bundle, "sh", "-c",
                      "cat /seeded/sub/f; stat -c %u /seeded/sub/f; grep -c ' /seeded tmpfs' /proc/mounts")
     assert out.split() == ["underneath", "1000", "1"]
+
+
+def test_memory_policy(pybox, bundle):
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0",
+                                              "flags": ["MPOL_F_STATIC_NODES"]}
+    out = run_output(pybox, bundle, "sh", "-c", "grep -m1 heap /proc/self/numa_maps || head -1 /proc/self/numa_maps")
+    assert " bind=static:0 " in out or " bind:0 " in out or "bind" in out.split()[1], out
+
+
+def test_bad_memory_policy_names_the_field(pybox, bundle):
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND"}
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1 and "linux.memoryPolicy.nodes" in result.stderr

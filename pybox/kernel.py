@@ -95,6 +95,7 @@ _NR = {
     "keyctl": (250, 219),
     "ioprio_set": (251, 30),
     "sched_setattr": (314, 274),
+    "set_mempolicy": (238, 237),
     "seccomp": (317, 277),
     "bpf": (321, 280),
     "pidfd_send_signal": (424, 424),
@@ -241,6 +242,15 @@ def sched_setattr(pid, policy, flags=0, nice=0, priority=0, runtime=0, deadline=
         "sched_nice": nice, "sched_priority": priority, "sched_runtime": runtime,
         "sched_deadline": deadline, "sched_period": period})
     syscall("sched_setattr", pid, attr, 0)
+
+
+def set_mempolicy(mode, nodes):
+    """mode may carry MPOL_F_* flags; nodes: a set of NUMA node numbers."""
+    words = max(nodes, default=0) // 64 + 1
+    mask = ffi.new("unsigned long[]", words)
+    for node in nodes:
+        mask[node // 64] |= 1 << (node % 64)
+    syscall("set_mempolicy", mode, mask if nodes else ffi.NULL, words * 64 if nodes else 0)
 
 
 def capset(effective, permitted, inheritable):

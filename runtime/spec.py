@@ -49,6 +49,10 @@ SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH
 SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
                "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10,
                "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20, "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+MEMORY_POLICY_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+                       "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MEMORY_POLICY_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+                       "MPOL_F_STATIC_NODES": 1 << 15}
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 
@@ -58,7 +62,6 @@ UNSUPPORTED = {
     "linux.mountLabel": "SELinux labels are not supported by pybox",
     "process.selinuxLabel": "SELinux labels are not supported by pybox",
     "process.apparmorProfile": "AppArmor profiles are not supported by pybox",
-    "linux.memoryPolicy": "linux.memoryPolicy is not supported by pybox yet",
     "solaris": "Solaris containers are not supported", "windows": "Windows containers are not supported",
     "vm": "VM-based containers are not supported",
 }
@@ -134,6 +137,7 @@ def validate(config, bundle):
     for i, dev in enumerate(_expect(linux.get("devices") or [], list, "linux.devices")):
         _validate_device(dev, f"linux.devices[{i}]")
     _validate_net_devices(linux.get("netDevices") or {}, flags)
+    _validate_memory_policy(linux.get("memoryPolicy"))
     personality = linux.get("personality")
     if personality is not None:
         if _expect(personality, dict, "linux.personality").get("domain") not in PERSONALITY_DOMAINS:
@@ -336,6 +340,25 @@ def _validate_hooks(hooks):
 # Sysctls that belong to a namespace (runc's validator): anything else would change the host.
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _validate_memory_policy(policy):
+    if policy is None:
+        return
+    where = "linux.memoryPolicy"
+    if _expect(policy, dict, where).get("mode") not in MEMORY_POLICY_MODES:
+        fail(f"{where}.mode", f"unknown mode {policy.get('mode')!r}")
+    for i, flag in enumerate(_expect(policy.get("flags") or [], list, f"{where}.flags")):
+        if flag not in MEMORY_POLICY_FLAGS:
+            fail(f"{where}.flags[{i}]", f"unknown flag {flag!r}")
+    nodes = policy.get("nodes")
+    if nodes:
+        try:
+            cpu_list(_expect(nodes, str, f"{where}.nodes"))
+        except ValueError:
+            fail(f"{where}.nodes", f"{nodes!r} is not a node list like 0-1,3")
+    elif policy["mode"] in ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"):
+        fail(f"{where}.nodes", f"{policy['mode']} needs nodes")
 
 
 def _validate_net_devices(devices, flags):

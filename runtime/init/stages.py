@@ -195,6 +195,19 @@ def _set_personality(personality):
         k.personality(PERSONALITY_DOMAINS[personality["domain"]])
 
 
+def _set_memory_policy(policy):
+    """linux.memoryPolicy: kept across execve, inherited by the container's children."""
+    if policy:
+        from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, cpu_list
+        mode = MEMORY_POLICY_MODES[policy["mode"]]
+        for flag in policy.get("flags") or []:
+            mode |= MEMORY_POLICY_FLAGS[flag]
+        try:
+            k.set_mempolicy(mode, cpu_list(policy["nodes"]) if policy.get("nodes") else set())
+        except OSError as err:
+            raise PyboxError(f"linux.memoryPolicy: {err.strerror}") from None
+
+
 def _join_cgroup(ctx):
     """The parent moves us into the cgroup now: set-up memory stays charged to the runtime."""
     ctx.sync.send("cgroup")
@@ -233,6 +246,7 @@ def _exec_process(ctx, fifo_fd=None, state_fd=None):
     if seccomp_early:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping it.
         _install_seccomp(ctx)
+    _set_memory_policy(ctx.linux.get("memoryPolicy"))
     proc.become(process)
     proc.enter_cwd(process.get("cwd") or "/")
     path = proc.find_executable(process["args"][0], env)
