@@ -9,7 +9,7 @@ def features():
     from pybox import OCI_VERSION, kernel as k
     from pybox.runtime.spec import HOOK_KINDS
     from pybox.runtime.init.mountopts import FLAGS, IDMAP, PROPAGATION, RECURSIVE
-    from pybox.runtime.spec import CAPABILITIES, NAMESPACE_FLAGS
+    from pybox.runtime.spec import CAPABILITIES, MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, NAMESPACE_FLAGS
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
@@ -23,6 +23,7 @@ def features():
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
+            "memoryPolicy": {"modes": list(MEMORY_POLICY_MODES), "flags": list(MEMORY_POLICY_FLAGS)},
             "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {"io.github.pybox.version": _version()},
