@@ -181,3 +181,12 @@ def test_wait_for_a_foreground_container_run_elsewhere(docker):
     wait_for(lambda: "fg" in docker.out("ps"))
     assert docker.out("wait", "fg") == "12\n"
     assert proc.wait(10) == 12
+
+
+def test_pause_and_unpause_by_name(docker):
+    docker("run", "-d", "--name", "sleeper", *NONE, "busybox", "sleep", "1000")
+    docker("pause", "sleeper")
+    assert docker.out("inspect", "-f", "{{.State.Status}}", "sleeper").strip() == "paused"
+    docker("unpause", "sleeper")
+    assert docker.out("inspect", "-f", "{{.State.Status}}", "sleeper").strip() == "running"
+    docker("rm", "-f", "sleeper")

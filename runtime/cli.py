@@ -23,6 +23,7 @@ COMMANDS = {
     "ps": "pybox.runtime.commands.ps",
     "pause": "pybox.runtime.commands.pause",
     "resume": "pybox.runtime.commands.resume",
+    "unpause": "pybox.runtime.commands.resume",  # docker's name for resume
     "features": "pybox.runtime.commands.features",
     "update": "pybox.runtime.commands.update",
     "events": "pybox.runtime.commands.events",

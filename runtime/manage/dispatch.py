@@ -51,3 +51,11 @@ def words_of(argv, valued=()):
         else:
             words.append(arg)
     return words
+
+
+def runtime_id(root, word):
+    """The runtime's container id for a word that may be a pybox name or id prefix."""
+    if not is_docker_ref(root, word):
+        return word
+    from pybox.runtime.manage.containers import resolve
+    return resolve(_StoreRoot(), word).id
