@@ -52,7 +52,7 @@ COMMANDS = {
 GLOBAL_HELP = """usage: pybox [global options] COMMAND [options] [arguments]
 
 pybox is an OCI container runtime. It runs containers from OCI bundles exactly as runc does,
-so podman and containerd can use it in runc's place.
+so podman and containerd can use it in runc's place, and runs images as docker and podman do.
 
 global options:
   --root DIR             where container state lives (default /run/pybox)
@@ -63,8 +63,26 @@ global options:
   --version, -v          print the version
   --help, -h             show this help
 
-commands:
-  """ + "\n  ".join(sorted(COMMANDS))
+containers from images (docker's and podman's names):
+  run IMAGE [CMD]        create and start a container from an image
+  ps [-a]                list containers        logs CTR       print a container's output
+  exec CTR CMD           run a command in it    stop|kill CTR  stop it (TERM, then KILL)
+  start|restart CTR      start it again         rm CTR         remove it
+  pause|unpause CTR      freeze and thaw it     inspect CTR    show its details
+  top|stats|wait CTR     processes, usage, exit status         prune   remove stopped ones
+
+images:
+  pull|push REF          images [-q]            rmi REF        image inspect|prune
+  import FILE|DIR|- NAME
+
+the OCI runtime (runc's commands, for podman, containerd and people with bundles):
+  spec  create  start  run  state  list  kill  delete  exec  ps  pause  resume  update  events
+  features
+
+seccomp profiles:
+  seccomp compile PROFILE -o FILE.bpf    seccomp explain PROFILE SYSCALL [ARGS]
+
+`pybox COMMAND --help` shows a command's options."""
 
 
 class Globals:
