@@ -96,3 +96,21 @@ def device_rules(resources):
 def _device_number(entry, key, field):
     value = number(entry, key, f"{field}.{key}")
     return None if value is None or value == -1 else value
+
+
+class CpuFields:
+    """linux.resources.cpu read and checked once, for either backend to write."""
+
+    def __init__(self, resources):
+        cpu = section(resources, "cpu")
+        self.shares = unsigned(cpu, "shares", "cpu.shares")
+        self.quota = number(cpu, "quota", "cpu.quota")
+        self.period = unsigned(cpu, "period", "cpu.period")
+        self.burst = unsigned(cpu, "burst", "cpu.burst")
+        self.rt_runtime = number(cpu, "realtimeRuntime", "cpu.realtimeRuntime")
+        self.rt_period = unsigned(cpu, "realtimePeriod", "cpu.realtimePeriod")
+        self.idle = number(cpu, "idle", "cpu.idle")
+
+    def empty(self):
+        values = (self.shares, self.quota, self.period, self.burst, self.rt_runtime, self.rt_period)
+        return not any(values) and self.idle is None

@@ -89,30 +89,23 @@ def _set_limit_and_swap(directory, limit, swap):
 
 
 def cpu(mgr, resources):
-    spec_cpu = section(resources, "cpu")
-    shares = unsigned(spec_cpu, "shares", "cpu.shares")
-    quota = number(spec_cpu, "quota", "cpu.quota")
-    period = unsigned(spec_cpu, "period", "cpu.period")
-    burst = unsigned(spec_cpu, "burst", "cpu.burst")
-    rt_runtime = number(spec_cpu, "realtimeRuntime", "cpu.realtimeRuntime")
-    rt_period = unsigned(spec_cpu, "realtimePeriod", "cpu.realtimePeriod")
-    idle = number(spec_cpu, "idle", "cpu.idle")
-    if not any(v for v in (shares, quota, period, burst, rt_runtime, rt_period)) and idle is None:
+    c = spec.CpuFields(resources)
+    if c.empty():
         return
     directory = _dir(mgr, "cpu", "cpu")
-    if shares:
-        files.write(directory, "cpu.shares", shares, "cpu.shares")
+    if c.shares:
+        files.write(directory, "cpu.shares", c.shares, "cpu.shares")
         actual = files.read_int(directory, "cpu.shares")
-        if actual != shares:
-            raise PyboxError(f"linux.resources.cpu.shares: {shares} is out of range; the kernel set {actual}")
-    _write_pair(directory, ("cpu.cfs_period_us", period, "cpu.period"),
-                ("cpu.cfs_quota_us", quota, "cpu.quota"))
-    if burst is not None:
-        files.write(directory, "cpu.cfs_burst_us", burst, "cpu.burst")
-    _write_pair(directory, ("cpu.rt_period_us", rt_period, "cpu.realtimePeriod"),
-                ("cpu.rt_runtime_us", rt_runtime, "cpu.realtimeRuntime"))
-    if idle is not None:
-        files.write(directory, "cpu.idle", idle, "cpu.idle")
+        if actual != c.shares:
+            raise PyboxError(f"linux.resources.cpu.shares: {c.shares} is out of range; the kernel set {actual}")
+    _write_pair(directory, ("cpu.cfs_period_us", c.period, "cpu.period"),
+                ("cpu.cfs_quota_us", c.quota, "cpu.quota"))
+    if c.burst is not None:
+        files.write(directory, "cpu.cfs_burst_us", c.burst, "cpu.burst")
+    _write_pair(directory, ("cpu.rt_period_us", c.rt_period, "cpu.realtimePeriod"),
+                ("cpu.rt_runtime_us", c.rt_runtime, "cpu.realtimeRuntime"))
+    if c.idle is not None:
+        files.write(directory, "cpu.idle", c.idle, "cpu.idle")
 
 
 def _write_pair(directory, first, second):

@@ -91,23 +91,18 @@ def shares_to_weight(shares):
 
 
 def cpu(d, resources):
-    spec_cpu = section(resources, "cpu")
-    shares = unsigned(spec_cpu, "shares", "cpu.shares")
-    quota = number(spec_cpu, "quota", "cpu.quota")
-    period = unsigned(spec_cpu, "period", "cpu.period")
-    burst = unsigned(spec_cpu, "burst", "cpu.burst")
-    idle = number(spec_cpu, "idle", "cpu.idle")
-    for key in ("realtimeRuntime", "realtimePeriod"):
-        if number(spec_cpu, key, f"cpu.{key}"):
+    c = spec.CpuFields(resources)
+    for value, key in ((c.rt_runtime, "realtimeRuntime"), (c.rt_period, "realtimePeriod")):
+        if value:
             raise PyboxError(f"linux.resources.cpu.{key}: cgroup v2 has no realtime CPU budget")
-    if shares:
-        _write(d, "cpu.weight", shares_to_weight(shares), "cpu.shares")
-    if quota or period:
-        _write(d, "cpu.max", _cpu_max(d, quota, period), "cpu.quota" if quota else "cpu.period")
-    if burst is not None:
-        _write(d, "cpu.max.burst", burst, "cpu.burst")
-    if idle is not None:
-        _write(d, "cpu.idle", idle, "cpu.idle")
+    if c.shares:
+        _write(d, "cpu.weight", shares_to_weight(c.shares), "cpu.shares")
+    if c.quota or c.period:
+        _write(d, "cpu.max", _cpu_max(d, c.quota, c.period), "cpu.quota" if c.quota else "cpu.period")
+    if c.burst is not None:
+        _write(d, "cpu.max.burst", c.burst, "cpu.burst")
+    if c.idle is not None:
+        _write(d, "cpu.idle", c.idle, "cpu.idle")
 
 
 def _cpu_max(d, quota, period):
