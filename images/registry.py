@@ -265,8 +265,30 @@ class BlobReader(io.RawIOBase):
 
 
 def _reason(err):
+    """One short line: the socket-level cause when there is one, not urllib3's whole chain."""
+    import socket
+    host = getattr(getattr(err, "request", None), "url", "") or ""
+    host = host.split("/")[2] if host.count("/") >= 2 else "the registry"
+    for cause in _causes(err):
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve {host.split(':')[0]} (no network, or no such host)"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{host} refused the connection"
+        if isinstance(cause, (TimeoutError, socket.timeout)):
+            return f"{host} did not answer in time"
     text = str(err)
     return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _causes(err, depth=0):
+    """err and everything it wraps: __cause__, __context__, args and urllib3's .reason."""
+    if err is None or depth > 8:
+        return
+    yield err
+    for inner in (err.__cause__, err.__context__, getattr(err, "reason", None),
+                  *(a for a in getattr(err, "args", ()) if isinstance(a, BaseException))):
+        if isinstance(inner, BaseException) and inner is not err:
+            yield from _causes(inner, depth + 1)
 
 
 def _status_text(resp):
