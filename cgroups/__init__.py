@@ -16,8 +16,7 @@ def open_manager(cgroups_path, container_id, systemd=False):
         from pybox.cgroups.systemd import open_systemd
         return open_systemd(cgroups_path, container_id)
     from pybox.cgroups import hierarchy
-    mode, hierarchies = hierarchy.discover()
-    own = hierarchy.own_cgroups()
+    mode, hierarchies, own = hierarchy.snapshot()
     if mode == "unified":
         from pybox.cgroups.v2 import open_v2
         return open_v2(hierarchy.resolve(cgroups_path, container_id, own.get("", "/")),

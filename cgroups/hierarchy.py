@@ -88,6 +88,19 @@ def discover(mountinfo="/proc/self/mountinfo", proc_cgroup="/proc/self/cgroup"):
     return ("hybrid" if unified else "legacy"), found
 
 
+_snapshot = None
+
+
+def snapshot():
+    """(mode, hierarchies, own cgroups) of this process, read once: a pybox command never moves
+    itself, and create asks twice (pybox.cgroups.warmup, then open_manager)."""
+    global _snapshot
+    if _snapshot is None:
+        mode, hierarchies = discover()
+        _snapshot = mode, hierarchies, own_cgroups()
+    return _snapshot
+
+
 def validate(cgroups_path):
     """Reject a cgroupsPath that could climb out of where it points."""
     if not isinstance(cgroups_path, str):

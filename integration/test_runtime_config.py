@@ -189,6 +189,25 @@ def test_join_another_containers_network_namespace(pybox, bundle, tmp_path, busy
     pybox("delete", "--force", "first")
 
 
+def test_join_another_containers_pid_namespace(pybox, bundle, tmp_path, busybox_rootfs):
+    # A pod's shared pid namespace: the second container's processes are not pid 1 and see the first's.
+    from integration.conftest import Bundle
+    bundle.args("sleep", "1000")
+    pybox("run", "-d", "-b", bundle.path, "first")
+    pid = pybox.state("first")["pid"]
+    second = Bundle(tmp_path / "second", busybox_rootfs)
+    second.config["linux"]["namespaces"] = [
+        {"type": "pid", "path": f"/proc/{pid}/ns/pid"} if n["type"] == "pid" else n
+        for n in second.config["linux"]["namespaces"]]
+    second.args("sh", "-c", "echo $$; ps -o pid,args")
+    result = pybox("run", "-b", second.path, "second", check=False)
+    assert result.returncode == 0, result.stderr
+    own_pid, *table = result.stdout.splitlines()
+    assert own_pid != "1"
+    assert any(line.split(None, 1) == ["1", "sleep 1000"] for line in table)
+    pybox("delete", "--force", "first")
+
+
 def test_user_namespace_with_mappings(pybox, bundle):
     # As with runc, the container's root must be able to reach the bundle: open up the parents.
     path = bundle.path

@@ -54,6 +54,18 @@ def test_run_killed_by_a_signal_gives_128_plus_signal(pybox, bundle):
     assert run.wait(timeout=10) == 128 + 9
 
 
+def test_the_runtime_stays_in_its_own_cgroups(pybox, bundle):
+    # pybox moves itself into the cgroup it is already in (pybox.cgroups.warmup): a no-op.
+    bundle.args("sleep", "1000")
+    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    assert wait_for(lambda: pybox("state", "c1", check=False).returncode == 0
+                    and pybox.state("c1")["status"] == "running")
+    with open(f"/proc/{run.pid}/cgroup") as theirs, open("/proc/self/cgroup") as ours:
+        assert theirs.read() == ours.read()
+    pybox("kill", "c1", "KILL")
+    assert run.wait(timeout=10) == 128 + 9
+
+
 def test_run_forwards_signals_to_the_container(pybox, bundle):
     bundle.args("sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
     run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])

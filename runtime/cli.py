@@ -164,8 +164,16 @@ def main(argv=None):
         return 1
 
 
+# Commands that move a process into a cgroup: start paying the kernel's first-migration wait
+# now, while Python loads the command's code (pybox.cgroups.warmup).
+_MIGRATING = {"create", "run", "exec"}
+
+
 def _dispatch(module, g, rest):
     from pybox.runtime.args import HelpRequested
+    if g.command in _MIGRATING and "--help" not in rest and "-h" not in rest:
+        from pybox.cgroups import warmup
+        warmup.start()
     try:
         __import__(module)  # importlib itself costs 1.5 ms to import
         return sys.modules[module].main(g, rest) or 0

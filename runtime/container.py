@@ -86,7 +86,7 @@ def _open_cgroup(config, container_id, opts):
 
 def _start_init(record, config, opts, cgroup):
     from pybox.runtime.init.context import InitContext
-    from pybox.runtime.init.stages import intermediate
+    from pybox.runtime.init.stages import direct_init, intermediate
     from pybox.runtime.launch import InitHandlers, launch
     ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
@@ -106,7 +106,9 @@ def _start_init(record, config, opts, cgroup):
         ctx.console_fd = console_sock.fileno()
     ctx.open_state_fds()
     try:
-        return launch(ctx, intermediate, InitHandlers(ctx, cgroup, record, config))
+        direct = ctx.forks_init_directly
+        return launch(ctx, direct_init if direct else intermediate,
+                      InitHandlers(ctx, cgroup, record, config), pid_namespace=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():

@@ -3,7 +3,9 @@
 import os
 from _signal import SIGKILL
 
-from pybox.errors import PyboxError
+from pybox import kernel as k
+from pybox.cgroups import warmup
+from pybox.errors import PyboxError, from_oserror
 from pybox.runtime.sync import Channel
 
 
@@ -31,6 +33,7 @@ class Handlers:
     def on_cgroup(self):
         if self.cgroup is not None:
             self.cgroup.add(self.pid)
+        warmup.stop()
 
     def on_seccomp(self, fd):
         os.close(fd)
@@ -52,8 +55,9 @@ class InitHandlers(Handlers):
             self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
 
     def after_go(self):
-        # The first migration waits out an RCU grace period (about 10 ms here): pay it while
-        # the init mounts its root, in the hierarchies that charge nothing for the past.
+        # Early, in the hierarchies that charge nothing for the past: should the warm-up have
+        # failed, the first migration's RCU grace period (pybox.cgroups.warmup) is paid here,
+        # while the init pivots, rather than at its "cgroup".
         if self.cgroup is not None:
             self.cgroup.add_uncharged(self.pid)
 
@@ -102,28 +106,82 @@ def move_net_devices(pid, devices):
         os.close(netns_fd)
 
 
-def launch(ctx, entry, handlers):
-    """Fork entry(ctx) and answer it until it is ready; returns the pid it reported."""
+def launch(ctx, entry, handlers, pid_namespace=False):
+    """Fork entry(ctx) and answer it until it is ready; returns the init's pid.
+
+    entry is an intermediate that forks the init and reports its pid, or, with pid_namespace,
+    the init itself: this process then enters (or makes) the container's pid namespace for its
+    children just for this fork.
+    """
     parent, child = Channel.pair()
     ctx.sync = child
-    intermediate_pid = os.fork()
-    if intermediate_pid == 0:
-        parent.close()
-        entry(ctx)
+    own_pid_ns = _pid_namespace_for_children(ctx) if pid_namespace else None
+    try:
+        forked = os.fork()
+        if forked == 0:
+            parent.close()
+            entry(ctx)  # never returns
+    finally:
+        if own_pid_ns is not None:
+            _restore_pid_namespace(own_pid_ns)  # before anything else forks: hooks, say
     child.close()
     try:
+        if pid_namespace:
+            _send_go(parent, handlers.on_pid(forked))
         handlers.prepare()
-        _converse(parent, ctx, handlers, intermediate_pid)
+        if pid_namespace:
+            handlers.after_go()
+        _converse(parent, ctx, handlers, None if pid_namespace else forked)
     except BaseException:
-        _kill(handlers.pid)
-        _reap(intermediate_pid)
+        _kill(handlers.pid or (forked if pid_namespace else None))
+        _reap(forked)
         raise
     finally:
+        warmup.stop()
         parent.close()
     return handlers.pid
 
 
+def _pid_namespace_for_children(ctx):
+    """Make or join the container's pid namespace as this process's pid_for_children; returns an
+    fd of our own to come back to, or None when the container keeps the host's."""
+    path = next((p for kind, p in ctx.joins if kind == "pid"), None)
+    if path is None and not ctx.new_flags & k.CLONE_NEWPID:
+        return None
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if path is None:
+            k.unshare(k.CLONE_NEWPID)
+        else:
+            _setns_path(path, k.CLONE_NEWPID)
+    except BaseException:
+        os.close(own)
+        raise
+    return own
+
+
+def _setns_path(path, flag):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise from_oserror(err, f"open pid namespace {path}") from None
+    try:
+        k.setns(fd, flag)
+    except OSError as err:
+        raise from_oserror(err, f"join pid namespace {path}") from None
+    finally:
+        os.close(fd)
+
+
+def _restore_pid_namespace(own):
+    try:
+        k.setns(own, k.CLONE_NEWPID)
+    finally:
+        os.close(own)
+
+
 def _converse(channel, ctx, handlers, intermediate_pid):
+    """intermediate_pid: None when the init was forked directly (it then sends no "pid")."""
     while True:
         tag, payload, fd = channel.receive()
         if tag == "userns":
@@ -131,7 +189,7 @@ def _converse(channel, ctx, handlers, intermediate_pid):
             channel.send("userns-ok")
         elif tag == "pid":
             _reap(intermediate_pid)
-            channel.send("go", handlers.on_pid(payload["pid"]))
+            _send_go(channel, handlers.on_pid(payload["pid"]))
             handlers.after_go()
         elif tag == "hooks":
             handlers.on_hooks()
@@ -147,6 +205,13 @@ def _converse(channel, ctx, handlers, intermediate_pid):
             raise PyboxError(payload["message"])
         else:
             raise PyboxError("the container process exited before it was ready")
+
+
+def _send_go(channel, payload):
+    try:
+        channel.send("go", payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the init failed while mounting: its "error" is waiting to be received
 
 
 def write_id_maps(pid, linux):

@@ -19,13 +19,22 @@ Each message is a tag, a space and a JSON payload, optionally with one fd (SCM_R
 """
 
 import _socket
-import array
 import os
+import sys
 
 from pybox import jsonio
 from pybox.errors import PyboxError
 
 _FD_SPACE = _socket.CMSG_SPACE(4)
+
+
+def _fd_bytes(fd):
+    # A C int in SCM_RIGHTS; `array` would import collections (about 2 ms) for this.
+    return fd.to_bytes(4, sys.byteorder, signed=True)
+
+
+def _fd_from(raw):
+    return int.from_bytes(raw[:4], sys.byteorder, signed=True)
 
 
 class Channel:
@@ -48,18 +57,22 @@ class Channel:
         if fd is None:
             self.sock.send(data)
         else:
-            fds = array.array("i", [fd])
-            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds.tobytes())])
+            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fd_bytes(fd))])
 
     def receive(self):
         """Return (tag, payload, fd or None); ("eof", None, None) when the other side is gone."""
-        data, ancillary, _, _ = self.sock.recvmsg(65536, _FD_SPACE)
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, _FD_SPACE)
+        except ConnectionResetError:
+            # The other side exited with a message of ours unread. The kernel reports that
+            # first, once; what it sent before exiting is still queued behind it.
+            data, ancillary, _, _ = self.sock.recvmsg(65536, _FD_SPACE)
         if not data:
             return "eof", None, None
         fd = None
         for level, kind, raw in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fd = array.array("i", raw[:4])[0]
+                fd = _fd_from(raw)
         tag, _, payload = data.partition(b" ")
         return tag.decode(), jsonio.loads(payload), fd
 
@@ -84,8 +97,7 @@ def send_fd(sock_fd, fd, text=b"console"):
     """Send fd over the connected unix socket sock_fd (the --console-socket protocol)."""
     sock = _socket.socket(fileno=os.dup(sock_fd))
     try:
-        fds = array.array("i", [fd])
-        sock.sendmsg([text], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds.tobytes())])
+        sock.sendmsg([text], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fd_bytes(fd))])
     finally:
         sock.close()
 
@@ -94,7 +106,7 @@ def receive_fd(sock):
     data, ancillary, _, _ = sock.recvmsg(4096, _FD_SPACE)
     for level, kind, raw in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            return array.array("i", raw[:4])[0]
+            return _fd_from(raw)
     raise PyboxError("console socket: no file descriptor received")
 
 

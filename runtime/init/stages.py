@@ -1,8 +1,10 @@
-"""The two processes the parent forks: the intermediate (enters namespaces) and the init.
+"""What runs in the processes the parent forks: the init, and when needed an intermediate.
 
-The intermediate exists because a process cannot move itself into a new pid or time namespace:
-it unshares them and forks the init, which becomes pid 1 there. Both run only code below and end
-in os._exit or execve; an exception is sent to the parent as one "error" message.
+A process cannot move itself into a new pid or time namespace; its children go there. Without a
+user or time namespace the parent sets its own pid_for_children and forks the init directly
+(direct_init). Otherwise an intermediate enters the namespaces (the user namespace first, so the
+others belong to it) and forks the init, which becomes pid 1 there. All of it runs only code
+below and ends in os._exit or execve; an exception reaches the parent as one "error" message.
 """
 
 import os
@@ -11,8 +13,7 @@ from pybox import kernel as k
 from pybox.errors import PyboxError, from_oserror
 from pybox.runtime.init import process as proc
 from pybox.runtime.init import rootfs as rfs
-from pybox.runtime.init.context import FOR_CHILDREN
-from pybox.runtime.spec import NAMESPACE_FILES, NAMESPACE_FLAGS
+from pybox.runtime.spec import NAMESPACE_FLAGS
 
 _JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "time", "cgroup", "mount"]
 
@@ -32,6 +33,7 @@ def _fatal(ctx, err):
 
 
 def intermediate(ctx):
+    """With a user or time namespace: enter the namespaces, then fork the init into them."""
     try:
         k.prctl(k.PR_SET_DUMPABLE, 0)  # CVE-2019-5736: no access to our /proc/pid/exe
         _close_inherited(ctx)
@@ -42,14 +44,7 @@ def intermediate(ctx):
             ctx.sync.expect("userns-ok")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in ("user", "mount")])
-        k.unshare(ctx.new_flags & ~(k.CLONE_NEWUSER | k.CLONE_NEWCGROUP))
-        if ctx.new_flags & k.CLONE_NEWNET:
-            from pybox.netns.loopback import loopback_up
-            loopback_up()  # as runc does: a new network namespace starts with lo down
-        if ctx.new_flags & k.CLONE_NEWTIME:
-            _write_time_offsets(ctx.linux.get("timeOffsets") or {})
-        _join_namespaces(ctx, ["mount"])
+        _enter_namespaces(ctx, done=k.CLONE_NEWUSER)
         pid = os.fork()
         if pid == 0:
             container_init(ctx)
@@ -57,6 +52,32 @@ def intermediate(ctx):
         os._exit(0)
     except BaseException as err:  # noqa: BLE001 — anything must reach the parent as one line
         _fatal(ctx, err)
+
+
+def direct_init(ctx):
+    """The init forked straight from the parent, which already gave it its pid namespace."""
+    try:
+        k.prctl(k.PR_SET_DUMPABLE, 0)
+        _close_inherited(ctx)
+        _enter_namespaces(ctx, done=k.CLONE_NEWUSER | k.CLONE_NEWPID)
+    except BaseException as err:  # noqa: BLE001
+        _fatal(ctx, err)
+    container_init(ctx)
+
+
+def _enter_namespaces(ctx, done):
+    """Join the namespaces named by path and unshare the new ones, the mount namespace last.
+    Skipped: those in `done` (entered already) and a new cgroup namespace, which waits until the
+    init is in its cgroup."""
+    skip = {kind for kind, flag in NAMESPACE_FLAGS.items() if flag & done}
+    _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in skip and t != "mount"])
+    k.unshare(ctx.new_flags & ~(done | k.CLONE_NEWCGROUP))
+    if ctx.new_flags & k.CLONE_NEWNET:
+        from pybox.netns.loopback import loopback_up
+        loopback_up()  # as runc does: a new network namespace starts with lo down
+    if ctx.new_flags & k.CLONE_NEWTIME:
+        _write_time_offsets(ctx.linux.get("timeOffsets") or {})
+    _join_namespaces(ctx, ["mount"])
 
 
 def _close_inherited(ctx):
@@ -119,10 +140,12 @@ def _preload(ctx):
 def container_init(ctx):
     try:
         _preload(ctx)
-        ctx.state_for_hooks, _ = ctx.sync.expect("go")
         proc.set_affinity(ctx.process, "initial")
         os.setsid()
+        # Mounting needs nothing from the parent, which may still be waiting on the kernel to
+        # make the cgroup; if it dies meanwhile, "go" never comes and these mounts die with us.
         root_fd = _setup_rootfs(ctx)
+        ctx.state_for_hooks, _ = ctx.sync.expect("go")
         _host_hooks(ctx)
         _container_hooks(ctx, "createContainer")
         if ctx.new_mountns:
