@@ -42,8 +42,7 @@ def create(root, container_id, opts):
         write_atomic(record.path("config.json"), _config_text(config))
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
-        pid = _start_init(record, config, opts, cgroup)
-        record.save()
+        pid = _start_init(record, config, opts, cgroup)  # saves the record once the pid is known
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid))
     except BaseException as err:

@@ -48,10 +48,12 @@ class InitHandlers(Handlers):
         self.config = config
 
     def prepare(self):
-        # Making the cgroup overlaps with the intermediate entering the namespaces.
+        # Making the cgroup overlaps with the init entering its namespaces and mounting its root.
         if self.cgroup is not None:
             from pybox.runtime.devices import resources_with_default_devices
             self.cgroup.create()
+            if self.pid is not None and set(self.cgroup.created) - set(self.cgroup.dirs()):
+                self.record.save()  # the pid is saved already: now the parents delete must remove
             self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
 
     def after_go(self):

@@ -1,9 +1,9 @@
 """The state store: one directory per container under --root.
 
-<root>/<id>/state.json   the record, replaced atomically (temporary file, fsync, rename)
+<root>/<id>/             flock'd by every command that changes the container
+<root>/<id>/state.json   the record, replaced atomically (temporary file, rename)
 <root>/<id>/config.json  the bundle's config as it was at create (hooks for delete, exec defaults)
 <root>/<id>/exec.fifo    exists from create until start: the init blocks opening it for writing
-<root>/<id>/lock         flock'd by every command that changes the container
 """
 
 import fcntl
@@ -62,7 +62,8 @@ class Record:
 
     # --- locking ---------------------------------------------------------------------------
     def lock(self):
-        self._lock_fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # The directory itself: a lock file would be one more file to create on every create.
+        self._lock_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         return self
 
