@@ -108,8 +108,15 @@ def _mkdir(directory, created):
 
 def remove_tree(path, timeout=5.0):
     """rmdir path and any cgroups below it, retrying while exiting processes drain out."""
-    subdirs = [d for d, _, _ in os.walk(path)] if os.path.isdir(path) else []
-    for directory in reversed(subdirs):
+    try:
+        os.rmdir(path)  # most often nothing is below it and nothing is left in it
+        return
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        if err.errno != errno.EBUSY:
+            raise PyboxError(f"remove cgroup {path}: {err.strerror}", err.errno) from None
+    for directory in reversed([d for d, _, _ in os.walk(path)]):
         _rmdir_retrying(directory, timeout)
 
 

@@ -55,10 +55,10 @@ class Manager:
 
     def destroy(self):
         """Remove the cgroup (and any below it); killing is the caller's business."""
-        for directory in self.dirs():
-            if os.path.isdir(directory):
-                files.remove_tree(directory)
-        files.remove_empty(self.created)
+        own = self.dirs()
+        for directory in own:
+            files.remove_tree(directory)
+        files.remove_empty([d for d in self.created if d not in own])
 
     def kill_and_destroy(self, timeout=5.0):
         self.signal_all(SIGKILL)

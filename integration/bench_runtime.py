@@ -2,10 +2,13 @@
 
     python -m integration.bench_runtime [--runs 100]
 
-Prints medians and the ratio pybox/runc for: `run` of /bin/true; create, start and delete
-separately; the runtime's peak RSS; the memory of a created, not yet started container. crun
-1.8.1 refuses hybrid cgroup hosts, so it runs in a private mount namespace where the empty
-cgroup2 mount is hidden (the host's mounts are untouched). Not a test: nothing is asserted.
+Prints medians and the ratio pybox/runc for: `run` of /bin/true, back to back and after 100 ms
+of quiet (the kernel's first cgroup migration after a quiet spell waits out an RCU grace period);
+create, start and delete separately; the runtime's peak RSS; the memory of a created, not yet
+started container. The runtimes take turns in blocks of 10 runs. crun 1.8.1 refuses hybrid
+cgroup hosts, so it runs in a private mount namespace where the empty cgroup2 mount is hidden
+(the host's mounts are untouched; `unshare` and `sh` add about 2 ms to each crun command). Not a
+test: nothing is asserted.
 """
 
 import argparse
@@ -83,21 +86,47 @@ def peak_rss(argv, scratch):
         return int(f.read().split()[-1])
 
 
-def measure(binary, bundle, root, runs, prefix=()):
-    cmd = [*prefix, binary, "--root", root]
-    result = {"run": [], "create": [], "start": [], "delete": [], "rss": [], "init_pss": []}
-    for i in range(runs):
-        result["run"].append(timed([*cmd, "run", "--bundle", bundle, f"b{i}"]))
-    for i in range(min(runs, 10)):
-        result["rss"].append(peak_rss([*cmd, "run", "--bundle", bundle, f"r{i}"], root + ".scratch"))
-    for i in range(runs):
-        cid = f"s{i}"
-        result["create"].append(timed([*cmd, "create", "--bundle", bundle, cid]))
-        result["init_pss"].append(init_memory(cmd, cid))
-        result["start"].append(timed([*cmd, "start", cid]))
+BLOCK = 10  # runs of one runtime in a row; blocks of the runtimes alternate
+IDLE = 0.1  # seconds of quiet before an "after idle" run
+
+
+def measure(runtimes, bundle, base, runs):
+    """{name: {row: [samples]}}. The runtimes take turns in blocks, so a machine whose load
+    drifts during the run weighs on all of them alike; the first run of each block (which
+    follows another runtime's) is not counted."""
+    results = {name: {key: [] for key in ("run", "idle", "create", "start", "delete", "rss",
+                                           "init_pss")} for name in runtimes}
+    serial = iter(range(1 << 30))
+    for _ in range(max(1, runs // BLOCK)):
+        for name, cmd in runtimes.items():
+            measure_block(cmd, bundle, f"{base}/{name}", results[name], serial)
+    for name, cmd in runtimes.items():
+        cmd = [*cmd, "--root", f"{base}/{name}"]
+        for i in range(min(runs, 10)):
+            results[name]["rss"].append(
+                peak_rss([*cmd, "run", "--bundle", bundle, f"r{i}"], f"{base}/{name}.scratch"))
+    return results
+
+
+def measure_block(cmd, bundle, root, result, serial):
+    cmd = [*cmd, "--root", root]
+    for i in range(BLOCK + 1):
+        elapsed = timed([*cmd, "run", "--bundle", bundle, f"b{next(serial)}"])
+        if i:
+            result["run"].append(elapsed)
+    time.sleep(IDLE)
+    result["idle"].append(timed([*cmd, "run", "--bundle", bundle, f"i{next(serial)}"]))
+    for i in range(BLOCK + 1):
+        cid = f"s{next(serial)}"
+        created = timed([*cmd, "create", "--bundle", bundle, cid])
+        pss = init_memory(cmd, cid)
+        started = timed([*cmd, "start", cid])
         wait_stopped(cmd, cid)
-        result["delete"].append(timed([*cmd, "delete", cid]))
-    return result
+        deleted = timed([*cmd, "delete", cid])
+        if i:
+            for key, value in (("create", created), ("init_pss", pss), ("start", started),
+                               ("delete", deleted)):
+                result[key].append(value)
 
 
 def init_memory(cmd, cid):
@@ -131,7 +160,8 @@ def crun_prefix():
 def report(results):
     names = list(results)
     print(f"{'':24}" + "".join(f"{n:>12}" for n in names) + "   pybox/runc")
-    rows = [("run /bin/true (ms)", "run", 1000), ("create (ms)", "create", 1000),
+    rows = [("run /bin/true (ms)", "run", 1000), ("  after 100 ms idle (ms)", "idle", 1000),
+            ("create (ms)", "create", 1000),
             ("start (ms)", "start", 1000), ("delete (ms)", "delete", 1000),
             ("runtime peak RSS (MiB)", "rss", 1 / 1024), ("created init PSS (MiB)", "init_pss", 1 / 1024)]
     for label, key, scale in rows:
@@ -149,11 +179,12 @@ def main():
     try:
         bundle = make_bundle(base)
         scratch_dirs(base, ("pybox", "runc", "crun"))
-        results = {"pybox": measure(PYBOX, bundle, f"{base}/pybox", args.runs)}
+        runtimes = {"pybox": [PYBOX]}
         if shutil.which("runc"):
-            results["runc"] = measure("runc", bundle, f"{base}/runc", args.runs)
+            runtimes["runc"] = ["runc"]
         if shutil.which("crun"):
-            results["crun"] = measure("crun", bundle, f"{base}/crun", args.runs, prefix=crun_prefix())
+            runtimes["crun"] = [*crun_prefix(), "crun"]
+        results = measure(runtimes, bundle, base, args.runs)
         print(f"{args.runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
         report(results)
     finally:

@@ -24,13 +24,14 @@ class CreateOptions:
         self.preserve_fds = preserve_fds
         self.systemd_cgroup = systemd_cgroup
         self.console_fd = None  # set by `run`, which holds the terminal itself
+        self.config = None  # the bundle's config, when the caller has loaded it already
 
 
 def create(root, container_id, opts):
     """Create the container; returns its Record. Nothing is left behind on failure."""
     from pybox.runtime.spec import load_bundle, root_path
     record = Record(root, container_id)
-    config = load_bundle(opts.bundle)
+    config = opts.config or load_bundle(opts.bundle)
     _make_dir(root, record)
     cgroup = None
     try:

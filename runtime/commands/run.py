@@ -77,17 +77,16 @@ def runc_run(g, argv):
 
 def _console_pair(opts):
     """With a terminal and no --console-socket, pybox itself receives and proxies the pty."""
-    if opts.console_socket or not _wants_terminal(opts.bundle):
+    if opts.console_socket:
+        return None
+    from pybox.runtime.spec import load_bundle
+    opts.config = load_bundle(opts.bundle)  # read once: create uses it too
+    if not opts.config["process"].get("terminal"):
         return None
     from pybox.runtime.console import listen_socket_pair
     ours, theirs = listen_socket_pair()
     opts.console_fd = theirs.detach()
     return ours, opts.console_fd
-
-
-def _wants_terminal(bundle):
-    from pybox.runtime.spec import load_bundle
-    return bool(load_bundle(bundle)["process"].get("terminal"))
 
 
 def _receive_master(sock):

@@ -85,13 +85,11 @@ def _close_inherited(ctx):
     keep = set(range(3 + ctx.preserve_fds)) | {ctx.sync.fileno()}
     keep |= {fd for fd in (ctx.console_fd, ctx.fifo_fd, ctx.state_fd) if fd is not None}
     keep |= set(ctx.idmap_fds.values())
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    low = 0
+    for fd in sorted(keep) + [1 << 31]:  # close_range(2) over each gap between the kept fds
+        if fd > low:
+            k.close_range(low, fd - 1, 0)
+        low = fd + 1
 
 
 def _join_namespaces(ctx, kinds):
