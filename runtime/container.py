@@ -33,21 +33,24 @@ def create(root, container_id, opts):
     record = Record(root, container_id)
     config = opts.config or load_bundle(opts.bundle)
     _make_dir(root, record)
-    cgroup = None
+    cgroup = made = None
     try:
         record.lock()
         cgroup = _open_cgroup(config, container_id, opts)
         # Recorded before anything exists, so delete --force can undo a create killed at any point.
         record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
         record.save()
+        if cgroup is not None:
+            from pybox.cgroups import warmup
+            made = warmup.submit(cgroup.create)  # mkdirs in the background while we fork
         write_atomic(record.path("config.json"), _config_text(config))
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
-        pid = _start_init(record, config, opts, cgroup)  # saves the record once the pid is known
+        pid = _start_init(record, config, opts, cgroup, made)  # saves the record with the pid
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid))
     except BaseException as err:
-        _undo_create(record, cgroup)
+        _undo_create(record, cgroup, made)
         if isinstance(err, PyboxError):
             raise err.within(f"create {container_id}") from None
         raise
@@ -84,7 +87,7 @@ def _open_cgroup(config, container_id, opts):
     return open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
 
 
-def _start_init(record, config, opts, cgroup):
+def _start_init(record, config, opts, cgroup, made):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.init.stages import direct_init, intermediate
     from pybox.runtime.launch import InitHandlers, launch
@@ -108,7 +111,7 @@ def _start_init(record, config, opts, cgroup):
     try:
         direct = ctx.forks_init_directly
         return launch(ctx, direct_init if direct else intermediate,
-                      InitHandlers(ctx, cgroup, record, config), pid_namespace=direct)
+                      InitHandlers(ctx, cgroup, made, record, config), pid_namespace=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():
@@ -126,10 +129,15 @@ def _compile_seccomp(config):
     return compile_filter(profile, capabilities=caps)
 
 
-def _undo_create(record, cgroup):
+def _undo_create(record, cgroup, made):
     pid = record.data.get("pid")
     if pid:
         _kill_and_wait(pid, record)
+    if made is not None:
+        try:
+            made.wait()  # not while the helper thread is still making directories
+        except (OSError, PyboxError):
+            pass
     if cgroup is not None:
         try:
             cgroup.signal_all(SIGKILL)
