@@ -111,7 +111,7 @@ def _start_init(record, config, opts, cgroup, made):
     try:
         direct = ctx.forks_init_directly
         return launch(ctx, direct_init if direct else intermediate,
-                      InitHandlers(ctx, cgroup, made, record, config), pid_namespace=direct)
+                      InitHandlers(ctx, cgroup, made, record, config), direct=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():

@@ -3,9 +3,9 @@
 import os
 from _signal import SIGKILL
 
-from pybox import kernel as k
 from pybox.cgroups import warmup
-from pybox.errors import PyboxError, from_oserror
+from pybox.errors import PyboxError
+from pybox.runtime.forkns import ForkNamespaces
 from pybox.runtime.sync import Channel
 
 
@@ -109,78 +109,41 @@ def move_net_devices(pid, devices):
         os.close(netns_fd)
 
 
-def launch(ctx, entry, handlers, pid_namespace=False):
+def launch(ctx, entry, handlers, direct=False):
     """Fork entry(ctx) and answer it until it is ready; returns the init's pid.
 
-    entry is an intermediate that forks the init and reports its pid, or, with pid_namespace,
-    the init itself: this process then enters (or makes) the container's pid namespace for its
-    children just for this fork.
+    entry is an intermediate that forks the init and reports its pid or, when direct, the init
+    itself, born in the namespaces this process hands over for the fork (forkns.py).
     """
     parent, child = Channel.pair()
     ctx.sync = child
-    own_pid_ns = _pid_namespace_for_children(ctx) if pid_namespace else None
+    handover = ForkNamespaces(ctx) if direct else None
+    ctx.given_by_parent = handover.enter() if handover else 0
     try:
         forked = os.fork()
         if forked == 0:
             parent.close()
             entry(ctx)  # never returns
     finally:
-        if own_pid_ns is not None:
-            _restore_pid_namespace(own_pid_ns)  # before anything else forks: hooks, say
+        if handover is not None:
+            handover.leave()  # before anything else forks (hooks, say) or opens a socket
     child.close()
     try:
-        if pid_namespace:
+        if direct:
+            handover.bring_loopback_up()
             _send_go(parent, handlers.on_pid(forked))
         handlers.prepare()
-        if pid_namespace:
+        if direct:
             handlers.after_go()
-        _converse(parent, ctx, handlers, None if pid_namespace else forked)
+        _converse(parent, ctx, handlers, None if direct else forked)
     except BaseException:
-        _kill(handlers.pid or (forked if pid_namespace else None))
+        _kill(handlers.pid or (forked if direct else None))
         _reap(forked)
         raise
     finally:
         warmup.stop()
         parent.close()
     return handlers.pid
-
-
-def _pid_namespace_for_children(ctx):
-    """Make or join the container's pid namespace as this process's pid_for_children; returns an
-    fd of our own to come back to, or None when the container keeps the host's."""
-    path = next((p for kind, p in ctx.joins if kind == "pid"), None)
-    if path is None and not ctx.new_flags & k.CLONE_NEWPID:
-        return None
-    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if path is None:
-            k.unshare(k.CLONE_NEWPID)
-        else:
-            _setns_path(path, k.CLONE_NEWPID)
-    except BaseException:
-        os.close(own)
-        raise
-    return own
-
-
-def _setns_path(path, flag):
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as err:
-        raise from_oserror(err, f"open pid namespace {path}") from None
-    try:
-        k.setns(fd, flag)
-    except OSError as err:
-        raise from_oserror(err, f"join pid namespace {path}") from None
-    finally:
-        os.close(fd)
-
-
-def _restore_pid_namespace(own):
-    try:
-        k.setns(own, k.CLONE_NEWPID)
-    finally:
-        os.close(own)
 
 
 def _converse(channel, ctx, handlers, intermediate_pid):

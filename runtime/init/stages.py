@@ -55,11 +55,11 @@ def intermediate(ctx):
 
 
 def direct_init(ctx):
-    """The init forked straight from the parent, which already gave it its pid namespace."""
+    """The init forked straight from the parent, born in the namespaces it was given."""
     try:
         k.prctl(k.PR_SET_DUMPABLE, 0)
         _close_inherited(ctx)
-        _enter_namespaces(ctx, done=k.CLONE_NEWUSER | k.CLONE_NEWPID)
+        _enter_namespaces(ctx, done=k.CLONE_NEWUSER | ctx.given_by_parent)
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
     container_init(ctx)
@@ -72,7 +72,7 @@ def _enter_namespaces(ctx, done):
     skip = {kind for kind, flag in NAMESPACE_FLAGS.items() if flag & done}
     _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in skip and t != "mount"])
     k.unshare(ctx.new_flags & ~(done | k.CLONE_NEWCGROUP))
-    if ctx.new_flags & k.CLONE_NEWNET:
+    if ctx.new_flags & ~done & k.CLONE_NEWNET:
         from pybox.netns.loopback import loopback_up
         loopback_up()  # as runc does: a new network namespace starts with lo down
     if ctx.new_flags & k.CLONE_NEWTIME:
