@@ -75,8 +75,10 @@ class _Helper:
         while True:
             if warming and not self.stopping:
                 warming = self._write(pid)
-            while self.jobs:
-                self.jobs.pop(0).run()
+            if self.jobs:
+                while self.jobs:
+                    self.jobs.pop(0).run()
+                sys.setswitchinterval(_DEFAULT_SWITCH)  # the main thread has the GIL to itself again
             if self.stopping or time.monotonic() > deadline:
                 return
             self.wake.acquire(timeout=_INTERVAL)

@@ -89,7 +89,6 @@ def _open_cgroup(config, container_id, opts):
 
 def _start_init(record, config, opts, cgroup, made):
     from pybox.runtime.init.context import InitContext
-    from pybox.runtime.init.stages import direct_init, intermediate
     from pybox.runtime.launch import InitHandlers, launch
     ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
@@ -110,7 +109,7 @@ def _start_init(record, config, opts, cgroup, made):
     ctx.open_state_fds()
     try:
         direct = ctx.forks_init_directly
-        return launch(ctx, direct_init if direct else intermediate,
+        return launch(ctx, "direct_init" if direct else "intermediate",
                       InitHandlers(ctx, cgroup, made, record, config), direct=direct)
     finally:
         ctx.close_state_fds()

@@ -88,7 +88,6 @@ def exec_process(root, container_id, process, opts):
 
 def _launch(record, config, process, opts):
     from pybox.runtime.init.context import InitContext
-    from pybox.runtime.init.stages import tenant_intermediate
     from pybox.runtime.launch import Handlers, launch
     tenant_config = dict(config, process=process)
     ctx = InitContext(tenant_config, record.data["rootfs"], record.dir, preserve_fds=opts.preserve_fds)
@@ -98,7 +97,7 @@ def _launch(record, config, process, opts):
     cgroup = _cgroup(record)
     console, master = _console(process, opts, ctx)
     try:
-        pid = launch(ctx, tenant_intermediate, Handlers(ctx, cgroup))
+        pid = launch(ctx, "tenant_intermediate", Handlers(ctx, cgroup))
     finally:
         if console is not None:
             console.close()

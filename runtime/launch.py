@@ -110,7 +110,8 @@ def move_net_devices(pid, devices):
 
 
 def launch(ctx, entry, handlers, direct=False):
-    """Fork entry(ctx) and answer it until it is ready; returns the init's pid.
+    """Fork, run the function `entry` of init/stages.py there and answer it until it is ready;
+    returns the init's pid.
 
     entry is an intermediate that forks the init and reports its pid or, when direct, the init
     itself, born in the namespaces this process hands over for the fork (forkns.py).
@@ -123,15 +124,15 @@ def launch(ctx, entry, handlers, direct=False):
         forked = os.fork()
         if forked == 0:
             parent.close()
-            entry(ctx)  # never returns
+            _run_child(ctx, entry)
     finally:
         if handover is not None:
             handover.leave()  # before anything else forks (hooks, say) or opens a socket
     child.close()
     try:
         if direct:
-            handover.bring_loopback_up()
             _send_go(parent, handlers.on_pid(forked))
+            handover.bring_loopback_up()  # lo only has to be up before the exec
         handlers.prepare()
         if direct:
             handlers.after_go()
@@ -144,6 +145,17 @@ def launch(ctx, entry, handlers, direct=False):
         warmup.stop()
         parent.close()
     return handlers.pid
+
+
+def _run_child(ctx, entry):
+    """In the child, which imports the init's code itself: meanwhile the parent, whose time is
+    what a create waits for, gets on with the record and the cgroup."""
+    try:
+        from pybox.runtime.init import stages
+    except BaseException as err:  # noqa: BLE001
+        ctx.sync.fail(f"loading the container init: {err}")
+        os._exit(1)
+    getattr(stages, entry)(ctx)  # never returns
 
 
 def _converse(channel, ctx, handlers, intermediate_pid):
