@@ -132,7 +132,6 @@ def launch(ctx, entry, handlers, direct=False):
     try:
         if direct:
             _send_go(parent, handlers.on_pid(forked))
-            handover.bring_loopback_up()  # lo only has to be up before the exec
         handlers.prepare()
         if direct:
             handlers.after_go()

@@ -43,10 +43,10 @@ class InitContext:
         # Without a cgroup namespace the cgroup mount is plain host binds and can go in order;
         # with one it must wait until the init has joined its cgroup.
         self.defer_cgroup_mounts = self.cgroupns
-        # Without a user or time namespace the parent can hand the init its pid and network
-        # namespaces itself (runtime/forkns.py) and fork it directly: one process fewer on every
-        # create. Namespaces made by the parent would belong to the host's user namespace, and
-        # a time namespace can only be entered by a single-threaded process.
+        # Without a user or time namespace the parent can hand the init its pid namespace
+        # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
+        # A pid namespace made by the parent would belong to the host's user namespace, and a
+        # time namespace can only be entered by a single-threaded process.
         self.forks_init_directly = not self.userns and not (self.new_flags & k.CLONE_NEWTIME) \
             and all(t != "time" for t, _ in self.joins)
         self.given_by_parent = 0  # CLONE_NEW* flags of the namespaces the init was born in
