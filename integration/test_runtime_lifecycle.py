@@ -289,3 +289,73 @@ def test_version_and_help(pybox):
     assert "pybox version" in pybox("--version").stdout
     assert "create" in pybox("--help").stdout
     assert "--bundle" in pybox("create", "--help").stdout
+
+
+class FakeSystemd:
+    """The host end of NOTIFY_SOCKET: records datagrams and acknowledges BARRIER=1 by closing
+    the pipe that comes with it, as systemd does."""
+
+    def __init__(self, path):
+        import socket
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import socket
+        while not self.stopping:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(4))
+            except TimeoutError:
+                continue
+            self.messages.append(data)
+            for _, _, raw in ancillary:
+                os.close(int.from_bytes(raw[:4], "little"))
+
+    def close(self):
+        self.stopping = True
+        self.thread.join()
+        self.sock.close()
+
+
+def notifying_process(bundle):
+    """The container sends READY=1 on $NOTIFY_SOCKET with the host's python, bound read-only."""
+    for directory in ("/usr", "/lib", "/lib64"):
+        bundle.config["mounts"].append({"destination": directory, "type": "bind", "source": directory,
+                                        "options": ["rbind", "ro"]})
+    bundle.args("/usr/bin/python3", "-c",
+                "import os, socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+                "s.connect(os.environ['NOTIFY_SOCKET']); time.sleep(0.3); s.send(b'STATUS=up\\nREADY=1'); "
+                "time.sleep(1000)")
+
+
+def test_notify_socket_start_waits_for_ready_and_passes_it_on(pybox, bundle, tmp_path):
+    # runc's contract under systemd Type=notify (and podman --sdnotify=container): NOTIFY_SOCKET.
+    notifying_process(bundle)
+    host = FakeSystemd(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=host.path)
+    try:
+        pybox("create", "-b", bundle.path, "c1", env=env)
+        pid = pybox.state("c1")["pid"]
+        pybox("start", "c1", env=env)  # returns once the container said READY=1
+        assert host.messages[:3] == [b"READY=1\n", f"MAINPID={pid}\n".encode(), b"BARRIER=1"]
+        assert pybox.state("c1")["status"] == "running"
+    finally:
+        pybox("delete", "--force", "c1", check=False)
+        host.close()
+
+
+def test_run_notify_socket_flag_and_a_container_that_exits_first(pybox, bundle, tmp_path):
+    host = FakeSystemd(tmp_path / "notify.sock")
+    try:
+        bundle.args("sh", "-c", "test \"$NOTIFY_SOCKET\" = /run/notify/notify.sock")
+        result = pybox("run", "--notify-socket", host.path, "-b", bundle.path, "c1", check=False)
+        assert result.returncode == 0, result.stderr  # no READY: run returns when it exits
+        assert host.messages == []
+    finally:
+        host.close()

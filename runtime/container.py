@@ -15,7 +15,7 @@ from pybox.runtime.state import Record, now_rfc3339, open_existing, write_atomic
 
 class CreateOptions:
     def __init__(self, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
-                 no_new_keyring=False, preserve_fds=0, systemd_cgroup=False):
+                 no_new_keyring=False, preserve_fds=0, systemd_cgroup=False, notify_socket=None):
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
@@ -23,6 +23,7 @@ class CreateOptions:
         self.no_new_keyring = no_new_keyring
         self.preserve_fds = preserve_fds
         self.systemd_cgroup = systemd_cgroup
+        self.notify_socket = notify_socket  # the host's, from --notify-socket (else $NOTIFY_SOCKET)
         self.console_fd = None  # set by `run`, which holds the terminal itself
         self.config = None  # the bundle's config, when the caller has loaded it already
 
@@ -39,6 +40,7 @@ def create(root, container_id, opts):
         cgroup = _open_cgroup(config, container_id, opts)
         # Recorded before anything exists, so delete --force can undo a create killed at any point.
         record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
+        _prepare_notify(config, record, opts)
         record.save()
         if cgroup is not None:
             from pybox.cgroups import warmup
@@ -65,6 +67,13 @@ def _make_dir(root, record):
         os.mkdir(record.dir, 0o711)
     except FileExistsError:
         raise PyboxError(f"container with id {record.id} already exists") from None
+
+
+def _prepare_notify(config, record, opts):
+    if os.environ.get("NOTIFY_SOCKET") or opts.notify_socket:
+        from pybox.runtime import notify
+        record.data["notify_socket"] = notify.host_socket(opts.notify_socket)
+        notify.prepare(config, record.dir)
 
 
 def _config_text(config):
@@ -167,22 +176,45 @@ def _remove_dir(path):
 
 def start(root, container_id):
     record = open_existing(root, container_id).lock()
+    listener = None
     try:
         st.require("start", record.status(), container_id)
+        listener = _notify_listener(record)
         _release_init(record)
         os.unlink(record.fifo)
-        config = record.config()
-        if not (config.get("hooks") or {}).get("poststart"):
-            return
-        from pybox.runtime.hooks import run_hooks
-        try:
-            run_hooks(config, "poststart", record.oci_state())
-        except PyboxError as err:
-            # runtime-spec: a failing poststart hook is logged, the container keeps running.
-            from pybox.runtime import log
-            log.error(None, f"start {container_id}: {err}")
+        _poststart_hooks(record)
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
     finally:
         record.unlock()
+    if listener is not None:
+        try:
+            listener.pass_on_ready(record.data["pid"], record.init_alive)
+        finally:
+            listener.close()
+
+
+def _notify_listener(record):
+    """Listening before the process runs, so its READY=1 cannot be missed (runtime/notify.py)."""
+    if not record.data.get("notify_socket"):
+        return None
+    from pybox.runtime import notify
+    return notify.Listener(record.dir, notify.host_socket() or record.data["notify_socket"])
+
+
+def _poststart_hooks(record):
+    config = record.config()
+    if not (config.get("hooks") or {}).get("poststart"):
+        return
+    from pybox.runtime.hooks import run_hooks
+    try:
+        run_hooks(config, "poststart", record.oci_state())
+    except PyboxError as err:
+        # runtime-spec: a failing poststart hook is logged, the container keeps running.
+        from pybox.runtime import log
+        log.error(None, f"start {record.id}: {err}")
 
 
 def _release_init(record):

@@ -18,7 +18,7 @@ def options_from(g, v):
     return CreateOptions(bundle=v["bundle"] or ".", pid_file=v["pid_file"],
                          console_socket=v["console_socket"], no_pivot=v["no_pivot"],
                          no_new_keyring=v["no_new_keyring"], preserve_fds=preserve,
-                         systemd_cgroup=g.systemd_cgroup)
+                         systemd_cgroup=g.systemd_cgroup, notify_socket=v["notify_socket"])
 
 
 def main(g, argv):
