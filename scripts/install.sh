@@ -35,12 +35,16 @@ extras=""
 "$prefix/bin/pip" install -q --disable-pip-version-check ".$extras"
 
 # pip's console script imports `re` and runs `site` (several ms on every container start):
-# this launcher skips both and puts pybox's site-packages on the path itself.
+# this launcher skips both, puts pybox's site-packages on the path itself, and loads pybox's
+# modules from one precompiled file (pybox/precompiled.py; -I keeps the checkout off the path).
 site=$("$prefix/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+"$prefix/bin/python3" -I -m pybox.precompiled >/dev/null
 cat > "$prefix/bin/pybox" <<LAUNCHER
 #!$prefix/bin/python3 -IS
 import sys
 sys.path.append("$site")
+from pybox.precompiled import install
+install()
 from pybox.runtime.cli import run_and_exit
 run_and_exit()
 LAUNCHER
