@@ -77,21 +77,41 @@ def procs(directory):
 
 
 def make_dirs(path, created, attempts=5):
-    """mkdir -p path, appending each directory it made to created (outermost first). Retried
-    when a parent vanishes midway: another container's destroy may remove a shared parent."""
+    """mkdir -p path, appending each directory it made to created (outermost first); returns
+    those it made, outermost first. mkdir is tried before any stat: most often only the last
+    level is missing. Retried when a parent vanishes midway: another container's destroy may
+    remove a shared parent."""
     for _ in range(attempts):
-        missing = []
-        probe = path
-        while not os.path.isdir(probe):
-            missing.append(probe)
-            probe = os.path.dirname(probe)
         try:
-            for directory in reversed(missing):
-                _mkdir(directory, created)
-            return missing
+            return _make_path(path, created)
         except FileNotFoundError:
             continue
     raise PyboxError(f"create cgroup {path}: a parent kept disappearing")
+
+
+def _make_path(path, created):
+    missing = []  # innermost first
+    probe = path
+    while True:
+        try:
+            os.mkdir(probe, 0o755)
+            created.append(probe)
+            made = [probe]
+            break
+        except FileExistsError:
+            made = []
+            break
+        except FileNotFoundError:
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+            if probe in ("/", ""):
+                raise PyboxError(f"create cgroup {path}: no such hierarchy") from None
+        except OSError as err:
+            raise PyboxError(f"create cgroup {probe}: {err.strerror}", err.errno) from None
+    for directory in reversed(missing):
+        _mkdir(directory, created)
+        made.append(directory)
+    return made
 
 
 def _mkdir(directory, created):

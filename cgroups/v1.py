@@ -41,9 +41,8 @@ class V1Manager(Manager):
     def create(self):
         for h in self.hierarchies:
             made = files.make_dirs(h["dir"], self.created)
-            if "cpuset" in h["key"].split(","):
-                for directory in reversed(made):
-                    _inherit_cpuset(directory)
+            if made and "cpuset" in h["key"].split(","):
+                _inherit_cpuset(made)
 
     def apply(self, resources):
         from pybox.cgroups import v1_resources
@@ -117,12 +116,14 @@ class V1Manager(Manager):
         return dict(super().to_record(), hierarchies=self.hierarchies)
 
 
-def _inherit_cpuset(directory):
-    """A new v1 cpuset cgroup starts with no CPUs and no memory nodes; copy the parent's."""
-    parent = os.path.dirname(directory)
+def _inherit_cpuset(made):
+    """A new v1 cpuset cgroup starts with no CPUs and no memory nodes: give every directory made
+    (outermost first) those of the parent they were made under."""
+    parent = os.path.dirname(made[0])
     for name in ("cpuset.cpus", "cpuset.mems"):
-        if not files.read(directory, name):
-            files.write(directory, name, files.read(parent, name), "cpu")
+        value = files.read(parent, name)
+        for directory in made:
+            files.write(directory, name, value, "cpu")
 
 
 def open_v1(path_for, hierarchies):
