@@ -6,8 +6,10 @@ Each message is a tag, a space and a JSON payload, optionally with one fd (SCM_R
  from            tag            payload / meaning
  intermediate →  userns         it unshared a user namespace; the parent writes uid/gid maps
  parent       →  userns-ok
- intermediate →  pid            {"pid": host pid of the container init}
- parent       →  go             the init may start setting up
+ intermediate →  pid            {"pid": host pid of the container init} (a directly forked
+                                init sends none: the parent has its pid from fork)
+ parent       →  go             the pid is recorded; payload: the state for hooks. The init
+                                mounts its root first, then waits for this
  init         →  hooks          mounts are done, before pivot_root: run prestart/createRuntime
  parent       →  hooks-ok
  init         →  cgroup         set-up is done: put me in the container's cgroup now (late, so
