@@ -33,12 +33,9 @@ def main(g, argv):
 
 def _table(found, ps_args):
     """Like runc: run the host's ps and keep the header and the container's lines."""
-    import subprocess
-    try:
-        out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        raise PyboxError(f"ps: running ps failed: {err}") from None
-    lines = out.splitlines()
+    lines = _host_ps(ps_args).splitlines()
+    if not lines:
+        raise PyboxError("ps: ps printed nothing")
     header = lines[0].split()
     if "PID" not in header:
         raise PyboxError("ps: the ps output has no PID column")
@@ -72,3 +69,27 @@ def docker_ps(g, argv):
     else:
         raise PyboxError(f"ps: --format must be table or json, not {v['format']!r}")
     return 0
+
+
+def _host_ps(ps_args):
+    """ps's output, through posix_spawn: `subprocess` costs about 12 ms to import."""
+    import os
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.posix_spawnp("ps", ["ps", *ps_args], os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, write_end, 1)])
+    except OSError as err:
+        os.close(read_end)
+        raise PyboxError(f"ps: running ps failed: {err.strerror}") from None
+    finally:
+        os.close(write_end)
+    chunks = []
+    try:
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise PyboxError(f"ps: ps {' '.join(ps_args)} failed (status {os.waitstatus_to_exitcode(status)})")
+    return b"".join(chunks).decode(errors="replace")
