@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from pybox.runtime.spec import NAMESPACE_FILES
+
 
 def run_output(pybox, bundle, *args):
     bundle.args(*args)
@@ -170,17 +172,22 @@ def test_hook_timeout(pybox, bundle):
     assert result.returncode == 1 and "timed out" in result.stderr
 
 
-def test_join_another_containers_network_namespace(pybox, bundle, tmp_path, busybox_rootfs):
+def second_joining(tmp_path, busybox_rootfs, kind, pid):
+    """A second bundle whose `kind` namespace is the one of process pid."""
     from integration.conftest import Bundle
+    second = Bundle(tmp_path / "second", busybox_rootfs)
+    second.config["linux"]["namespaces"] = [
+        {"type": kind, "path": f"/proc/{pid}/ns/{NAMESPACE_FILES[kind]}"} if n["type"] == kind else n
+        for n in second.config["linux"]["namespaces"]]
+    return second
+
+
+def test_join_another_containers_uts_namespace(pybox, bundle, tmp_path, busybox_rootfs):
     bundle.args("sleep", "1000")
     bundle.config["hostname"] = "first"
     bundle.write()
     pybox("run", "-d", "-b", bundle.path, "first")
-    pid = pybox.state("first")["pid"]
-    second = Bundle(tmp_path / "second", busybox_rootfs)
-    second.config["linux"]["namespaces"] = [
-        {"type": "uts", "path": f"/proc/{pid}/ns/uts"} if n["type"] == "uts" else n
-        for n in second.config["linux"]["namespaces"]]
+    second = second_joining(tmp_path, busybox_rootfs, "uts", pybox.state("first")["pid"])
     second.config.pop("hostname")
     second.args("hostname")
     result = pybox("run", "-b", second.path, "second", check=False)
@@ -191,14 +198,9 @@ def test_join_another_containers_network_namespace(pybox, bundle, tmp_path, busy
 
 def test_join_another_containers_pid_namespace(pybox, bundle, tmp_path, busybox_rootfs):
     # A pod's shared pid namespace: the second container's processes are not pid 1 and see the first's.
-    from integration.conftest import Bundle
     bundle.args("sleep", "1000")
     pybox("run", "-d", "-b", bundle.path, "first")
-    pid = pybox.state("first")["pid"]
-    second = Bundle(tmp_path / "second", busybox_rootfs)
-    second.config["linux"]["namespaces"] = [
-        {"type": "pid", "path": f"/proc/{pid}/ns/pid"} if n["type"] == "pid" else n
-        for n in second.config["linux"]["namespaces"]]
+    second = second_joining(tmp_path, busybox_rootfs, "pid", pybox.state("first")["pid"])
     second.args("sh", "-c", "echo $$; ps -o pid,args")
     result = pybox("run", "-b", second.path, "second", check=False)
     assert result.returncode == 0, result.stderr
