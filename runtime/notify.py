@@ -54,7 +54,7 @@ class Listener:
             os.chmod(self.path, 0o777)  # the container's process may run as any user
         except OSError as err:
             self.sock.close()
-            raise PyboxError(f"notify socket {self.path}: {err.strerror}") from None
+            raise PyboxError(f"notify socket {self.path}: {err.strerror or err}") from None
 
     def close(self):
         self.sock.close()
@@ -81,7 +81,7 @@ def _tell_host(host, ready, pid):
         client.send(f"MAINPID={pid}\n".encode())
         _barrier(client)
     except OSError as err:
-        raise PyboxError(f"notify socket {host}: {err.strerror}") from None
+        raise PyboxError(f"notify socket {host}: {err.strerror or err}") from None
     finally:
         client.close()
 
