@@ -90,6 +90,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _NR = {
     # name: (x86_64, aarch64); numbers from 424 up are the same on every architecture.
     "pivot_root": (155, 41),
+    "prlimit64": (302, 261),
     "capget": (125, 90),
     "capset": (126, 91),
     "keyctl": (250, 219),
@@ -180,6 +181,12 @@ def personality(persona):
 
 def pivot_root(new_root, put_old):
     syscall("pivot_root", _str(new_root), _str(put_old), path=new_root)
+
+
+def setrlimit(resource, soft, hard):
+    """prlimit64 on this process (the `resource` module is one more shared library to load)."""
+    limit = ffi.new("uint64_t[2]", [min(soft, 2**64 - 1), min(hard, 2**64 - 1)])
+    syscall("prlimit64", 0, resource, limit, ffi.NULL)
 
 
 def openat2(dirfd, path, flags, mode=0, resolve=0):

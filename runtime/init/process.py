@@ -7,7 +7,6 @@ inheritable and ambient sets stay empty unless asked (CVE-2022-29162).
 """
 
 import os
-import resource
 
 from pybox import kernel as k
 from pybox.errors import PyboxError, from_oserror
@@ -19,8 +18,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def set_limits(process):
     for rl in process.get("rlimits") or []:
         try:
-            resource.setrlimit(RLIMITS[rl["type"]], (_rlim(rl["soft"]), _rlim(rl["hard"])))
-        except (OSError, ValueError) as err:
+            k.setrlimit(RLIMITS[rl["type"]], rl["soft"], rl["hard"])
+        except (OSError, ValueError, OverflowError) as err:
             raise PyboxError(f"setrlimit {rl['type']}: {getattr(err, 'strerror', None) or err}") from None
     if "oomScoreAdj" in process:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -42,10 +41,6 @@ def set_affinity(process, stage):
     cpus = (process.get("execCPUAffinity") or {}).get(stage)
     if cpus:
         os.sched_setaffinity(0, cpu_list(cpus))
-
-
-def _rlim(value):
-    return -1 if value >= 2**64 - 1 else value  # RLIM_INFINITY
 
 
 def cap_mask(names):
