@@ -226,10 +226,10 @@ def test_pause_freezes_and_resume_thaws(pybox, bundle):
 
 
 def test_create_killed_midway_is_removed_by_delete_force(pybox, bundle, tmp_path):
-    marker = tmp_path / "hook-ran"
+    marker = tmp_path / "hook-pid"
     bundle.args("sleep", "1000")
     bundle.config["hooks"] = {"createRuntime": [
-        {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep 1000"]}]}
+        {"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}.tmp; mv {marker}.tmp {marker}; exec sleep 1000"]}]}
     bundle.write()
     proc = subprocess.Popen([PYBOX, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -258,14 +258,14 @@ def test_create_killed_at_any_moment_leaves_nothing_after_delete_force(pybox, bu
 
 
 def _kill_hook_processes(marker):
-    """The hook's sleep is ours too: end it by pid."""
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if str(marker) in open(f"/proc/{pid}/cmdline").read():
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+    """The hook (now `sleep 1000`, same pid) outlives the killed create: it is ours, end it by pid."""
+    pid = int(marker.read_text())
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if f.read().split(b"\0")[:2] == [b"sleep", b"1000"]:
+                os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def test_spec_writes_a_config_and_refuses_to_overwrite(pybox, tmp_path):
