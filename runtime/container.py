@@ -45,7 +45,7 @@ def create(root, container_id, opts):
         if cgroup is not None:
             from pybox.cgroups import warmup
             made = warmup.submit(cgroup.create)  # mkdirs in the background while we fork
-        write_atomic(record.path("config.json"), _config_text(config))
+        record.save_config(config)
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
         pid = _start_init(record, config, opts, cgroup, made)  # saves the record with the pid
@@ -74,11 +74,6 @@ def _prepare_notify(config, record, opts):
         from pybox.runtime import notify
         record.data["notify_socket"] = notify.host_socket(opts.notify_socket)
         notify.prepare(config, record.dir)
-
-
-def _config_text(config):
-    from pybox import jsonio
-    return jsonio.dumps(config)
 
 
 def _initial_record(config, container_id, opts, rootfs, cgroup):
@@ -174,8 +169,9 @@ def _remove_dir(path):
         pass
 
 
-def start(root, container_id):
-    record = open_existing(root, container_id).lock()
+def start(root, container_id, record=None):
+    """record: the one create returned, when the caller is `run` (saves reading it back)."""
+    record = (record or open_existing(root, container_id)).lock()
     listener = None
     try:
         st.require("start", record.status(), container_id)
@@ -276,15 +272,17 @@ def _signal_cgroup(record, sig):
         manager.thaw()
 
 
-def delete(root, container_id, force=False):
-    record = Record(root, container_id)
+def delete(root, container_id, force=False, record=None):
+    """record: the one create returned, when the caller is `run` (saves reading it back)."""
+    loaded = record is not None
+    record = record or Record(root, container_id)
     if not os.path.isdir(record.dir):
         if force:
             return
         raise PyboxError("container does not exist")
     record.lock()
     try:
-        if record.exists():
+        if not loaded and record.exists():
             record.load()
         status = record.status() if record.data else st.STOPPED
         if status != st.STOPPED and not force:

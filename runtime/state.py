@@ -51,6 +51,7 @@ class Record:
         self.dir = os.path.join(root, container_id)
         self.data = {}
         self._lock_fd = None
+        self._config = None
 
     # --- paths -----------------------------------------------------------------------------
     @property
@@ -89,10 +90,17 @@ class Record:
         write_atomic(self.path("state.json"), jsonio.dumps(self.data))
 
     def config(self):
-        try:
-            return jsonio.load_file(self.path("config.json"))
-        except (FileNotFoundError, ValueError):
-            return {}
+        """The config saved at create (it never changes afterwards, so it is read once)."""
+        if self._config is None:
+            try:
+                self._config = jsonio.load_file(self.path("config.json"))
+            except (FileNotFoundError, ValueError):
+                return {}
+        return self._config
+
+    def save_config(self, config):
+        write_atomic(self.path("config.json"), jsonio.dumps(config))
+        self._config = config
 
     # --- status, worked out from facts --------------------------------------------------------
     def init_alive(self):

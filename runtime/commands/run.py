@@ -54,7 +54,7 @@ def runc_run(g, argv):
     opts = options_from(g, v)
     if v["detach"]:
         record = container.create(g.root, v["id"], opts)
-        container.start(g.root, v["id"])
+        container.start(g.root, v["id"], record)
         return 0
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     console = _console_pair(opts)
@@ -67,11 +67,11 @@ def runc_run(g, argv):
     master = _receive_master(console[0]) if console else None
     forward_signals(pid)
     try:
-        container.start(g.root, v["id"])
+        container.start(g.root, v["id"], record)
         status = wait_for(pid, master)
     finally:
         if not v["keep"]:
-            container.delete(g.root, v["id"], force=True)
+            container.delete(g.root, v["id"], force=True, record=record)
     return status
 
 
