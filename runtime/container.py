@@ -34,7 +34,7 @@ def create(root, container_id, opts):
     record = Record(root, container_id)
     config = opts.config or load_bundle(opts.bundle)
     _make_dir(root, record)
-    cgroup = made = None
+    cgroup = None
     try:
         record.lock()
         cgroup = _open_cgroup(config, container_id, opts)
@@ -42,17 +42,14 @@ def create(root, container_id, opts):
         record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
         _prepare_notify(config, record, opts)
         record.save()
-        if cgroup is not None:
-            from pybox.cgroups import warmup
-            made = warmup.submit(cgroup.create)  # mkdirs in the background while we fork
         record.save_config(config)
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
-        pid = _start_init(record, config, opts, cgroup, made)  # saves the record with the pid
+        pid = _start_init(record, config, opts, cgroup)  # saves the record with the pid
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid))
     except BaseException as err:
-        _undo_create(record, cgroup, made)
+        _undo_create(record, cgroup)
         if isinstance(err, PyboxError):
             raise err.within(f"create {container_id}") from None
         raise
@@ -91,7 +88,7 @@ def _open_cgroup(config, container_id, opts):
     return open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
 
 
-def _start_init(record, config, opts, cgroup, made):
+def _start_init(record, config, opts, cgroup):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.launch import InitHandlers, launch
     ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
@@ -114,7 +111,7 @@ def _start_init(record, config, opts, cgroup, made):
     try:
         direct = ctx.forks_init_directly
         return launch(ctx, "direct_init" if direct else "intermediate",
-                      InitHandlers(ctx, cgroup, made, record, config), direct=direct)
+                      InitHandlers(ctx, cgroup, record, config), direct=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():
@@ -132,15 +129,10 @@ def _compile_seccomp(config):
     return compile_filter(profile, capabilities=caps)
 
 
-def _undo_create(record, cgroup, made):
+def _undo_create(record, cgroup):
     pid = record.data.get("pid")
     if pid:
         _kill_and_wait(pid, record)
-    if made is not None:
-        try:
-            made.wait()  # not while the helper thread is still making directories
-        except (OSError, PyboxError):
-            pass
     if cgroup is not None:
         try:
             cgroup.signal_all(SIGKILL)

@@ -42,9 +42,8 @@ class Handlers:
 class InitHandlers(Handlers):
     """create's answers to the init: record its pid, run the host's hooks, pass on seccomp fds."""
 
-    def __init__(self, ctx, cgroup, made, record, config):
+    def __init__(self, ctx, cgroup, record, config):
         super().__init__(ctx, cgroup)
-        self.made = made  # the Job making the cgroup's directories (pybox.cgroups.warmup)
         self.record = record
         self.config = config
 
@@ -52,7 +51,7 @@ class InitHandlers(Handlers):
         # Setting the cgroup up overlaps with the init entering its namespaces and mounting.
         if self.cgroup is not None:
             from pybox.runtime.devices import resources_with_default_devices
-            self.made.wait()
+            self.cgroup.create()
             if self.pid is not None and set(self.cgroup.created) - set(self.cgroup.dirs()):
                 self.record.save()  # the pid is saved already: now the parents delete must remove
             self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
