@@ -76,8 +76,11 @@ def check_program(filt):
 def test_valid_profiles_compile(profile):
     try:
         filt = compile_filter(profile, cache_dir=False)
-    except PyboxError as err:  # two rules that say different things about the same call
-        assert "already has a rule with the same conditions and another action" in str(err)
+    except PyboxError as err:
+        # Two rules that say different things about the same call, or overlapping argument
+        # rules on which libseccomp 2.5.4 never returns (pybox stops it after 10 s).
+        assert ("already has a rule with the same conditions and another action" in str(err)
+                or "did not finish compiling the profile" in str(err))
         return
     check_program(filt)
 
