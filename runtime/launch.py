@@ -25,7 +25,7 @@ class Handlers:
         return None  # the payload of "go"
 
     def after_go(self):
-        """While the init sets up its root filesystem."""
+        """Once "go" is sent, while the init pivots into its root."""
 
     def on_hooks(self):
         pass
@@ -126,7 +126,7 @@ def launch(ctx, entry, handlers, direct=False):
             _run_child(ctx, entry)
     finally:
         if handover is not None:
-            handover.leave()  # before anything else forks (hooks, say) or opens a socket
+            handover.leave()  # before anything else forks: hooks, say
     child.close()
     try:
         if direct:
