@@ -1,4 +1,4 @@
-"""The namespaces the parent enters for one fork, so that the init is born in them.
+"""The pid namespace the parent enters for one fork, so that the init is born in it.
 
 A process cannot move itself into a pid namespace, only its children. When the init is forked
 directly (no user or time namespace: InitContext.forks_init_directly), the parent sets its own
@@ -15,51 +15,40 @@ from pybox import kernel as k
 from pybox.errors import from_oserror
 
 
-class ForkNamespaces:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.given = 0  # the CLONE_NEW* flags of the namespaces the init is born in
-        self._own = []  # (fd, flag) of the namespaces to come back to
-
-    def enter(self):
-        try:
-            self._pid()
-        except BaseException:
-            self.leave()
-            raise
-        return self.given
-
-    def leave(self):
-        while self._own:
-            fd, flag = self._own.pop()
-            try:
-                k.setns(fd, flag)
-            finally:
-                os.close(fd)
-
-    def _pid(self):
-        path = next((p for kind, p in self.ctx.joins if kind == "pid"), None)
-        if path is None and not self.ctx.new_flags & k.CLONE_NEWPID:
-            return
-        self._remember("pid", k.CLONE_NEWPID)
+def enter_for_child(ctx):
+    """Returns (an fd of our own pid namespace to come back to, or None; the CLONE_NEW* flags
+    the child is given)."""
+    path = next((p for kind, p in ctx.joins if kind == "pid"), None)
+    if path is None and not ctx.new_flags & k.CLONE_NEWPID:
+        return None, 0
+    own = os.open("/proc/thread-self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
         if path is None:
             k.unshare(k.CLONE_NEWPID)
         else:
-            _join(path, "pid", k.CLONE_NEWPID)
-        self.given |= k.CLONE_NEWPID
+            _join(path)
+    except BaseException:
+        os.close(own)
+        raise
+    return own, k.CLONE_NEWPID
 
-    def _remember(self, name, flag):
-        self._own.append((os.open(f"/proc/thread-self/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+
+def come_back(own):
+    if own is not None:
+        try:
+            k.setns(own, k.CLONE_NEWPID)
+        finally:
+            os.close(own)
 
 
-def _join(path, kind, flag):
+def _join(path):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as err:
-        raise from_oserror(err, f"open {kind} namespace {path}") from None
+        raise from_oserror(err, f"open pid namespace {path}") from None
     try:
-        k.setns(fd, flag)
+        k.setns(fd, k.CLONE_NEWPID)
     except OSError as err:
-        raise from_oserror(err, f"join {kind} namespace {path}") from None
+        raise from_oserror(err, f"join pid namespace {path}") from None
     finally:
         os.close(fd)

@@ -5,7 +5,7 @@ from _signal import SIGKILL
 
 from pybox.cgroups import warmup
 from pybox.errors import PyboxError
-from pybox.runtime.forkns import ForkNamespaces
+from pybox.runtime import forkns
 from pybox.runtime.sync import Channel
 
 
@@ -117,16 +117,14 @@ def launch(ctx, entry, handlers, direct=False):
     """
     parent, child = Channel.pair()
     ctx.sync = child
-    handover = ForkNamespaces(ctx) if direct else None
-    ctx.given_by_parent = handover.enter() if handover else 0
+    own_pid_ns, ctx.given_by_parent = forkns.enter_for_child(ctx) if direct else (None, 0)
     try:
         forked = os.fork()
         if forked == 0:
             parent.close()
             _run_child(ctx, entry)
     finally:
-        if handover is not None:
-            handover.leave()  # before anything else forks: hooks, say
+        forkns.come_back(own_pid_ns)  # before anything else forks: hooks, say
     child.close()
     try:
         if direct:
