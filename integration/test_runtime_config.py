@@ -348,6 +348,21 @@ def test_starts_under_a_512k_memory_limit(pybox, bundle):
     assert run_output(pybox, bundle, "echo", "small").strip() == "small"
 
 
+@pytest.mark.parametrize("cgroupns", [True, False])
+def test_the_container_sees_its_own_cgroup(pybox, bundle, cgroupns):
+    # With a cgroup namespace the init mounts cgroupfs after joining; without one it binds the
+    # host's directories of its cgroup, which a directly forked init learns of with "go".
+    if not cgroupns:
+        bundle.config["linux"]["namespaces"] = [
+            n for n in bundle.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 77}}
+    out = run_output(pybox, bundle, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                     "/sys/fs/cgroup/pids/pids.max; grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo")
+    limit, pids_max, mountinfo = out.splitlines()[:3]
+    assert (limit, pids_max) == (str(64 * 1024 * 1024), "77")
+    assert " ro," in mountinfo or " ro " in mountinfo
+
+
 def test_systemd_cgroup_without_systemd_is_a_clear_error(pybox, bundle):
     bundle.args("true")
     result = pybox("--systemd-cgroup", "create", "-b", bundle.path, "c1", check=False)

@@ -10,7 +10,7 @@ from _signal import SIGKILL  # `signal` imports enum: several ms on every comman
 
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
-from pybox.runtime.state import Record, now_rfc3339, open_existing, write_atomic
+from pybox.runtime.state import Record, open_existing, write_atomic
 
 
 class CreateOptions:
@@ -30,26 +30,22 @@ class CreateOptions:
 
 def create(root, container_id, opts):
     """Create the container; returns its Record. Nothing is left behind on failure."""
-    from pybox.runtime.spec import load_bundle, root_path
+    from pybox.runtime.spec import load_bundle
     record = Record(root, container_id)
     config = opts.config or load_bundle(opts.bundle)
     _make_dir(root, record)
-    cgroup = None
+    handlers = None
     try:
         record.lock()
-        cgroup = _open_cgroup(config, container_id, opts)
-        # Recorded before anything exists, so delete --force can undo a create killed at any point.
-        record.data = _initial_record(config, container_id, opts, root_path(config, opts.bundle), cgroup)
-        _prepare_notify(config, record, opts)
-        record.save()
-        record.save_config(config)
+        notify_host = _prepare_notify(config, record.dir, opts)
         os.mkfifo(record.fifo)
         os.chmod(record.fifo, 0o622)  # the init may no longer be root when it opens it
-        pid = _start_init(record, config, opts, cgroup)  # saves the record with the pid
+        handlers = _handlers(record, config, opts, notify_host)
+        pid = _start_init(handlers, opts)
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid))
     except BaseException as err:
-        _undo_create(record, cgroup)
+        _undo_create(record, handlers.cgroup if handlers else None)
         if isinstance(err, PyboxError):
             raise err.within(f"create {container_id}") from None
         raise
@@ -66,35 +62,32 @@ def _make_dir(root, record):
         raise PyboxError(f"container with id {record.id} already exists") from None
 
 
-def _prepare_notify(config, record, opts):
+def _prepare_notify(config, state_dir, opts):
+    """The host's notify socket, if there is one, with the container's side of it set up."""
     if os.environ.get("NOTIFY_SOCKET") or opts.notify_socket:
         from pybox.runtime import notify
-        record.data["notify_socket"] = notify.host_socket(opts.notify_socket)
-        notify.prepare(config, record.dir)
+        notify.prepare(config, state_dir)
+        return notify.host_socket(opts.notify_socket)
+    return None
 
 
-def _initial_record(config, container_id, opts, rootfs, cgroup):
-    from pybox import OCI_VERSION
-    return {
-        "ociVersion": OCI_VERSION, "id": container_id, "bundle": opts.bundle, "rootfs": rootfs,
-        "created": now_rfc3339(), "annotations": config.get("annotations") or {}, "owner": "",
-        "cgroup": cgroup.to_record() if cgroup else None,
-    }
-
-
-def _open_cgroup(config, container_id, opts):
-    from pybox.cgroups import open_manager
-    linux = config.get("linux") or {}
-    return open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
-
-
-def _start_init(record, config, opts, cgroup):
+def _handlers(record, config, opts, notify_host):
+    from pybox.runtime.creation import CreateHandlers
     from pybox.runtime.init.context import InitContext
-    from pybox.runtime.launch import InitHandlers, launch
-    ctx = InitContext(config, record.data["rootfs"], record.dir, console_fd=opts.console_fd,
+    from pybox.runtime.spec import root_path
+    ctx = InitContext(config, root_path(config, opts.bundle), record.dir, console_fd=opts.console_fd,
                       no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
                       preserve_fds=opts.preserve_fds)
-    ctx.cgroup_plan = cgroup.mount_plan() if cgroup else None
+    return CreateHandlers(ctx, record, config, opts, notify_host)
+
+
+def _start_init(handlers, opts):
+    from pybox.runtime.launch import launch
+    ctx, config = handlers.ctx, handlers.config
+    direct = ctx.forks_init_directly
+    if not direct:  # the intermediate reports the pid only later: record the container now
+        handlers.record_container()
+        handlers.record.save()
     ctx.seccomp = _compile_seccomp(config)
     if any("idmap" in (m.get("options") or []) or "ridmap" in (m.get("options") or [])
            for m in config.get("mounts") or []):
@@ -109,9 +102,7 @@ def _start_init(record, config, opts, cgroup):
         ctx.console_fd = console_sock.fileno()
     ctx.open_state_fds()
     try:
-        direct = ctx.forks_init_directly
-        return launch(ctx, "direct_init" if direct else "intermediate",
-                      InitHandlers(ctx, cgroup, record, config), direct=direct)
+        return launch(ctx, "direct_init" if direct else "intermediate", handlers, direct=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():

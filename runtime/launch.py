@@ -10,7 +10,7 @@ from pybox.runtime.sync import Channel
 
 
 class Handlers:
-    """What the parent does at each step; create and exec differ only here."""
+    """What the parent does at each step; create (creation.py) and exec differ only here."""
 
     def __init__(self, ctx, cgroup=None):
         self.ctx = ctx
@@ -37,56 +37,6 @@ class Handlers:
 
     def on_seccomp(self, fd):
         os.close(fd)
-
-
-class InitHandlers(Handlers):
-    """create's answers to the init: record its pid, run the host's hooks, pass on seccomp fds."""
-
-    def __init__(self, ctx, cgroup, record, config):
-        super().__init__(ctx, cgroup)
-        self.record = record
-        self.config = config
-
-    def prepare(self):
-        # Setting the cgroup up overlaps with the init entering its namespaces and mounting.
-        if self.cgroup is not None:
-            from pybox.runtime.devices import resources_with_default_devices
-            self.cgroup.create()
-            if self.pid is not None and set(self.cgroup.created) - set(self.cgroup.dirs()):
-                self.record.save()  # the pid is saved already: now the parents delete must remove
-            self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
-
-    def after_go(self):
-        # Early, in the hierarchies that charge nothing for the past: should the warm-up have
-        # failed, the first migration's RCU grace period (pybox.cgroups.warmup) is paid here,
-        # while the init pivots, rather than at its "cgroup".
-        if self.cgroup is not None:
-            self.cgroup.add_uncharged(self.pid)
-
-    def on_pid(self, pid):
-        from pybox.runtime.state import pid_start_time
-        super().on_pid(pid)
-        self.record.data["pid"] = pid
-        self.record.data["pid_start"] = pid_start_time(pid)
-        self.record.save()  # from now on delete --force can find and kill the init
-        move_net_devices(pid, self.ctx.linux.get("netDevices"))
-        return self.creating_state()
-
-    def creating_state(self):
-        return self.record.oci_state(status="creating")
-
-    def on_hooks(self):
-        from pybox.runtime.hooks import run_hooks
-        state = self.creating_state()
-        run_hooks(self.config, "prestart", state)
-        run_hooks(self.config, "createRuntime", state)
-
-    def on_seccomp(self, fd):
-        from pybox.seccomp import send_listener
-        try:
-            send_listener(self.ctx.seccomp, fd, self.creating_state())
-        finally:
-            os.close(fd)
 
 
 def move_net_devices(pid, devices):

@@ -8,8 +8,9 @@ Each message is a tag, a space and a JSON payload, optionally with one fd (SCM_R
  parent       →  userns-ok
  intermediate →  pid            {"pid": host pid of the container init} (a directly forked
                                 init sends none: the parent has its pid from fork)
- parent       →  go             the pid is recorded; payload: the state for hooks. The init
-                                mounts its root first, then waits for this
+ parent       →  go             the pid is recorded; payload: {"state": for hooks,
+                                "cgroup_plan": how to mount the cgroup}. The init mounts its
+                                root first, then waits for this
  init         →  hooks          mounts are done, before pivot_root: run prestart/createRuntime
  parent       →  hooks-ok
  init         →  cgroup         set-up is done: put me in the container's cgroup now (late, so

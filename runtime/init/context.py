@@ -40,15 +40,19 @@ class InitContext:
         self.userns = bool(self.new_flags & k.CLONE_NEWUSER) or any(t == "user" for t, _ in self.joins)
         self.cgroupns = bool(self.new_flags & k.CLONE_NEWCGROUP)
         self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS)
-        # Without a cgroup namespace the cgroup mount is plain host binds and can go in order;
-        # with one it must wait until the init has joined its cgroup.
-        self.defer_cgroup_mounts = self.cgroupns
         # Without a user or time namespace the parent can hand the init its pid namespace
         # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
         # A pid namespace made by the parent would belong to the host's user namespace, and a
         # time namespace can only be entered by a single-threaded process.
         self.forks_init_directly = not self.userns and not (self.new_flags & k.CLONE_NEWTIME) \
             and all(t != "time" for t, _ in self.joins)
+        # When the init mounts the cgroup: with a cgroup namespace, once it has joined its
+        # cgroup ("join"); else host binds, in order with the other mounts ("rootfs"), or after
+        # "go" when the cgroup is made only after a direct fork and the plan comes with "go".
+        if self.cgroupns:
+            self.cgroup_mounts_at = "join"
+        else:
+            self.cgroup_mounts_at = "go" if self.forks_init_directly else "rootfs"
         self.given_by_parent = 0  # CLONE_NEW* flags of the namespaces the init was born in
 
     def open_state_fds(self):

@@ -42,7 +42,7 @@ def is_cgroup_mount(m):
 
 
 def mount_all(root_fd, mounts, ctx, deferred_cgroup):
-    """Mount config.mounts in order; cgroup mounts wait when a cgroup namespace is coming."""
+    """Mount config.mounts in order; cgroup mounts wait when deferred (InitContext.cgroup_mounts_at)."""
     for i, m in enumerate(mounts):
         if deferred_cgroup and is_cgroup_mount(m):
             continue

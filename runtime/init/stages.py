@@ -143,7 +143,11 @@ def container_init(ctx):
         # Mounting needs nothing from the parent, which may still be waiting on the kernel to
         # make the cgroup; if it dies meanwhile, "go" never comes and these mounts die with us.
         root_fd = _setup_rootfs(ctx)
-        ctx.state_for_hooks, _ = ctx.sync.expect("go")
+        go, _ = ctx.sync.expect("go")
+        ctx.state_for_hooks = go["state"]
+        ctx.cgroup_plan = go["cgroup_plan"]
+        if ctx.cgroup_mounts_at == "go" and ctx.new_mountns:
+            _mount_cgroups(ctx, root_fd)  # host binds: while the host's paths are in reach
         _host_hooks(ctx)
         _container_hooks(ctx, "createContainer")
         if ctx.new_mountns:
@@ -172,7 +176,7 @@ def _setup_rootfs(ctx):
         return None
     root_fd = rfs.prepare_root(ctx.rootfs, ctx.linux.get("rootfsPropagation"))
     mounts = ctx.config.get("mounts") or []
-    rfs.mount_all(root_fd, mounts, ctx, ctx.defer_cgroup_mounts)
+    rfs.mount_all(root_fd, mounts, ctx, deferred_cgroup=ctx.cgroup_mounts_at != "rootfs")
     if not _dev_is_bound_from_host(mounts):
         rfs.create_devices(root_fd, ctx.linux.get("devices") or [], ctx.userns)
     return root_fd
@@ -236,14 +240,21 @@ def _join_cgroup(ctx):
     proc.set_affinity(ctx.process, "final")
     if ctx.cgroupns:
         k.unshare(k.CLONE_NEWCGROUP)
-    if ctx.defer_cgroup_mounts and ctx.new_mountns:
+    if ctx.cgroup_mounts_at == "join" and ctx.new_mountns:
         root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for m in ctx.config.get("mounts") or []:
-                if rfs.is_cgroup_mount(m):
-                    rfs.mount_one(root_fd, m, ctx)
+            _mount_cgroups(ctx, root_fd)
         finally:
             os.close(root_fd)
+
+
+def _mount_cgroups(ctx, root_fd):
+    for i, m in enumerate(ctx.config.get("mounts") or []):
+        if rfs.is_cgroup_mount(m):
+            try:
+                rfs.mount_one(root_fd, m, ctx)
+            except OSError as err:
+                raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
 
 
 def _new_session_keyring():
