@@ -28,17 +28,12 @@ def _ifreq(name, flags):
     return name.ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(_IFREQ_SIZE - 18)
 
 
-def up_through(sock, name=b"lo"):
-    """Set `name` up in the network namespace that the socket `sock` was made in."""
-    reply = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, _ifreq(name, 0))
-    flags = int.from_bytes(reply[16:18], sys.byteorder)
-    if not flags & IFF_UP:
-        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, _ifreq(name, flags | IFF_UP))
-
-
 def _set_up(name):
     sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
-        up_through(sock, name)
+        reply = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, _ifreq(name, 0))
+        flags = int.from_bytes(reply[16:18], sys.byteorder)
+        if not flags & IFF_UP:
+            fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, _ifreq(name, flags | IFF_UP))
     finally:
         sock.close()

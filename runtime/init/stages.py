@@ -72,7 +72,7 @@ def _enter_namespaces(ctx, done):
     skip = {kind for kind, flag in NAMESPACE_FLAGS.items() if flag & done}
     _join_namespaces(ctx, [t for t in _JOIN_ORDER if t not in skip and t != "mount"])
     k.unshare(ctx.new_flags & ~(done | k.CLONE_NEWCGROUP))
-    if ctx.new_flags & ~done & k.CLONE_NEWNET:
+    if ctx.new_flags & k.CLONE_NEWNET:
         from pybox.netns.loopback import loopback_up
         loopback_up()  # as runc does: a new network namespace starts with lo down
     if ctx.new_flags & k.CLONE_NEWTIME:
