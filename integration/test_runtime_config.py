@@ -3,9 +3,11 @@
 import json
 import os
 import socket
+import subprocess
 
 import pytest
 
+from integration.conftest import PYBOX
 from pybox.runtime.spec import NAMESPACE_FILES
 
 
@@ -238,12 +240,19 @@ def test_time_namespace_offsets(pybox, bundle):
 
 
 def test_io_priority_and_scheduler(pybox, bundle):
-    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
     bundle.config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
-    out = run_output(pybox, bundle, "cat", "/proc/self/stat")
-    fields = out.rsplit(")", 1)[1].split()
+    bundle.args("sleep", "100")
+    pybox("create", "-b", bundle.path, "c1")
+    pybox("start", "c1")
+    pid = pybox.state("c1")["pid"]
+    ionice = subprocess.run(["ionice", "-p", str(pid)], capture_output=True, text=True, timeout=10)
+    assert ionice.stdout.strip() == "best-effort: prio 6"
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
     assert fields[16] == "5"  # nice
     assert fields[38] == "3"  # policy SCHED_BATCH
+    pybox("delete", "--force", "c1")
 
 
 def test_console_socket_gets_the_terminal(pybox, bundle, tmp_path):
@@ -285,18 +294,46 @@ def test_terminal_without_console_socket_is_refused(pybox, bundle):
 
 def test_preserve_fds(pybox, bundle, tmp_path):
     bundle.args("sh", "-c", "echo through-fd3 >&3")
-    target = open(tmp_path / "out", "w")
-    result = pybox("run", "--preserve-fds", "1", "-b", bundle.path, "c1", pass_fds=(3,) if target.fileno() == 3 else (),
-                   check=False) if False else None
-    import subprocess
-    from integration.conftest import PYBOX
-    os.dup2(target.fileno(), 30)
-    proc = subprocess.run(f"exec 3>&30; {PYBOX} --root {pybox.root} run --preserve-fds 1 -b {bundle.path} c1",
-                          shell=True, executable="/bin/bash", pass_fds=(30,), timeout=30)
-    os.close(30)
-    target.close()
+    with open(tmp_path / "out", "w") as target:
+        # bash puts the file at fd 3 of pybox, where --preserve-fds 1 expects it.
+        proc = subprocess.run(f"exec 3>&{target.fileno()}; {PYBOX} --root {pybox.root} run "
+                              f"--preserve-fds 1 -b {bundle.path} c1", shell=True,
+                              executable="/bin/bash", pass_fds=(target.fileno(),), timeout=30)
     assert proc.returncode == 0
     assert (tmp_path / "out").read_text() == "through-fd3\n"
+
+
+def without_mount_namespace(config):
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "mount"]
+
+
+def test_fields_that_need_a_mount_namespace_are_refused_without_one(pybox, bundle):
+    without_mount_namespace(bundle.config)
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["pybox: config.json: mounts: needs a new mount namespace"]
+    assert not os.path.exists(pybox.root) or os.listdir(pybox.root) == []
+
+
+def test_without_a_mount_namespace_init_and_exec_are_chrooted(pybox, bundle):
+    without_mount_namespace(bundle.config)
+    for key in ("maskedPaths", "readonlyPaths", "devices"):
+        bundle.config["linux"].pop(key, None)
+    bundle.config["mounts"] = []
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    with open(os.path.join(bundle.rootfs, "marker"), "w") as f:
+        f.write("this rootfs\n")
+    bundle.args("sleep", "100")
+    pybox("create", "-b", bundle.path, "c1")
+    pid = pybox.state("c1")["pid"]
+    assert os.readlink(f"/proc/{pid}/root") == bundle.rootfs
+    assert pybox("exec", "c1", "cat", "/marker").stdout == "this rootfs\n"
+    # The container has no /proc: read its network namespace's sysctl from the host.
+    forward = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "cat", "/proc/sys/net/ipv4/ip_forward"],
+                             capture_output=True, text=True, timeout=10)
+    assert forward.stdout == "1\n"
+    pybox("delete", "--force", "c1")
 
 
 @pytest.mark.parametrize("change, field", [
@@ -333,12 +370,27 @@ def test_personality_linux32(pybox, bundle):
     assert run_output(pybox, bundle, "uname", "-m").strip() in ("i686", "armv8l", "armv7l")
 
 
-def test_no_pivot_and_rootfs_propagation(pybox, bundle):
-    bundle.config["linux"]["rootfsPropagation"] = "private"
-    bundle.args("sh", "-c", "grep ' / / ' /proc/self/mountinfo; ls /bin/busybox")
-    result = pybox("run", "--no-pivot", "--no-new-keyring", "-b", bundle.path, "c1", check=False)
+def root_mount_tags(pybox, bundle, *flags):
+    """The propagation fields of the container's / in its own /proc/self/mountinfo."""
+    bundle.args("sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo")
+    result = pybox("run", *flags, "-b", bundle.path, "c1", check=False)
     assert result.returncode == 0, result.stderr
-    assert "/bin/busybox" in result.stdout
+    fields = result.stdout.split()
+    return [f.split(":")[0] for f in fields[6:fields.index("-")]]
+
+
+@pytest.mark.parametrize("propagation, tags", [
+    ("shared", ["shared"]), ("rshared", ["shared"]), ("private", []), ("rprivate", []),
+    ("unbindable", ["unbindable"]), ("runbindable", ["unbindable"])])
+def test_rootfs_propagation(pybox, bundle, propagation, tags):
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    assert root_mount_tags(pybox, bundle) == tags
+
+
+def test_no_pivot_and_no_new_keyring(pybox, bundle):
+    # --no-pivot moves the rootfs onto / and chroots: the container's root is the same mount.
+    bundle.config["linux"]["rootfsPropagation"] = "shared"
+    assert root_mount_tags(pybox, bundle, "--no-pivot", "--no-new-keyring") == ["shared"]
 
 
 def test_starts_under_a_512k_memory_limit(pybox, bundle):

@@ -13,13 +13,18 @@ def test_no_host_fd_reaches_the_container(pybox, bundle):
     assert sorted(out) == ["0", "1", "2", "3"]  # 3 is ls's own directory handle
 
 
-def test_cwd_through_a_leaked_fd_path_is_refused(pybox, bundle):
-    for fd in range(3, 12):
-        bundle.config["process"]["cwd"] = f"/proc/self/fd/{fd}"
-        bundle.args("pwd")
-        result = pybox("run", "-b", bundle.path, "c1", check=False)
-        assert result.returncode == 1, result.stdout
-        assert "cwd" in result.stderr
+def test_cwd_through_a_leaked_fd_path_is_refused(pybox, bundle, tmp_path):
+    (tmp_path / "host-marker").write_text("")
+    leaked = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)  # pybox is handed a host directory
+    try:
+        for fd in [*range(3, 12), leaked]:
+            bundle.config["process"]["cwd"] = f"/proc/self/fd/{fd}"
+            bundle.args("sh", "-c", "ls; echo ran")  # not `pwd`: it fails by itself outside the root
+            result = pybox("run", "-b", bundle.path, "c1", check=False, pass_fds=(leaked,))
+            assert result.returncode == 1 and "cwd" in result.stderr, result.stdout
+            assert result.stdout == ""
+    finally:
+        os.close(leaked)
 
 
 def test_init_is_not_dumpable_before_exec(pybox, bundle):

@@ -1,5 +1,6 @@
 """Terminals: the container's pty, sent over the console socket, and the foreground proxy."""
 
+import errno
 import fcntl
 import os
 import struct
@@ -12,9 +13,13 @@ TIOCSCTTY = 0x540E
 TIOCSWINSZ = 0x5414
 TIOCGWINSZ = 0x5413
 
+def open_container_pty(console_fd, size, dev_console):
+    """A pty from the container's devpts; the master goes to the console socket.
 
-def open_container_pty(console_fd, size):
-    """In the init: a pty from the container's devpts; the master goes to the console socket."""
+    dev_console: bind the pty over /dev/console. Only the init's, as with runc: a process started
+    by `exec` has its pty as stdio and nothing else (each exec -t would otherwise stack one more
+    mount over /dev/console, left pointing at a pty that is gone).
+    """
     from pybox import kernel as k
     from pybox.runtime.sync import send_fd
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
@@ -24,7 +29,8 @@ def open_container_pty(console_fd, size):
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
     if size:
         set_size(slave, size.get("height", 0), size.get("width", 0))
-    _bind_console(k, slave_path)
+    if dev_console:
+        _bind_console(k, slave_path)
     send_fd(console_fd, master)
     os.close(master)
     os.close(console_fd)
@@ -36,12 +42,18 @@ def open_container_pty(console_fd, size):
 
 
 def _bind_console(k, slave_path):
-    try:
-        if not os.path.exists("/dev/console"):
+    """The init's pty over /dev/console (runc's mountConsole), the node made first if missing."""
+    if not os.path.exists("/dev/console"):
+        try:
             os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        except OSError as err:
+            if err.errno == errno.EROFS:
+                return  # a read-only /dev without a console node: the pty still works
+            raise PyboxError(f"terminal: create /dev/console: {err.strerror}") from None
+    try:
         k.mount(slave_path, "/dev/console", None, k.MS_BIND)
-    except OSError:
-        pass  # a read-only /dev without a console node: the pty still works
+    except OSError as err:
+        raise PyboxError(f"terminal: bind {slave_path} over /dev/console: {err.strerror}") from None
 
 
 def set_size(fd, rows, cols):

@@ -55,12 +55,13 @@ def load_process_file(path):
 
 class ExecOptions:
     def __init__(self, detach=False, pid_file=None, console_socket=None, preserve_fds=0,
-                 ignore_paused=False):
+                 ignore_paused=False, cgroups=()):
         self.detach = detach
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.preserve_fds = preserve_fds
         self.ignore_paused = ignore_paused
+        self.cgroups = list(cgroups)  # --cgroup [CONTROLLER[,CONTROLLER]:]PATH, as runc takes them
 
 
 def exec_process(root, container_id, process, opts):
@@ -73,10 +74,11 @@ def exec_process(root, container_id, process, opts):
         raise PyboxError("exec: the process must be a JSON object")
     _validate_process(process, "process")
     config = record.config()
+    cgroup = _cgroup(record, opts.cgroups)  # before anything is forked: a bad --cgroup is one line
     if not opts.detach:
         from pybox import kernel as k
         k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
-    pid, master = _launch(record, config, process, opts)
+    pid, master = _launch(record, config, process, opts, cgroup)
     if opts.pid_file:
         write_atomic(os.path.abspath(opts.pid_file), str(pid))
     if opts.detach:
@@ -86,15 +88,15 @@ def exec_process(root, container_id, process, opts):
     return wait_for(pid, master)
 
 
-def _launch(record, config, process, opts):
+def _launch(record, config, process, opts, cgroup):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.launch import Handlers, launch
     tenant_config = dict(config, process=process)
     ctx = InitContext(tenant_config, record.data["rootfs"], record.dir, preserve_fds=opts.preserve_fds)
     ctx.joins = _namespace_paths(record.data["pid"], config)
+    ctx.init_pid = record.data["pid"]
     ctx.new_flags = 0
     ctx.seccomp = _seccomp_for(config, process)
-    cgroup = _cgroup(record)
     console, master = _console(process, opts, ctx)
     try:
         pid = launch(ctx, "tenant_intermediate", Handlers(ctx, cgroup))
@@ -122,11 +124,84 @@ def _seccomp_for(config, process):
     return compile_filter(profile, capabilities=(process.get("capabilities") or {}).get("effective"))
 
 
-def _cgroup(record):
+def _cgroup(record, requests=()):
+    """What the process joins: the container's cgroup, or existing sub-cgroups of it (--cgroup)."""
     if not record.data.get("cgroup"):
+        if requests:
+            raise PyboxError("exec --cgroup: the container has no cgroup of its own")
         return None
     from pybox.cgroups import load_manager
-    return load_manager(record.data["cgroup"])
+    manager = load_manager(record.data["cgroup"])
+    if not requests:
+        return manager
+    return SubCgroups(_sub_cgroup_dirs(_hierarchy_dirs(manager), _parse_sub_cgroups(requests)))
+
+
+class SubCgroups:
+    """The one thing launch's Handlers ask of a cgroup for exec: add the process to it."""
+
+    def __init__(self, dirs):
+        self.dirs = dirs
+
+    def add(self, pid):
+        from pybox.cgroups import files
+        for directory in self.dirs:
+            files.add_process(directory, pid)
+
+
+def _parse_sub_cgroups(requests):
+    """{controller: (path, the --cgroup value)}, "" standing for every controller (runc's rules:
+    a path without a controller must be the only --cgroup; a controller is named once)."""
+    paths = {}
+    for arg in requests:
+        parts = arg.split(":")
+        if len(parts) > 2 or not parts[-1]:
+            raise PyboxError(f"exec --cgroup {arg}: give [CONTROLLER[,CONTROLLER]:]PATH")
+        if len(parts) == 1:
+            if len(requests) != 1:
+                raise PyboxError(f"exec --cgroup {arg}: name its controller (CONTROLLER:PATH) "
+                                 "when --cgroup is given more than once")
+            paths[""] = (arg, arg)
+            continue
+        for controller in parts[0].split(","):
+            if not controller:
+                raise PyboxError(f"exec --cgroup {arg}: empty controller name")
+            if controller in paths:
+                raise PyboxError(f"exec --cgroup: controller {controller} is named more than once")
+            paths[controller] = (parts[1], arg)
+    return paths
+
+
+def _hierarchy_dirs(manager):
+    """[(controllers, directory)] of the container's cgroup: one per v1 hierarchy, or the v2 one."""
+    hierarchies = getattr(manager, "hierarchies", None)
+    if hierarchies is not None:
+        return [(h["key"].split(",") if h["key"] else [], h["dir"]) for h in hierarchies]
+    return [([], manager.dirs()[0])]
+
+
+def _sub_cgroup_dirs(hierarchies, paths):
+    """The directory the process joins in each hierarchy; each must exist inside the container's."""
+    known = {c for controllers, _ in hierarchies for c in controllers}
+    for controller, (_, arg) in paths.items():
+        if controller and controller not in known:
+            raise PyboxError(f"exec --cgroup {arg}: the container has no {controller} cgroup")
+    dirs = []
+    for controllers, directory in hierarchies:
+        chosen = paths.get("")
+        for controller in controllers:
+            chosen = paths.get(controller, chosen)
+        if chosen is None:
+            dirs.append(directory)
+            continue
+        sub, arg = chosen
+        target = os.path.normpath(os.path.join(directory, sub.lstrip("/")))
+        if target != directory and not target.startswith(directory + "/"):
+            raise PyboxError(f"exec --cgroup {arg}: not a sub-cgroup of the container's cgroup")
+        if not os.path.isdir(target):
+            raise PyboxError(f"exec --cgroup {arg}: no such cgroup {target}")
+        dirs.append(target)
+    return dirs
 
 
 def _console(process, opts, ctx):

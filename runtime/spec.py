@@ -120,6 +120,8 @@ def validate(config, bundle):
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
     _validate_mounts(config.get("mounts") or [], linux)
+    if not flags & k.CLONE_NEWNS:
+        _refuse_what_needs_a_mount_namespace(config, linux)
     _validate_hooks(config.get("hooks") or {})
     _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))
     for key in ("hostname", "domainname"):
@@ -318,6 +320,19 @@ def _validate_mounts(mounts, linux):
         if _is_bind(m) and not m.get("source"):
             fail(f"{where}.source", "a bind mount needs a source")
         _validate_idmap(m, where, linux)
+
+
+# Without a mount namespace of its own the init only chroots into root.path: these fields would
+# have to change the host's (or the joined namespace's) mounts, so they are refused, as runc
+# refuses maskedPaths there, rather than silently dropped.
+_NEED_A_MOUNT_NAMESPACE = ("mounts", "root.readonly", "linux.maskedPaths", "linux.readonlyPaths",
+                           "linux.rootfsPropagation", "linux.devices")
+
+
+def _refuse_what_needs_a_mount_namespace(config, linux):
+    for dotted in _NEED_A_MOUNT_NAMESPACE:
+        if _get(config, dotted) not in (None, "", False, [], {}):
+            fail(dotted, "needs a new mount namespace")
 
 
 def _is_bind(m):

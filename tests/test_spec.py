@@ -15,6 +15,13 @@ def config(tmp_path):
     return default_spec(), str(tmp_path)
 
 
+def no_mount_namespace(config, hostname=None, **linux):
+    """A config with no mount namespace of its own and nothing that needs one, then `linux`."""
+    config.update(mounts=[], root=dict(config["root"], readonly=False), linux=dict({"namespaces": []}, **linux))
+    if hostname:
+        config["hostname"] = hostname
+
+
 def check(config, bundle):
     validate(config, bundle)
 
@@ -44,7 +51,12 @@ def test_the_default_spec_is_valid(config):
     (lambda c: c["mounts"].append({"destination": "/x", "options": ["idmap"]}), "mounts[7].options"),
     (lambda c: c["mounts"].append({"destination": "/x", "type": "bind"}), "mounts[7].source"),
     (lambda c: c.update(annotations={"a": 1}), "annotations.a"),
-    (lambda c: c.update(hostname="h", linux={"namespaces": []}), "hostname"),
+    (lambda c: no_mount_namespace(c, hostname="h"), "hostname"),
+    (lambda c: c["linux"].update(namespaces=[]), "mounts"),
+    (lambda c: no_mount_namespace(c, maskedPaths=["/proc/kcore"]), "linux.maskedPaths"),
+    (lambda c: no_mount_namespace(c, namespaces=[{"type": "mount", "path": "/proc/self/ns/mnt"}],
+                                  devices=[{"type": "c", "path": "/dev/a", "major": 1, "minor": 3}]),
+     "linux.devices"),
 ])
 def test_errors_name_the_field(config, mutate, path):
     spec, bundle = config

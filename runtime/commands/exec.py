@@ -11,7 +11,7 @@ parser = Parser("exec", [
     "--console-socket =", "--cwd =", "--env -e *", "--tty -t", "--user -u =",
     "--additional-gids -g *", "--process -p =", "--detach -d", "--pid-file =", "--process-label =",
     "--apparmor =", "--no-new-privs", "--cap -c *", "--preserve-fds =", "--ignore-paused",
-    "--cgroup =",
+    "--cgroup *",
 ], positionals=["id"], rest="args", usage="exec [options] <container-id> [command args...]")
 
 
@@ -78,5 +78,5 @@ def runc_exec(g, argv):
     except ValueError:
         raise PyboxError("exec: --preserve-fds must be a number") from None
     opts = ExecOptions(detach=v["detach"], pid_file=v["pid_file"], console_socket=v["console_socket"],
-                       preserve_fds=preserve, ignore_paused=v["ignore_paused"])
+                       preserve_fds=preserve, ignore_paused=v["ignore_paused"], cgroups=v["cgroup"])
     return exec_process(g.root, v["id"], process, opts)

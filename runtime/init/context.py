@@ -28,6 +28,7 @@ class InitContext:
         self.state_fd = None
         self.idmap_fds = {}  # id(mount) -> user namespace fd, for id-mapped bind mounts
         self.cgroup_plan = None
+        self.init_pid = None  # for exec: the container's init
         self.seccomp = None
         namespaces = self.linux.get("namespaces") or []
         self.new_flags = 0

@@ -3,6 +3,7 @@
 Runs in the container init (its own mount namespace), in runtime-spec order.
 """
 
+import errno
 import os
 import stat
 
@@ -26,10 +27,30 @@ _PROPAGATION_FLAGS = {"shared": k.MS_SHARED, "slave": k.MS_SLAVE, "private": k.M
 
 def prepare_root(rootfs, propagation):
     """Stop our mounts reaching the host, then make the rootfs a mount point of its own."""
-    flag = _propagation(propagation or "rslave")
-    k.mount(None, "/", None, flag)
+    k.mount(None, "/", None, _propagation(propagation or "rslave"))
+    if propagation:
+        # A shared parent would make pivot_root fail (and our binds reach its peers); an
+        # unbindable one would refuse the bind below. The rootfs gets `propagation` once it is /.
+        _make_parent_mount_private(rootfs)
     k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _make_parent_mount_private(path):
+    while True:
+        try:
+            k.mount(None, path, None, k.MS_PRIVATE)
+            return
+        except OSError as err:
+            if err.errno != errno.EINVAL or path == "/":  # EINVAL: not the root of a mount
+                raise
+        path = os.path.dirname(path)
+
+
+def apply_root_propagation(propagation):
+    """rootfsPropagation, on the container's / (as runc does, after pivot_root)."""
+    if propagation and "private" not in propagation:
+        k.mount(None, "/", None, _propagation(propagation))
 
 
 def _propagation(name):

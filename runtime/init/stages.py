@@ -155,6 +155,8 @@ def container_init(ctx):
             os.close(root_fd)
             _finish_rootfs(ctx)
         else:
+            # Still in the host's /proc, which shows the sysctls of the namespaces we are in.
+            rfs.write_sysctls(ctx.linux.get("sysctl") or {})
             os.chroot(ctx.rootfs)
             os.chdir("/")
         _set_names(ctx.config)
@@ -165,7 +167,9 @@ def container_init(ctx):
         if not ctx.no_new_keyring:
             _new_session_keyring()
         if ctx.process.get("terminal"):
-            _setup_terminal(ctx)
+            _setup_terminal(ctx, dev_console=ctx.new_mountns)  # not the host's /dev/console
+        if ctx.new_mountns:  # last: "runbindable" would refuse the binds above
+            rfs.apply_root_propagation(ctx.linux.get("rootfsPropagation"))
         _exec_process(ctx, ctx.fifo_fd, ctx.state_fd)
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
@@ -264,11 +268,11 @@ def _new_session_keyring():
         pass  # keyrings may be unavailable (ENOSYS) or denied by a seccomp filter upstream
 
 
-def _setup_terminal(ctx):
+def _setup_terminal(ctx, dev_console):
     from pybox.runtime.console import open_container_pty
     if ctx.console_fd is None:
         raise PyboxError("process.terminal is true but there is no console socket to send the terminal to")
-    open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"))
+    open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"), dev_console)
 
 
 def _exec_process(ctx, fifo_fd=None, state_fd=None):
@@ -322,7 +326,12 @@ def tenant_intermediate(ctx):
         k.prctl(k.PR_SET_DUMPABLE, 0)
         _close_inherited(ctx)
         _preload(ctx)
+        root_fd = _open_root_without_mountns(ctx)
         _join_namespaces(ctx, _JOIN_ORDER)
+        if root_fd is not None:
+            os.fchdir(root_fd)
+            os.chroot(".")
+            os.close(root_fd)
         pid = os.fork()
         if pid == 0:
             tenant_process(ctx)
@@ -330,6 +339,17 @@ def tenant_intermediate(ctx):
         os._exit(0)
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
+
+
+def _open_root_without_mountns(ctx):
+    """A container without a mount namespace is only chrooted: there is no namespace whose root
+    setns would give us, so the process takes the init's root (opened before any setns)."""
+    if any(kind == "mount" for kind, _ in ctx.joins):
+        return None
+    try:
+        return os.open(f"/proc/{ctx.init_pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise from_oserror(err, "open the container's root") from None
 
 
 def tenant_process(ctx):
@@ -341,7 +361,7 @@ def tenant_process(ctx):
         proc.set_affinity(ctx.process, "final")
         if ctx.process.get("terminal"):
             os.setsid()
-            _setup_terminal(ctx)
+            _setup_terminal(ctx, dev_console=False)
         _exec_process(ctx)
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
