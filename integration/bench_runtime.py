@@ -59,7 +59,10 @@ def cgroup_dirs():
 
 
 def remove_new_cgroups(before):
-    for path in sorted(cgroup_dirs() - before, key=len, reverse=True):
+    """The runtimes' leftovers: new cgroups on the bench's own path (runc makes that path in
+    every hierarchy, and leaves its parents behind), never anyone else's."""
+    ours = [p for p in cgroup_dirs() - before if "/pybox-bench" in p]
+    for path in sorted(ours, key=len, reverse=True):
         try:
             os.rmdir(path)
         except OSError:

@@ -98,6 +98,7 @@ def pybox(tmp_path):
     if os.path.isdir(runtime.root):
         for cid in os.listdir(runtime.root):
             runtime("delete", "--force", cid, check=False)
+        assert os.listdir(runtime.root) == [], "state that delete --force did not remove"
 
 
 @pytest.fixture(autouse=True)
@@ -162,3 +163,27 @@ def remove_cgroups_made_since(before):
             os.rmdir(path)
         except OSError:
             pass
+
+
+# Run by a subreaper, as conmon and containerd's shim are: it prints the parent of the pid that
+# `pybox ARGS` wrote to PID_FILE and its own pid (the process tree changes once it exits).
+SUBREAPER = """
+import os, subprocess, sys
+from pybox import kernel as k
+k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+pid_file, argv = sys.argv[1], sys.argv[2:]
+subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=30)
+with open(f"/proc/{int(open(pid_file).read())}/stat") as f:
+    print(f.read().rsplit(")", 1)[1].split()[1], os.getpid())
+"""
+
+
+def parent_seen_by_a_subreaper(pybox, pid_file, *args):
+    """Run `pybox ARGS` under a subreaper; True when the process in pid_file is its child."""
+    with tempfile.TemporaryFile("w+") as out:  # not a pipe: the container keeps pybox's stdio
+        subprocess.run([sys.executable, "-c", SUBREAPER, str(pid_file), PYBOX, "--root", pybox.root, *args],
+                       stdout=out, timeout=60, check=True)
+        out.seek(0)
+        parent, subreaper = out.read().split()
+    return parent == subreaper
+

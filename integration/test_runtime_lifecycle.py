@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX, parent_seen_by_a_subreaper
 
 
 def wait_for(predicate, timeout=5.0):
@@ -86,7 +87,9 @@ def test_run_keep_leaves_a_stopped_container(pybox, bundle):
 def test_create_start_kill_delete(pybox, bundle, tmp_path):
     bundle.args("sleep", "1000")
     pid_file = tmp_path / "init.pid"
-    pybox("create", "--bundle", bundle.path, "--pid-file", str(pid_file), "c1")
+    # pybox does not stay the init's parent: the caller (a subreaper, like conmon) adopts it.
+    assert parent_seen_by_a_subreaper(pybox, pid_file, "create", "--bundle", bundle.path,
+                                      "--pid-file", str(pid_file), "c1")
     state = pybox.state("c1")
     assert state["status"] == "created"
     assert state["pid"] == int(pid_file.read_text())
@@ -94,11 +97,9 @@ def test_create_start_kill_delete(pybox, bundle, tmp_path):
     assert state["rootfs"] == bundle.rootfs
     for key in ("ociVersion", "created", "annotations", "owner"):
         assert key in state
-    # The shim looks for the fifo among the init's fds; pybox has exited and is not its parent.
+    # The shim looks for the fifo among the init's fds.
     fds = [os.readlink(f"/proc/{state['pid']}/fd/{fd}") for fd in os.listdir(f"/proc/{state['pid']}/fd")]
     assert os.path.join(pybox.root, "c1", "exec.fifo") in fds
-    with open(f"/proc/{state['pid']}/stat") as f:
-        assert int(f.read().rsplit(")", 1)[1].split()[1]) != os.getpid()
     pybox("start", "c1")
     assert pybox.state("c1")["status"] == "running"
     assert wait_for(lambda: open(f"/proc/{state['pid']}/cmdline").read().startswith("sleep"))
@@ -168,6 +169,29 @@ def test_json_log_gets_the_error_line(pybox, tmp_path):
     assert result.returncode == 1
     entry = json.loads(log.read_text().splitlines()[-1])
     assert entry["level"] == "error" and entry["msg"] == "container does not exist" and entry["time"]
+
+
+def test_debug_and_text_log(pybox, bundle, tmp_path):
+    log = tmp_path / "log.txt"
+    result = pybox("--debug", "--log", str(log), "state", "nope", check=False)
+    assert result.returncode == 1 and result.stderr == "pybox: container does not exist\n"
+    lines = log.read_text().splitlines()
+    assert [line.split(" ", 2)[1] for line in lines] == ["level=debug", "level=error", "level=debug"]
+    assert lines[0].endswith('msg="command: state nope"')
+    assert lines[1].startswith('time="') and lines[1].endswith('msg="container does not exist"')
+    assert 'msg="state: exit status 1 after ' in lines[2]
+    # Without --log, debug lines go to stderr.
+    result = pybox("--debug", "list", "-q")
+    assert result.stderr.startswith("pybox: debug: command: list -q\n")
+
+
+def test_poststop_hook_failure_reaches_the_log(pybox, bundle, tmp_path):
+    log = tmp_path / "log.json"
+    bundle.config["hooks"] = {"poststop": [{"path": "/bin/false"}]}
+    bundle.args("true")
+    pybox("--log", str(log), "--log-format", "json", "run", "-b", bundle.path, "c1")
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["level"] for e in entries] == ["error"] and "hooks.poststop[0]" in entries[0]["msg"]
 
 
 def test_duplicate_id_is_refused(pybox, bundle):
@@ -278,6 +302,19 @@ def test_spec_writes_a_config_and_refuses_to_overwrite(pybox, tmp_path):
     pybox("spec", "--rootless", "-b", str(rootless))
     types = [n["type"] for n in json.loads((rootless / "config.json").read_text())["linux"]["namespaces"]]
     assert "user" in types and "network" not in types
+
+
+def test_the_rootless_spec_maps_the_caller_and_runs(pybox, tmp_path, busybox_rootfs):
+    shutil.copytree(busybox_rootfs, tmp_path / "rootfs", symlinks=True)
+    pybox("spec", "--rootless", "-b", str(tmp_path))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["linux"]["uidMappings"] == [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+    config["process"].update(terminal=False, args=["cat", "/proc/self/uid_map"])
+    # runc's rootless spec binds the host's /dev/mqueue, which this VM does not mount.
+    config["mounts"] = [m for m in config["mounts"] if os.path.exists(m["source"]) or m["type"] != "none"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = pybox("run", "-b", str(tmp_path), "c1")
+    assert result.stdout.split() == ["0", str(os.geteuid()), "1"]
 
 
 def test_features_is_json(pybox):

@@ -170,10 +170,16 @@ _MIGRATING = {"create", "run", "exec"}
 
 
 def _dispatch(module, g, rest):
-    from pybox.runtime.args import HelpRequested
     if g.command in _MIGRATING and "--help" not in rest and "-h" not in rest:
         from pybox.cgroups import warmup
         warmup.start()
+    if g.debug or g.log:
+        return _run_logged(module, g, rest)
+    return _run(module, g, rest)
+
+
+def _run(module, g, rest):
+    from pybox.runtime.args import HelpRequested
     try:
         __import__(module)  # importlib itself costs 1.5 ms to import
         return sys.modules[module].main(g, rest) or 0
@@ -184,6 +190,22 @@ def _dispatch(module, g, rest):
         # An OSError that no step wrapped: still one line, naming what failed.
         where = f" {err.filename}" if err.filename else ""
         return _fail(g, f"{g.command}{where}: {err.strerror or err}")
+
+
+def _run_logged(module, g, rest):
+    """With --log or --debug, code that is not handed g logs too; --debug adds the command line,
+    its exit status and its duration."""
+    import time
+    from pybox.runtime import log
+    log.configure(g)
+    log.debug(g, "command: " + " ".join([g.command, *rest]))
+    started = time.monotonic()
+    try:
+        status = _run(module, g, rest)
+    except PyboxError as err:
+        status = _fail(g, str(err))
+    log.debug(g, f"{g.command}: exit status {status} after {(time.monotonic() - started) * 1000:.1f} ms")
+    return status
 
 
 def _fail(g, message):

@@ -1,5 +1,7 @@
 """The starter config.json that `pybox spec` writes: runc's, with a cgroup namespace."""
 
+import os
+
 from pybox import OCI_VERSION
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -56,8 +58,8 @@ def _make_rootless(spec):
     linux = spec["linux"]
     linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] != "network"]
     linux["namespaces"].append({"type": "user"})
-    linux["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
     linux.pop("resources", None)
     mounts = []
     for m in spec["mounts"]:

@@ -19,7 +19,16 @@ def _quote(text):
     return dumps(text)
 
 
+_globals = None  # the command's global options, for code that is not handed them
+
+
+def configure(g):
+    global _globals
+    _globals = g
+
+
 def write(g, level, message):
+    g = g or _globals
     if g is None or not g.log:
         return
     if g.log_format == "json":
@@ -42,6 +51,9 @@ def error(g, message):
 
 
 def debug(g, message):
+    g = g or _globals
     if g is not None and g.debug:
-        print(f"pybox: debug: {message}", file=sys.stderr)
-        write(g, "debug", message)
+        if g.log:  # as runc: the log file when there is one, else stderr
+            write(g, "debug", message)
+        else:
+            print(f"pybox: debug: {message}", file=sys.stderr)
