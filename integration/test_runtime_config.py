@@ -504,3 +504,154 @@ def test_bad_memory_policy_names_the_field(pybox, bundle):
     bundle.args("true")
     result = pybox("create", "-b", bundle.path, "c1", check=False)
     assert result.returncode == 1 and "linux.memoryPolicy.nodes" in result.stderr
+
+
+def host_message_queue():
+    """A SysV message queue made on the host with util-linux's ipcmk; returns its id."""
+    out = subprocess.run(["ipcmk", "-Q"], capture_output=True, text=True, timeout=10, check=True).stdout
+    return out.rsplit(":", 1)[1].strip()  # "Message queue id: 3"
+
+
+def message_queue_ids(text):
+    return [line.split()[1] for line in text.splitlines()[1:]]
+
+
+@pytest.mark.parametrize("ipcns", [True, False])
+def test_ipc_namespace_hides_the_hosts_message_queues(pybox, bundle, ipcns):
+    if not ipcns:
+        bundle.config["linux"]["namespaces"] = [
+            n for n in bundle.config["linux"]["namespaces"] if n["type"] != "ipc"]
+    qid = host_message_queue()
+    try:
+        out = run_output(pybox, bundle, "cat", "/proc/sysvipc/msg")
+    finally:
+        subprocess.run(["ipcrm", "-q", qid], timeout=10, check=True)
+    if ipcns:
+        assert message_queue_ids(out) == []
+    else:
+        assert qid in message_queue_ids(out)
+
+
+def test_join_another_containers_network_namespace(pybox, bundle, tmp_path, busybox_rootfs):
+    # The first serves on its loopback; only a container in the same network namespace reaches it.
+    bundle.args("sh", "-c", "echo pong > /tmp/x; exec httpd -f -p 127.0.0.1:8080 -h /tmp")
+    pybox("run", "-d", "-b", bundle.path, "first")
+    first = pybox.state("first")["pid"]
+    second = second_joining(tmp_path, busybox_rootfs, "network", first)
+    second.args("sh", "-c", "for i in $(seq 50); do wget -q -O- http://127.0.0.1:8080/x && break; sleep 0.1; done;"
+                "readlink /proc/self/ns/net")
+    result = pybox("run", "-b", second.path, "second", check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["pong", os.readlink(f"/proc/{first}/ns/net")]
+    pybox("delete", "--force", "first")
+
+
+def test_join_another_containers_ipc_namespace(pybox, bundle, tmp_path, busybox_rootfs):
+    bundle.args("sleep", "1000")
+    pybox("run", "-d", "-b", bundle.path, "first")
+    first = pybox.state("first")["pid"]
+    # busybox has no ipcmk: make the queue in the first container's ipc namespace from the host.
+    made = subprocess.run(["nsenter", f"--ipc=/proc/{first}/ns/ipc", "ipcmk", "-Q"],
+                          capture_output=True, text=True, timeout=10, check=True).stdout
+    qid = made.rsplit(":", 1)[1].strip()
+    second = second_joining(tmp_path, busybox_rootfs, "ipc", first)
+    second.args("cat", "/proc/sysvipc/msg")
+    result = pybox("run", "-b", second.path, "second", check=False)
+    assert result.returncode == 0, result.stderr
+    assert message_queue_ids(result.stdout) == [qid]
+    pybox("delete", "--force", "first")
+
+
+def mountinfo_lines(text, *destinations):
+    """{mount point: (per-mount options, fstype)} for the given mount points of a mountinfo."""
+    found = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 6 and fields[4] in destinations:
+            found[fields[4]] = (set(fields[5].split(",")), fields[fields.index("-") + 1])
+    return found
+
+
+def test_nosuid_nodev_noexec_on_tmpfs_and_bind_mounts(pybox, bundle, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    options = ["nosuid", "nodev", "noexec"]
+    bundle.config["mounts"] += [
+        {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": options},
+        {"destination": "/b", "type": "bind", "source": str(shared), "options": ["rbind"] + options}]
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "cat /proc/self/mountinfo; for d in /t /b; do cp /bin/busybox $d/bb; "
+                     "$d/bb true 2>/dev/null && echo $d ran || echo $d refused; done")
+    mounts = mountinfo_lines(out, "/t", "/b")
+    for dest in ("/t", "/b"):
+        assert set(options) <= mounts[dest][0], (dest, mounts[dest])
+    assert out.splitlines()[-2:] == ["/t refused", "/b refused"]
+
+
+def test_mqueue_is_mounted_at_dev_mqueue(pybox, bundle):
+    out = run_output(pybox, bundle, "cat", "/proc/self/mountinfo")
+    options, fstype = mountinfo_lines(out, "/dev/mqueue")["/dev/mqueue"]
+    assert fstype == "mqueue"
+    assert {"nosuid", "nodev", "noexec"} <= options
+
+
+def test_recursive_nosuid_nodev_noexec_reach_submounts(pybox, bundle, tmp_path):
+    outer = tmp_path / "outer"
+    (outer / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(outer / "sub")], timeout=10, check=True)
+    try:
+        bundle.config["mounts"] += [{"destination": "/outer", "type": "bind", "source": str(outer),
+                                     "options": ["rbind", "rnosuid", "rnodev", "rnoexec"]}]
+        out = run_output(pybox, bundle, "sh", "-c",
+                         "cat /proc/self/mountinfo; cp /bin/busybox /outer/sub/bb;"
+                         "/outer/sub/bb true 2>/dev/null && echo ran || echo refused")
+    finally:
+        subprocess.run(["umount", str(outer / "sub")], timeout=10, check=True)
+    mounts = mountinfo_lines(out, "/outer", "/outer/sub")
+    assert set(mounts) == {"/outer", "/outer/sub"}
+    for dest, (options, _) in mounts.items():
+        assert {"nosuid", "nodev", "noexec"} <= options, (dest, options)
+    assert mounts["/outer/sub"][1] == "tmpfs"
+    assert out.splitlines()[-1] == "refused"
+
+
+def test_capability_sets_match_the_config(pybox, bundle):
+    caps = bundle.config["process"]["capabilities"]
+    for kind in ("bounding", "permitted", "effective"):
+        caps[kind] = ["CAP_CHOWN", "CAP_NET_RAW"]
+    caps["inheritable"] = caps["ambient"] = ["CAP_NET_RAW"]
+    out = run_output(pybox, bundle, "sh", "-c", "cat /proc/self/status; touch /tmp/f; chown 1000 /tmp/f && echo chowned")
+    chown_and_net_raw = (1 << 0) | (1 << 13)
+    for field in ("CapBnd", "CapPrm", "CapEff"):
+        assert int(status_field(out, field), 16) == chown_and_net_raw, field
+    assert int(status_field(out, "CapInh"), 16) == 1 << 13
+    assert int(status_field(out, "CapAmb"), 16) == 1 << 13
+    assert out.splitlines()[-1] == "chowned"  # CAP_CHOWN, which runc's defaults leave out
+
+
+def test_default_devices_links_and_numbers(pybox, bundle):
+    bundle.config["linux"].pop("devices", None)
+    out = run_output(pybox, bundle, "sh", "-c",
+                     "for d in null zero full random urandom tty; do stat -c '%n %F %t:%T' /dev/$d; done;"
+                     "for l in stdin stdout stderr fd ptmx; do echo /dev/$l $(readlink /dev/$l); done;"
+                     "cat /proc/self/mountinfo")
+    lines = out.splitlines()
+    assert lines[:6] == [f"/dev/{name} character special file {number}" for name, number in [
+        ("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")]]
+    assert lines[6:11] == ["/dev/stdin /proc/self/fd/0", "/dev/stdout /proc/self/fd/1",
+                           "/dev/stderr /proc/self/fd/2", "/dev/fd /proc/self/fd", "/dev/ptmx pts/ptmx"]
+    assert mountinfo_lines(out, "/dev/pts")["/dev/pts"][1] == "devpts"
+
+
+@pytest.mark.parametrize("cgroupns", [True, False])
+def test_cgroup_namespace_hides_the_host_cgroup_path(pybox, bundle, cgroupns):
+    if not cgroupns:
+        bundle.config["linux"]["namespaces"] = [
+            n for n in bundle.config["linux"]["namespaces"] if n["type"] != "cgroup"]
+    lines = run_output(pybox, bundle, "cat", "/proc/self/cgroup").splitlines()
+    assert lines
+    paths = [line.split(":", 2)[2] for line in lines]
+    if cgroupns:
+        assert paths == ["/"] * len(lines), lines
+    else:
+        assert all(path.endswith("/" + bundle.config["linux"]["cgroupsPath"]) for path in paths), lines
