@@ -12,6 +12,7 @@ test: nothing is asserted.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from pybox.runtime.defaults import default_spec
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
 
 
-def make_bundle(base):
+def make_bundle(base, parent_cgroup):
     bundle = os.path.join(base, "bundle")
     os.makedirs(bundle)
     build_rootfs(os.path.join(bundle, "rootfs"))
@@ -35,7 +36,7 @@ def make_bundle(base):
     spec["process"].update(terminal=False, args=["true"])
     # Absolute, below this process's own (memory) cgroup: crun reads a relative path from the
     # hierarchy's root, runc and pybox from the caller's cgroup.
-    spec["linux"]["cgroupsPath"] = f"{own_memory_cgroup()}/pybox-bench/c"
+    spec["linux"]["cgroupsPath"] = f"{parent_cgroup}/c"
     spec["ociVersion"] = "1.0.2"  # crun 1.8.1 knows no later version
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
@@ -58,13 +59,55 @@ def cgroup_dirs():
     return found
 
 
-def remove_new_cgroups(before):
-    """The runtimes' leftovers: new cgroups on the bench's own path (runc makes that path in
-    every hierarchy, and leaves its parents behind), never anyone else's."""
-    ours = [p for p in cgroup_dirs() - before if "/pybox-bench" in p]
-    for path in sorted(ours, key=len, reverse=True):
+def hierarchies():
+    """Where each cgroup hierarchy is mounted (v1 controllers, the v2 tree)."""
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split(" - ")[1].split()[0] in ("cgroup", "cgroup2")]
+
+
+def make_parent_cgroups(path):
+    """The container cgroups' parent, in every hierarchy, as systemd or the kubelet provide one:
+    each runtime then makes and removes only its container's cgroup. A v1 cpuset needs its
+    parent's cpus and mems before a process may join below it."""
+    for mount in hierarchies():
+        directory = mount
+        for part in path.strip("/").split("/"):
+            parent, directory = directory, os.path.join(directory, part)
+            if not os.path.isdir(directory):
+                os.mkdir(directory)
+                for name in ("cpuset.cpus", "cpuset.mems"):
+                    if os.path.exists(os.path.join(directory, name)):
+                        with open(os.path.join(parent, name)) as f:
+                            value = f.read()
+                        with open(os.path.join(directory, name), "w") as f:
+                            f.write(value)
+
+
+@contextlib.contextmanager
+def cgroup_parent():
+    """Yields the parent path for the containers' cgroups; removes what was made below it."""
+    before = cgroup_dirs()
+    path = f"{own_memory_cgroup()}/pybox-bench"
+    try:
+        make_parent_cgroups(path)
+        yield path
+    finally:
+        remove_new_cgroups(before, path)
+
+
+def remove_new_cgroups(before, path):
+    """What the bench and the runtimes made on `path` and below (runc leaves parents it made
+    behind), never anyone else's cgroups."""
+    wanted = path.strip("/")
+    ours = []
+    for directory in cgroup_dirs() - before:
+        mount = max((m for m in hierarchies() if directory.startswith(m + "/")), key=len, default=None)
+        rel = directory[len(mount) + 1:] if mount else ""
+        if rel and (wanted.startswith(rel + "/") or rel == wanted or rel.startswith(wanted + "/")):
+            ours.append(directory)
+    for directory in sorted(ours, key=len, reverse=True):
         try:
-            os.rmdir(path)
+            os.rmdir(directory)
         except OSError:
             pass
 
@@ -178,21 +221,24 @@ def main():
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pybox-bench-")
-    cgroups_before = cgroup_dirs()
     try:
-        bundle = make_bundle(base)
-        scratch_dirs(base, ("pybox", "runc", "crun"))
-        runtimes = {"pybox": [PYBOX]}
-        if shutil.which("runc"):
-            runtimes["runc"] = ["runc"]
-        if shutil.which("crun"):
-            runtimes["crun"] = [*crun_prefix(), "crun"]
-        results = measure(runtimes, bundle, base, args.runs)
-        print(f"{args.runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
-        report(results)
+        with cgroup_parent() as parent:
+            bench(base, parent, args.runs)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-        remove_new_cgroups(cgroups_before)
+
+
+def bench(base, parent, runs):
+    bundle = make_bundle(base, parent)
+    scratch_dirs(base, ("pybox", "runc", "crun"))
+    runtimes = {"pybox": [PYBOX]}
+    if shutil.which("runc"):
+        runtimes["runc"] = ["runc"]
+    if shutil.which("crun"):
+        runtimes["crun"] = [*crun_prefix(), "crun"]
+    results = measure(runtimes, bundle, base, runs)
+    print(f"{runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
+    report(results)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from integration.bench_runtime import PYBOX, make_bundle, timed
+from integration.bench_runtime import PYBOX, cgroup_parent, make_bundle, timed
 from pybox.seccomp import compile_filter, default_profile
 
 DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -99,7 +99,8 @@ def main():
         print(f"in process     compile {cold:8.2f} ms   cache load {warm:6.2f} ms   ratio {cold / warm:6.1f}x")
         cold, warm = fresh_process(profile_path, cache_dir, args.runs)
         print(f"fresh process  compile {cold:8.2f} ms   cache load {warm:6.2f} ms   ratio {cold / warm:6.1f}x")
-        runs = container_runs(make_bundle(base), base, args.runs)
+        with cgroup_parent() as parent:
+            runs = container_runs(make_bundle(base, parent), base, args.runs)
         for runtime in ("pybox", "runc"):
             if (runtime, "none") in runs:
                 none, default = runs[runtime, "none"], runs[runtime, "default"]
