@@ -49,6 +49,19 @@ class Bundle:
         self.config["process"]["args"] = list(args)
         return self.write()
 
+    def in_user_namespace(self, host_id=100000):
+        """A new user namespace mapping root to host_id, with the rootfs owned to match and, as
+        with runc, the bundle's parents open to the container's root."""
+        path = self.path
+        while path != "/":
+            os.chmod(path, os.stat(path).st_mode | 0o011)
+            path = os.path.dirname(path)
+        linux = self.config["linux"]
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": 65536}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": 65536}]
+        subprocess.run(["chown", "-R", f"{host_id}:{host_id}", self.rootfs], check=True, timeout=60)
+
 
 CGROUPS_OF_THIS_TEST = []
 

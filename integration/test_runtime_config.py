@@ -213,16 +213,7 @@ def test_join_another_containers_pid_namespace(pybox, bundle, tmp_path, busybox_
 
 
 def test_user_namespace_with_mappings(pybox, bundle):
-    # As with runc, the container's root must be able to reach the bundle: open up the parents.
-    path = bundle.path
-    while path != "/":
-        os.chmod(path, os.stat(path).st_mode | 0o011)
-        path = os.path.dirname(path)
-    linux = bundle.config["linux"]
-    linux["namespaces"].append({"type": "user"})
-    linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    os.system(f"chown -R 100000:100000 {bundle.rootfs}")
+    bundle.in_user_namespace()
     out = run_output(pybox, bundle, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f")
     lines = out.split("\n")
     assert lines[0] == "0"
@@ -237,6 +228,16 @@ def test_time_namespace_offsets(pybox, bundle):
     uptime = float(run_output(pybox, bundle, "cat", "/proc/uptime").split()[0])
     host = float(open("/proc/uptime").read().split()[0])
     assert uptime - host > 86400 * 364
+
+
+def test_time_offsets_in_a_user_namespace(pybox, bundle):
+    # The offsets file is opened while the runtime is still the host's root: once in the user
+    # namespace, the non-dumpable intermediate's /proc entries are no longer its own.
+    bundle.in_user_namespace()
+    bundle.config["linux"]["namespaces"].append({"type": "time"})
+    bundle.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+    out = run_output(pybox, bundle, "sh", "-c", "id -u; cat /proc/uptime").split()
+    assert out[0] == "0" and float(out[1]) - float(open("/proc/uptime").read().split()[0]) > 86400 * 364
 
 
 def test_io_priority_and_scheduler(pybox, bundle):

@@ -6,6 +6,7 @@ import subprocess
 
 from integration.conftest import PYBOX
 from integration.test_runtime_lifecycle import wait_for
+from pybox.runtime.spec import NAMESPACE_FILES
 
 
 def started(pybox, bundle, *args):
@@ -297,3 +298,17 @@ def test_exec_cgroup_must_exist_inside_the_container_cgroup(pybox, bundle):
     assert not os.path.exists(os.path.join(os.path.dirname(memory), "x"))
     assert json.loads(pybox("ps", "--format", "json", "c1").stdout) == [pid]
     pybox("delete", "--force", "c1")
+
+
+def test_exec_joins_every_namespace_of_the_container(pybox, bundle):
+    # The process is forked straight into the container's pid namespace and joins the others,
+    # user and time included, itself.
+    bundle.in_user_namespace()
+    bundle.config["linux"]["namespaces"].append({"type": "time"})
+    kinds = [ns["type"] for ns in bundle.config["linux"]["namespaces"]]
+    pid = started(pybox, bundle)
+    script = "; ".join(f"readlink /proc/self/ns/{NAMESPACE_FILES[kind]}" for kind in kinds)
+    out = pybox("exec", "c1", "sh", "-c", f"{script}; id -u").stdout.split()
+    assert out == [os.readlink(f"/proc/{pid}/ns/{NAMESPACE_FILES[kind]}") for kind in kinds] + ["0"]
+    pybox("delete", "--force", "c1")
+

@@ -3,8 +3,10 @@
 A process cannot move itself into a new pid or time namespace; its children go there. Without a
 user or time namespace the parent sets its own pid_for_children and forks the init directly
 (direct_init). Otherwise an intermediate enters the namespaces (the user namespace first, so the
-others belong to it) and forks the init, which becomes pid 1 there. All of it runs only code
-below and ends in os._exit or execve; an exception reaches the parent as one "error" message.
+others belong to it) and forks the init, which becomes pid 1 there. An exec'd process (tenant)
+is always forked directly: its pid namespace exists, and it joins the others itself. All of it
+runs only code below and ends in os._exit or execve; an exception reaches the parent as one
+"error" message.
 """
 
 import os
@@ -37,6 +39,7 @@ def intermediate(ctx):
     try:
         k.prctl(k.PR_SET_DUMPABLE, 0)  # CVE-2019-5736: no access to our /proc/pid/exe
         _close_inherited(ctx)
+        offsets_fd = _open_time_offsets(ctx)
         _join_namespaces(ctx, ["user"])
         if ctx.new_flags & k.CLONE_NEWUSER:
             k.unshare(k.CLONE_NEWUSER)
@@ -44,7 +47,7 @@ def intermediate(ctx):
             ctx.sync.expect("userns-ok")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        _enter_namespaces(ctx, done=k.CLONE_NEWUSER)
+        _enter_namespaces(ctx, done=k.CLONE_NEWUSER, offsets_fd=offsets_fd)
         pid = os.fork()
         if pid == 0:
             container_init(ctx)
@@ -65,7 +68,15 @@ def direct_init(ctx):
     container_init(ctx)
 
 
-def _enter_namespaces(ctx, done):
+def _open_time_offsets(ctx):
+    """Opened while we are the host's root: once in a user namespace, our non-dumpable /proc
+    entries belong to a root we no longer are."""
+    if ctx.new_flags & k.CLONE_NEWTIME and ctx.linux.get("timeOffsets"):
+        return os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+    return None
+
+
+def _enter_namespaces(ctx, done, offsets_fd=None):
     """Join the namespaces named by path and unshare the new ones, the mount namespace last.
     Skipped: those in `done` (entered already) and a new cgroup namespace, which waits until the
     init is in its cgroup."""
@@ -76,7 +87,7 @@ def _enter_namespaces(ctx, done):
         from pybox.netns.loopback import loopback_up
         loopback_up()  # as runc does: a new network namespace starts with lo down
     if ctx.new_flags & k.CLONE_NEWTIME:
-        _write_time_offsets(ctx.linux.get("timeOffsets") or {})
+        _write_time_offsets(ctx.linux.get("timeOffsets") or {}, offsets_fd)
     _join_namespaces(ctx, ["mount"])
 
 
@@ -117,11 +128,15 @@ def _join_namespaces(ctx, kinds):
             os.close(fd)
 
 
-def _write_time_offsets(offsets):
+def _write_time_offsets(offsets, fd):
     lines = [f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}" for clock, o in offsets.items()]
     if lines:
-        with open("/proc/self/timens_offsets", "w") as f:
-            f.write("\n".join(lines) + "\n")
+        if fd is None:
+            fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, ("\n".join(lines) + "\n").encode())
+        finally:
+            os.close(fd)
 
 
 def _preload(ctx):
@@ -320,25 +335,26 @@ def _wait_for_start(fifo_fd, state_fd):
 
 # --- exec: a new process in an existing container ------------------------------------------------
 
-def tenant_intermediate(ctx):
-    """Join the container's namespaces, then fork the process (pid and time apply to children)."""
+def tenant(ctx):
+    """The exec'd process, born in the container's pid namespace (the parent handed it over for
+    the fork: runtime/forkns.py); it joins the other namespaces itself."""
     try:
-        k.prctl(k.PR_SET_DUMPABLE, 0)
-        _close_inherited(ctx)
-        _preload(ctx)
-        root_fd = _open_root_without_mountns(ctx)
-        _join_namespaces(ctx, _JOIN_ORDER)
-        if root_fd is not None:
-            os.fchdir(root_fd)
-            os.chroot(".")
-            os.close(root_fd)
-        pid = os.fork()
-        if pid == 0:
-            tenant_process(ctx)
-        ctx.sync.send("pid", {"pid": pid})
-        os._exit(0)
+        _enter_container(ctx, [kind for kind in _JOIN_ORDER if kind != "pid"])
     except BaseException as err:  # noqa: BLE001
         _fatal(ctx, err)
+    tenant_process(ctx)
+
+
+def _enter_container(ctx, kinds):
+    k.prctl(k.PR_SET_DUMPABLE, 0)
+    _close_inherited(ctx)
+    _preload(ctx)
+    root_fd = _open_root_without_mountns(ctx)
+    _join_namespaces(ctx, kinds)
+    if root_fd is not None:
+        os.fchdir(root_fd)
+        os.chroot(".")
+        os.close(root_fd)
 
 
 def _open_root_without_mountns(ctx):
