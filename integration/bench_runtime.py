@@ -4,8 +4,9 @@
 
 Prints medians and the ratio pybox/runc for: `run` of /bin/true, back to back and after 100 ms
 of quiet (the kernel's first cgroup migration after a quiet spell waits out an RCU grace period);
-create, start and delete separately; the runtime's peak RSS; the memory of a created, not yet
-started container. The runtimes take turns in blocks of 10 runs. crun 1.8.1 refuses hybrid
+create, start and delete separately; exec of /bin/true into a running container; the runtime's
+peak RSS; the memory of a created, not yet started container. The runtimes take turns in blocks
+of 10 runs, below a parent cgroup made beforehand in every hierarchy. crun 1.8.1 refuses hybrid
 cgroup hosts, so it runs in a private mount namespace where the empty cgroup2 mount is hidden
 (the host's mounts are untouched; `unshare` and `sh` add about 2 ms to each crun command). Not a
 test: nothing is asserted.
@@ -28,15 +29,18 @@ from pybox.runtime.defaults import default_spec
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
 
 
-def make_bundle(base, parent_cgroup):
-    bundle = os.path.join(base, "bundle")
+def make_bundle(base, cgroups_path, name="bundle", args=("true",), rootfs=None):
+    """A bundle running args; rootfs: share another bundle's (absolute) instead of building one."""
+    bundle = os.path.join(base, name)
     os.makedirs(bundle)
-    build_rootfs(os.path.join(bundle, "rootfs"))
+    if rootfs is None:
+        build_rootfs(os.path.join(bundle, "rootfs"))
     spec = default_spec()
-    spec["process"].update(terminal=False, args=["true"])
+    spec["process"].update(terminal=False, args=list(args))
+    spec["root"]["path"] = rootfs or "rootfs"
     # Absolute, below this process's own (memory) cgroup: crun reads a relative path from the
     # hierarchy's root, runc and pybox from the caller's cgroup.
-    spec["linux"]["cgroupsPath"] = f"{parent_cgroup}/c"
+    spec["linux"]["cgroupsPath"] = cgroups_path
     spec["ociVersion"] = "1.0.2"  # crun 1.8.1 knows no later version
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
@@ -136,16 +140,17 @@ BLOCK = 10  # runs of one runtime in a row; blocks of the runtimes alternate
 IDLE = 0.1  # seconds of quiet before an "after idle" run
 
 
-def measure(runtimes, bundle, base, runs):
+def measure(runtimes, bundle, sleeper, base, runs):
     """{name: {row: [samples]}}. The runtimes take turns in blocks, so a machine whose load
     drifts during the run weighs on all of them alike; the first run of each block (which
     follows another runtime's) is not counted."""
-    results = {name: {key: [] for key in ("run", "idle", "create", "start", "delete", "rss",
-                                           "init_pss")} for name in runtimes}
+    results = {name: {key: [] for key in ("run", "idle", "create", "start", "delete", "exec",
+                                           "rss", "init_pss")} for name in runtimes}
     serial = iter(range(1 << 30))
     for _ in range(max(1, runs // BLOCK)):
         for name, cmd in runtimes.items():
             measure_block(cmd, bundle, f"{base}/{name}", results[name], serial)
+            measure_exec(cmd, sleeper, f"{base}/{name}", results[name], serial)
     for name, cmd in runtimes.items():
         cmd = [*cmd, "--root", f"{base}/{name}"]
         for i in range(min(runs, 10)):
@@ -173,6 +178,18 @@ def measure_block(cmd, bundle, root, result, serial):
             for key, value in (("create", created), ("init_pss", pss), ("start", started),
                                ("delete", deleted)):
                 result[key].append(value)
+
+
+def measure_exec(cmd, sleeper, root, result, serial):
+    """exec of /bin/true into a running container (the sleeper bundle)."""
+    cmd = [*cmd, "--root", root]
+    cid = f"x{next(serial)}"
+    timed([*cmd, "run", "--detach", "--bundle", sleeper, cid])
+    for i in range(BLOCK + 1):
+        elapsed = timed([*cmd, "exec", cid, "true"])
+        if i:
+            result["exec"].append(elapsed)
+    timed([*cmd, "delete", "--force", cid])
 
 
 def init_memory(cmd, cid):
@@ -209,6 +226,7 @@ def report(results):
     rows = [("run /bin/true (ms)", "run", 1000), ("  after 100 ms idle (ms)", "idle", 1000),
             ("create (ms)", "create", 1000),
             ("start (ms)", "start", 1000), ("delete (ms)", "delete", 1000),
+            ("exec /bin/true (ms)", "exec", 1000),
             ("runtime peak RSS (MiB)", "rss", 1 / 1024), ("created init PSS (MiB)", "init_pss", 1 / 1024)]
     for label, key, scale in rows:
         medians = {n: statistics.median(results[n][key]) * scale for n in names}
@@ -229,14 +247,15 @@ def main():
 
 
 def bench(base, parent, runs):
-    bundle = make_bundle(base, parent)
+    bundle = make_bundle(base, f"{parent}/c")
+    sleeper = make_bundle(base, f"{parent}/x", "sleeper", ("sleep", "1000"), f"{bundle}/rootfs")
     scratch_dirs(base, ("pybox", "runc", "crun"))
     runtimes = {"pybox": [PYBOX]}
     if shutil.which("runc"):
         runtimes["runc"] = ["runc"]
     if shutil.which("crun"):
         runtimes["crun"] = [*crun_prefix(), "crun"]
-    results = measure(runtimes, bundle, base, runs)
+    results = measure(runtimes, bundle, sleeper, base, runs)
     print(f"{runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
     report(results)
 

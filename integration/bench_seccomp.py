@@ -100,7 +100,7 @@ def main():
         cold, warm = fresh_process(profile_path, cache_dir, args.runs)
         print(f"fresh process  compile {cold:8.2f} ms   cache load {warm:6.2f} ms   ratio {cold / warm:6.1f}x")
         with cgroup_parent() as parent:
-            runs = container_runs(make_bundle(base, parent), base, args.runs)
+            runs = container_runs(make_bundle(base, f"{parent}/c"), base, args.runs)
         for runtime in ("pybox", "runc"):
             if (runtime, "none") in runs:
                 none, default = runs[runtime, "none"], runs[runtime, "default"]
