@@ -102,7 +102,7 @@ def _start_init(handlers, opts):
         ctx.console_fd = console_sock.fileno()
     ctx.open_state_fds()
     try:
-        return launch(ctx, "direct_init" if direct else "intermediate", handlers, direct=direct)
+        return launch(ctx, "stages.direct_init" if direct else "stages.intermediate", handlers, direct=direct)
     finally:
         ctx.close_state_fds()
         for fd in ctx.idmap_fds.values():

@@ -99,7 +99,7 @@ def _launch(record, config, process, opts, cgroup):
     ctx.seccomp = _seccomp_for(config, process)
     console, master = _console(process, opts, ctx)
     try:
-        pid = launch(ctx, "tenant", Handlers(ctx, cgroup), direct=True)
+        pid = launch(ctx, "tenant.tenant", Handlers(ctx, cgroup), direct=True)
     finally:
         if console is not None:
             console.close()

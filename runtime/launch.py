@@ -1,6 +1,7 @@
 """The parent's side of the conversation with the processes it forks (protocol: sync.py)."""
 
 import os
+import sys
 from _signal import SIGKILL
 
 from pybox.cgroups import warmup
@@ -59,8 +60,8 @@ def move_net_devices(pid, devices):
 
 
 def launch(ctx, entry, handlers, direct=False):
-    """Fork, run the function `entry` of init/stages.py there and answer it until it is ready;
-    returns the init's pid.
+    """Fork, run `entry` ("module.function" of runtime/init/) there and answer it until it is
+    ready; returns the init's pid.
 
     entry is an intermediate that forks the init and reports its pid or, when direct, the init
     itself, born in the namespaces this process hands over for the fork (forkns.py).
@@ -96,12 +97,13 @@ def launch(ctx, entry, handlers, direct=False):
 def _run_child(ctx, entry):
     """In the child, which imports the init's code itself: meanwhile the parent, whose time is
     what a create waits for, gets on with the record and the cgroup."""
+    module, function = entry.split(".")
     try:
-        from pybox.runtime.init import stages
+        __import__(f"pybox.runtime.init.{module}")
     except BaseException as err:  # noqa: BLE001
         ctx.sync.fail(f"loading the container init: {err}")
         os._exit(1)
-    getattr(stages, entry)(ctx)  # never returns
+    getattr(sys.modules[f"pybox.runtime.init.{module}"], function)(ctx)  # never returns
 
 
 def _converse(channel, ctx, handlers, intermediate_pid):
