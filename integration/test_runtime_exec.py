@@ -243,15 +243,18 @@ def test_exec_preserve_fds(pybox, bundle, tmp_path):
     pybox("delete", "--force", "c1")
 
 
+UNIFIED = os.path.exists("/sys/fs/cgroup/cgroup.controllers")  # a cgroup v2 host (the VM tier)
+
+
 def container_cgroup_dirs(pid):
-    """{hierarchy name as /proc/PID/cgroup gives it: host directory} of a process's cgroups."""
+    """{hierarchy name as /proc/PID/cgroup gives it ("" for v2): host directory}."""
     dirs = {}
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.strip().split(":", 2)
-            mount = controllers.replace("name=", "") if controllers else "unified"
+            mount = controllers.replace("name=", "") if controllers else ("" if UNIFIED else "unified")
             if os.path.isdir(f"/sys/fs/cgroup/{mount}"):
-                dirs[controllers] = os.path.normpath(f"/sys/fs/cgroup/{mount}{path}")
+                dirs[controllers] = os.path.normpath(f"/sys/fs/cgroup/{mount}/{path}")
     return dirs
 
 
@@ -278,24 +281,30 @@ def test_exec_cgroup_joins_an_existing_sub_cgroup(pybox, bundle):
     # The container has its own cgroup namespace: its cgroup is "/" there.
     assert set(cgroups_of_exec(pybox).values()) == {"/"}
     assert set(cgroups_of_exec(pybox, "--cgroup", "sub").values()) == {"/sub"}
-    paths = cgroups_of_exec(pybox, "--cgroup", "memory:/sub", "--cgroup", "pids,freezer:sub")
-    assert {name for name, path in paths.items() if path == "/sub"} == {"memory", "pids", "freezer"}
-    assert {path for name, path in paths.items() if name not in ("memory", "pids", "freezer")} == {"/"}
+    if UNIFIED:  # one hierarchy: a path per controller means nothing (runc refuses it too)
+        result = pybox("exec", "--cgroup", "memory:/sub", "c1", "true", check=False)
+        assert result.returncode == 1 and "no memory cgroup" in result.stderr
+    else:
+        paths = cgroups_of_exec(pybox, "--cgroup", "memory:/sub", "--cgroup", "pids,freezer:sub")
+        assert {name for name, path in paths.items() if path == "/sub"} == {"memory", "pids", "freezer"}
+        assert {path for name, path in paths.items() if name not in ("memory", "pids", "freezer")} == {"/"}
     pybox("delete", "--force", "c1")  # removes the sub-cgroups with the container's
 
 
 def test_exec_cgroup_must_exist_inside_the_container_cgroup(pybox, bundle):
     pid = started(pybox, bundle)
-    memory = container_cgroup_dirs(pid)["memory"]
-    for cgroup, complaint in [("missing", "no such cgroup"), ("../..", "not a sub-cgroup"),
-                              ("memory:../x", "not a sub-cgroup"), ("nope:sub", "no nope cgroup"),
-                              ("memory:a:b", "CONTROLLER"), ("sub", "no such cgroup")]:
+    own = container_cgroup_dirs(pid)["" if UNIFIED else "memory"]
+    cases = [("missing", "no such cgroup"), ("../..", "not a sub-cgroup"), ("nope:sub", "no nope cgroup"),
+             ("memory:a:b", "CONTROLLER"), ("sub", "no such cgroup")]
+    if not UNIFIED:
+        cases.append(("memory:../x", "not a sub-cgroup"))
+    for cgroup, complaint in cases:
         result = pybox("exec", "--cgroup", cgroup, "c1", "true", check=False)
         assert result.returncode == 1 and complaint in result.stderr, (cgroup, result.stderr)
         assert len(result.stderr.splitlines()) == 1
     # Nothing was made on the way, and no process was started.
-    assert not os.path.exists(os.path.join(memory, "missing"))
-    assert not os.path.exists(os.path.join(os.path.dirname(memory), "x"))
+    assert not os.path.exists(os.path.join(own, "missing"))
+    assert not os.path.exists(os.path.join(os.path.dirname(own), "x"))
     assert json.loads(pybox("ps", "--format", "json", "c1").stdout) == [pid]
     pybox("delete", "--force", "c1")
 
