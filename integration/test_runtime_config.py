@@ -409,8 +409,11 @@ def test_the_container_sees_its_own_cgroup(pybox, bundle, cgroupns):
         bundle.config["linux"]["namespaces"] = [
             n for n in bundle.config["linux"]["namespaces"] if n["type"] != "cgroup"]
     bundle.config["linux"]["resources"] = {"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 77}}
-    out = run_output(pybox, bundle, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
-                     "/sys/fs/cgroup/pids/pids.max; grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo")
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # cgroup v2: one tree
+        files, mount = "/sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max", "/sys/fs/cgroup"
+    else:
+        files, mount = "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids"
+    out = run_output(pybox, bundle, "sh", "-c", f"cat {files}; grep ' {mount} ' /proc/self/mountinfo")
     limit, pids_max, mountinfo = out.splitlines()[:3]
     assert (limit, pids_max) == (str(64 * 1024 * 1024), "77")
     assert " ro," in mountinfo or " ro " in mountinfo

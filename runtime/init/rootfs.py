@@ -144,7 +144,12 @@ def _idmapped_bind(source, target_fd, recursive, userns_fd):
     rec = k.AT_RECURSIVE if recursive else 0
     tree = k.open_tree(k.AT_FDCWD, source, k.OPEN_TREE_CLONE | k.OPEN_TREE_CLOEXEC | rec)
     try:
-        k.mount_setattr(tree, "", k.AT_EMPTY_PATH | rec, attr_set=k.MOUNT_ATTR_IDMAP, userns_fd=userns_fd)
+        try:
+            k.mount_setattr(tree, "", k.AT_EMPTY_PATH | rec, attr_set=k.MOUNT_ATTR_IDMAP, userns_fd=userns_fd)
+        except OSError as err:
+            if err.errno == errno.EINVAL:  # e.g. tmpfs before Linux 6.3
+                raise PyboxError(f"{source}: its filesystem does not support id-mapped mounts") from None
+            raise
         k.move_mount(tree, "", target_fd, "", k.MOVE_MOUNT_F_EMPTY_PATH | k.MOVE_MOUNT_T_EMPTY_PATH)
     finally:
         os.close(tree)
