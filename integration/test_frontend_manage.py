@@ -109,6 +109,19 @@ def test_exec_env_user_workdir(docker):
     assert docker.out("exec", "-i", "ex", "cat", input="piped\n") == "piped\n"
 
 
+def test_exec_privileged_has_every_capability(docker):
+    detached(docker, "sleep", "60", name="priv")
+
+    def effective(*flags):
+        out = docker.out("exec", *flags, "priv", "grep", "CapEff", "/proc/self/status")
+        return int(out.split()[1], 16)
+
+    with open("/proc/self/status") as f:
+        host = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    assert effective("--privileged") == host
+    assert effective() != host and effective() & ~host == 0
+
+
 def test_inspect_top_and_stats(docker):
     cid = docker.out("run", "-d", "--name", "looked", "--label", "tier=web", *NONE, "busybox",
                      "sleep", "60").strip()

@@ -56,6 +56,10 @@ def docker_to_runc(g, argv):
         out += ["--cwd", v["workdir"]]
     if v["user"]:
         out += ["--user", exec_user(g.root, box, v["user"])]
+    if v["privileged"]:  # docker's and podman's: every capability, whatever the container has
+        from pybox.runtime.manage.bundle import all_cap_names
+        for name in all_cap_names():
+            out += ["--cap", name]
     return out + [box.id, *v["args"]]
 
 

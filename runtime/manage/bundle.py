@@ -106,7 +106,7 @@ def _terminal_size():
         return {"height": 24, "width": 80}
 
 
-def _last_cap_names():
+def all_cap_names():
     """Every capability pybox's own bounding set holds (podman's rule for ALL and --privileged)."""
     from pybox.runtime.spec import CAPABILITIES
     with open("/proc/self/status") as f:
@@ -116,12 +116,12 @@ def _last_cap_names():
 
 def _capability_sets(v):
     if v["privileged"]:
-        caps = _last_cap_names()
+        caps = all_cap_names()
     else:
         caps = list(DOCKER_CAPS)
         for kind, names in (("add", v["cap_add"]), ("drop", v["cap_drop"])):
             for name in names:
-                wanted = _last_cap_names() if name.upper() == "ALL" else [_cap_name(name)]
+                wanted = all_cap_names() if name.upper() == "ALL" else [_cap_name(name)]
                 if kind == "add":
                     caps += [c for c in wanted if c not in caps]
                 else:
@@ -131,7 +131,7 @@ def _capability_sets(v):
 
 def _cap_name(name):
     full = name.upper() if name.upper().startswith("CAP_") else "CAP_" + name.upper()
-    if full not in _last_cap_names():
+    if full not in all_cap_names():
         raise PyboxError(f"unknown capability {name!r}")
     return full
 
