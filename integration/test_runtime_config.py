@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -388,10 +389,34 @@ def test_rootfs_propagation(pybox, bundle, propagation, tags):
     assert root_mount_tags(pybox, bundle) == tags
 
 
-def test_no_pivot_and_no_new_keyring(pybox, bundle):
+def test_no_pivot_keeps_the_root_mount(pybox, bundle):
     # --no-pivot moves the rootfs onto / and chroots: the container's root is the same mount.
     bundle.config["linux"]["rootfsPropagation"] = "shared"
-    assert root_mount_tags(pybox, bundle, "--no-pivot", "--no-new-keyring") == ["shared"]
+    assert root_mount_tags(pybox, bundle, "--no-pivot") == ["shared"]
+
+
+# Runs pybox in a session keyring of its own, named argv[1], that only its possessors may see.
+IN_A_PRIVATE_KEYRING = """
+import os, sys
+from pybox import kernel as k
+KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING, POSSESSOR_ALL = 5, -3, 0x3f000000
+k.keyctl_join_session_keyring(sys.argv[1])
+k.syscall("keyctl", KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING, POSSESSOR_ALL)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("flags, inherited", [((), False), (("--no-new-keyring",), True)])
+def test_session_keyring(pybox, bundle, tmp_path, flags, inherited):
+    # The init joins a new session keyring unless --no-new-keyring: only then does the container
+    # hold (and so see in /proc/keys) the keyring its caller runs in.
+    name = f"pybox-test-{tmp_path.name}"
+    bundle.config["linux"]["maskedPaths"].remove("/proc/keys")
+    bundle.args("cat", "/proc/keys")
+    with open(tmp_path / "out", "w") as out:
+        subprocess.run([sys.executable, "-c", IN_A_PRIVATE_KEYRING, name, PYBOX, "--root", pybox.root,
+                        "run", *flags, "-b", bundle.path, "c1"], stdout=out, timeout=30, check=True)
+    assert (name in (tmp_path / "out").read_text()) == inherited
 
 
 def test_starts_under_a_512k_memory_limit(pybox, bundle):
