@@ -216,6 +216,35 @@ def test_concurrent_creates_of_one_id_make_one_container(pybox, bundle):
     pybox("delete", "--force", "same")
 
 
+def test_state_is_never_seen_half_written(pybox, bundle):
+    # Readers race create, start, kill and delete: each answer is a whole state or "does not exist".
+    bundle.args("sleep", "1000")
+    answers, done = [], threading.Event()
+
+    def read():
+        while not done.is_set():
+            answers.append(pybox("state", "c1", check=False))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(5):
+            pybox("create", "-b", bundle.path, "c1")
+            pybox("start", "c1")
+            pybox("kill", "c1", "KILL")
+            pybox("delete", "--force", "c1")
+    finally:
+        done.set()
+        reader.join()
+    seen = set()
+    for answer in answers:
+        if answer.returncode == 0:
+            seen.add(json.loads(answer.stdout)["status"])
+        else:
+            assert answer.stderr == "pybox: container does not exist\n", answer.stderr
+    assert seen, "the reader never saw the container"
+
+
 @pytest.mark.parametrize("bad", ["../x", "a/b", ".", ""])
 def test_invalid_ids_are_refused(pybox, bundle, bad):
     result = pybox("create", "-b", bundle.path, bad, check=False)
