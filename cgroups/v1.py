@@ -25,6 +25,10 @@ class V1Manager(Manager):
     def dirs(self):
         return [h["dir"] for h in self.hierarchies]
 
+    def controller_dirs(self):
+        """[(the controllers of a hierarchy, the container's directory there)]"""
+        return [(h["key"].split(",") if h["key"] else [], h["dir"]) for h in self.hierarchies]
+
     def dir_of(self, controller):
         """The directory for a controller, or None when its hierarchy is not mounted."""
         for h in self.hierarchies:

@@ -134,7 +134,7 @@ def _cgroup(record, requests=()):
     manager = load_manager(record.data["cgroup"])
     if not requests:
         return manager
-    return SubCgroups(_sub_cgroup_dirs(_hierarchy_dirs(manager), _parse_sub_cgroups(requests)))
+    return SubCgroups(_sub_cgroup_dirs(manager.controller_dirs(), _parse_sub_cgroups(requests)))
 
 
 class SubCgroups:
@@ -170,14 +170,6 @@ def _parse_sub_cgroups(requests):
                 raise PyboxError(f"exec --cgroup: controller {controller} is named more than once")
             paths[controller] = (parts[1], arg)
     return paths
-
-
-def _hierarchy_dirs(manager):
-    """[(controllers, directory)] of the container's cgroup: one per v1 hierarchy, or the v2 one."""
-    hierarchies = getattr(manager, "hierarchies", None)
-    if hierarchies is not None:
-        return [(h["key"].split(",") if h["key"] else [], h["dir"]) for h in hierarchies]
-    return [([], manager.dirs()[0])]
 
 
 def _sub_cgroup_dirs(hierarchies, paths):
