@@ -121,7 +121,7 @@ def validate(config, bundle):
     _validate_mappings(linux, flags)
     _validate_mounts(config.get("mounts") or [], linux)
     if not flags & k.CLONE_NEWNS:
-        _refuse_what_needs_a_mount_namespace(config, linux)
+        _refuse_what_needs_a_mount_namespace(config)
     _validate_hooks(config.get("hooks") or {})
     _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))
     for key in ("hostname", "domainname"):
@@ -329,7 +329,7 @@ _NEED_A_MOUNT_NAMESPACE = ("mounts", "root.readonly", "linux.maskedPaths", "linu
                            "linux.rootfsPropagation", "linux.devices")
 
 
-def _refuse_what_needs_a_mount_namespace(config, linux):
+def _refuse_what_needs_a_mount_namespace(config):
     for dotted in _NEED_A_MOUNT_NAMESPACE:
         if _get(config, dotted) not in (None, "", False, [], {}):
             fail(dotted, "needs a new mount namespace")
