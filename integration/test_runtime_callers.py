@@ -84,6 +84,13 @@ def test_podman_run_exec_pause_stop_rm(podman):
 def test_podman_terminal(podman):
     out = run(*podman, "run", "--rm", "-t", *ULIMITS, "localhost/pybox-bb", "tty").stdout
     assert out.strip() == "/dev/console" or out.strip().startswith("/dev/pts/")
+    # exec -t: conmon takes the pty over exec's --console-socket.
+    run(*podman, "run", "-d", "--name", "pbt", *ULIMITS, "localhost/pybox-bb", "sleep", "1000")
+    try:
+        out = run(*podman, "exec", "-t", "pbt", "sh", "-c", "tty; readlink /proc/self/fd/1").stdout.split()
+        assert out[0].startswith("/dev/pts/") and out[1] == out[0]
+    finally:
+        run(*podman, "rm", "--force", "--time", "0", "pbt", check=False)
 
 
 @pytest.fixture(scope="module")
