@@ -4,6 +4,7 @@ import os
 from _signal import SIGKILL  # `signal` imports enum: several ms on every command
 
 from pybox.cgroups import files
+from pybox.errors import PyboxError
 
 
 class Manager:
@@ -28,6 +29,21 @@ class Manager:
 
     def pids(self):
         return files.procs(self.procs_dir())
+
+    def sub_cgroups(self, paths):
+        """Existing sub-cgroups to put a process in: paths maps a controller ("" for all the
+        rest) to (a path below this cgroup, how the caller named it, for errors)."""
+        known = {c for controllers, _ in self.controller_dirs() for c in controllers}
+        for controller, (_, name) in paths.items():
+            if controller and controller not in known:
+                raise PyboxError(f"{name}: the container has no {controller} cgroup")
+        dirs = []
+        for controllers, directory in self.controller_dirs():
+            chosen = paths.get("")
+            for controller in controllers:
+                chosen = paths.get(controller, chosen)
+            dirs.append(directory if chosen is None else _below(directory, *chosen))
+        return SubCgroups(dirs)
 
     def update(self, resources):
         self.apply(resources)
@@ -70,3 +86,24 @@ class Manager:
 
     def exists(self):
         return os.path.isdir(self.procs_dir())
+
+
+def _below(directory, sub, name):
+    target = os.path.normpath(os.path.join(directory, sub.lstrip("/")))
+    if target != directory and not target.startswith(directory + "/"):
+        raise PyboxError(f"{name}: not a sub-cgroup of the container's cgroup")
+    if not os.path.isdir(target):
+        raise PyboxError(f"{name}: no such cgroup {target}")
+    return target
+
+
+class SubCgroups:
+    """Sub-cgroups a process joins (exec --cgroup): only add(), which is all a launch asks."""
+
+    def __init__(self, dirs):
+        self.dirs = dirs
+
+    def add(self, pid):
+        for directory in self.dirs:
+            files.add_process(directory, pid)
+

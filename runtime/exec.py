@@ -134,24 +134,12 @@ def _cgroup(record, requests=()):
     manager = load_manager(record.data["cgroup"])
     if not requests:
         return manager
-    return SubCgroups(_sub_cgroup_dirs(manager.controller_dirs(), _parse_sub_cgroups(requests)))
-
-
-class SubCgroups:
-    """The one thing launch's Handlers ask of a cgroup for exec: add the process to it."""
-
-    def __init__(self, dirs):
-        self.dirs = dirs
-
-    def add(self, pid):
-        from pybox.cgroups import files
-        for directory in self.dirs:
-            files.add_process(directory, pid)
+    return manager.sub_cgroups(_parse_sub_cgroups(requests))
 
 
 def _parse_sub_cgroups(requests):
-    """{controller: (path, the --cgroup value)}, "" standing for every controller (runc's rules:
-    a path without a controller must be the only --cgroup; a controller is named once)."""
+    """{controller: (path, how errors name it)}, "" standing for every controller (runc's rules: a
+    path without a controller must be the only --cgroup; a controller is named once)."""
     paths = {}
     for arg in requests:
         parts = arg.split(":")
@@ -161,39 +149,15 @@ def _parse_sub_cgroups(requests):
             if len(requests) != 1:
                 raise PyboxError(f"exec --cgroup {arg}: name its controller (CONTROLLER:PATH) "
                                  "when --cgroup is given more than once")
-            paths[""] = (arg, arg)
+            paths[""] = (arg, f"exec --cgroup {arg}")
             continue
         for controller in parts[0].split(","):
             if not controller:
                 raise PyboxError(f"exec --cgroup {arg}: empty controller name")
             if controller in paths:
                 raise PyboxError(f"exec --cgroup: controller {controller} is named more than once")
-            paths[controller] = (parts[1], arg)
+            paths[controller] = (parts[1], f"exec --cgroup {arg}")
     return paths
-
-
-def _sub_cgroup_dirs(hierarchies, paths):
-    """The directory the process joins in each hierarchy; each must exist inside the container's."""
-    known = {c for controllers, _ in hierarchies for c in controllers}
-    for controller, (_, arg) in paths.items():
-        if controller and controller not in known:
-            raise PyboxError(f"exec --cgroup {arg}: the container has no {controller} cgroup")
-    dirs = []
-    for controllers, directory in hierarchies:
-        chosen = paths.get("")
-        for controller in controllers:
-            chosen = paths.get(controller, chosen)
-        if chosen is None:
-            dirs.append(directory)
-            continue
-        sub, arg = chosen
-        target = os.path.normpath(os.path.join(directory, sub.lstrip("/")))
-        if target != directory and not target.startswith(directory + "/"):
-            raise PyboxError(f"exec --cgroup {arg}: not a sub-cgroup of the container's cgroup")
-        if not os.path.isdir(target):
-            raise PyboxError(f"exec --cgroup {arg}: no such cgroup {target}")
-        dirs.append(target)
-    return dirs
 
 
 def _console(process, opts, ctx):
