@@ -20,6 +20,10 @@ class Manager:
     def dirs(self):
         raise NotImplementedError
 
+    def controller_dirs(self):
+        """[(the controllers a directory alone serves, the directory)]: with one tree (v2), none."""
+        return [([], directory) for directory in self.dirs()]
+
     def procs_dir(self):
         return self.dirs()[0]
 

@@ -20,10 +20,6 @@ class V2Manager(Manager):
     def dirs(self):
         return [self.dir]
 
-    def controller_dirs(self):
-        """One tree: no controller has a directory of its own."""
-        return [([], self.dir)]
-
     def dir_of(self, controller):
         return self.dir
 
