@@ -6,19 +6,37 @@ from pybox import jsonio
 from pybox.errors import PyboxError
 
 
-def run_hooks(config, kind, state):
-    for i, hook in enumerate((config.get("hooks") or {}).get(kind) or []):
-        _run(hook, state, f"hooks.{kind}[{i}]")
+def run_hooks(config, kind, state, in_container=False):
+    """in_container: the hooks run inside the container (createContainer, startContainer), so
+    they are exec'd through the sealed stub, as the container's process is (init/dmz.py)."""
+    hooks = (config.get("hooks") or {}).get(kind) or []
+    stub = None
+    if hooks and in_container:
+        from pybox.runtime.init import dmz
+        stub = dmz.prepare()
+    try:
+        for i, hook in enumerate(hooks):
+            _run(hook, state, f"hooks.{kind}[{i}]", stub)
+    finally:
+        if stub is not None:
+            os.close(stub[0])
 
 
-def _run(hook, state, where):
+def _run(hook, state, where, stub=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
     env = dict(item.partition("=")[::2] for item in hook.get("env") or [])
+    executable, pass_fds = hook["path"], ()
+    if stub is not None:  # the stub execs argv[0] with argv[1:]; it reports nothing itself
+        if not os.access(hook["path"], os.X_OK):
+            why = "permission denied" if os.path.exists(hook["path"]) else "no such file"
+            raise PyboxError(f"{where} {hook['path']}: {why}")
+        executable, pass_fds = stub[1] or f"/proc/self/fd/{stub[0]}", (stub[0],)
+        args = [hook["path"], *args]
     try:
-        result = subprocess.run(args, executable=hook["path"], input=jsonio.dumps(state).encode(),
+        result = subprocess.run(args, executable=executable, input=jsonio.dumps(state).encode(),
                                 env=env, capture_output=True, timeout=hook.get("timeout"),
-                                close_fds=True, cwd="/")
+                                close_fds=True, pass_fds=pass_fds, cwd="/")
     except subprocess.TimeoutExpired:
         raise PyboxError(f"{where} {hook['path']}: timed out after {hook['timeout']}s") from None
     except OSError as err:

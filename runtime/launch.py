@@ -4,6 +4,7 @@ import os
 import sys
 from _signal import SIGKILL
 
+from pybox import kernel as k
 from pybox.cgroups import warmup
 from pybox.errors import PyboxError
 from pybox.runtime import forkns
@@ -69,6 +70,9 @@ def launch(ctx, entry, handlers, direct=False):
     parent, child = Channel.pair()
     ctx.sync = child
     own_pid_ns, ctx.given_by_parent = forkns.enter_for_child(ctx) if direct else (None, 0)
+    # CVE-2019-5736: the child is born not dumpable, so that not even in its first instructions
+    # can a process of the container open its /proc/<pid>/exe (the host's interpreter).
+    k.prctl(k.PR_SET_DUMPABLE, 0)
     try:
         forked = os.fork()
         if forked == 0:

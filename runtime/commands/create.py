@@ -23,6 +23,11 @@ def options_from(g, v):
 
 def main(g, argv):
     from pybox.runtime.container import create
+    from pybox.runtime.selfexe import protect_create
+    from pybox.runtime.spec import load_bundle
     _, v = parser.parse(argv)
-    create(g.root, v["id"], options_from(g, v))
+    opts = options_from(g, v)
+    opts.config = load_bundle(opts.bundle)
+    protect_create(opts.config)
+    create(g.root, v["id"], opts)
     return 0

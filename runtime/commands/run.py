@@ -50,8 +50,12 @@ def is_runc_form(argv):
 def runc_run(g, argv):
     from pybox import kernel as k
     from pybox.runtime import container
+    from pybox.runtime.selfexe import protect_create
+    from pybox.runtime.spec import load_bundle
     _, v = parser.parse(argv)
     opts = options_from(g, v)
+    opts.config = load_bundle(opts.bundle)
+    protect_create(opts.config)
     if v["detach"]:
         record = container.create(g.root, v["id"], opts)
         container.start(g.root, v["id"], record)

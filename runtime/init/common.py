@@ -8,6 +8,7 @@ import os
 
 from pybox import kernel as k
 from pybox.errors import PyboxError, from_oserror
+from pybox.runtime.init import dmz
 from pybox.runtime.init import process as proc
 from pybox.runtime.spec import NAMESPACE_FLAGS
 
@@ -110,6 +111,7 @@ def exec_process(ctx, before_exec=None):
     proc.enter_cwd(process.get("cwd") or "/")
     path = proc.find_executable(process["args"][0], env)
     proc.close_extra_fds(3 + ctx.preserve_fds)
+    stub = dmz.prepare()  # the host's interpreter must never be what the container execs through
     if ctx.seccomp is not None and not seccomp_early:
         # As late as possible, but while the parent can still receive a NOTIFY listener fd.
         _install_seccomp(ctx)
@@ -117,7 +119,7 @@ def exec_process(ctx, before_exec=None):
     ctx.sync.close()
     if before_exec is not None:
         before_exec()
-    os.execve(path, process["args"], env)
+    dmz.execve(stub, path, process["args"], env)
 
 
 def _install_seccomp(ctx):

@@ -153,7 +153,7 @@ def _host_hooks(ctx):
 def _container_hooks(ctx, kind):
     if ctx.hooks.get(kind):
         from pybox.runtime.hooks import run_hooks
-        run_hooks(ctx.config, kind, ctx.state_for_hooks)
+        run_hooks(ctx.config, kind, ctx.state_for_hooks, in_container=True)
 
 
 def _finish_rootfs(ctx):
