@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${PYBOX_PREFIX:-/opt/pybox}
 
-packages=(python3 python3-venv python3-dev gcc libcap-dev libseccomp2 busybox-static iproute2
-          nftables libnftables1 conmon tini)
+packages=(python3 python3-venv libseccomp2 busybox-static iproute2 nftables libnftables1 conmon tini)
 if [ "${1:-}" = --test ]; then
-    packages+=(runc crun skopeo umoci docker-registry podman containerd hyperfine tmux
+    # gcc and libc6-dev: the seccomp tests build a static raw-syscall helper
+    packages+=(gcc libc6-dev runc crun skopeo umoci docker-registry podman containerd hyperfine tmux
                qemu-system-x86 linux-image-amd64 e2fsprogs zstd)
 fi
 
