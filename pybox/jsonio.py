@@ -54,6 +54,13 @@ def load_file(path):
 
 
 _encode = _json.make_encoder(None, None, _ESCAPE, None, ":", ",", False, False, False)
+_encode_sorted = _json.make_encoder(None, None, _ESCAPE, None, ":", ",", True, False, False)
+
+
+def canonical(value):
+    """json.dumps(value, sort_keys=True, separators=(",", ":")): one text for equal values.
+    TypeError for what is not JSON data."""
+    return "".join(_encode_sorted(value, 0))
 
 
 def dumps(value, indent=None):

@@ -18,16 +18,15 @@ def cache_dir(configured=None):
 
 
 def key(profile, libseccomp_version):
-    import json
+    from pybox.jsonio import canonical
     try:
         from _sha256 import sha256  # the C module alone: hashlib would also load OpenSSL
     except ImportError:
         from hashlib import sha256
     from pybox import __version__
     try:
-        text = json.dumps([FORMAT, __version__, libseccomp_version, os.uname().release, profile],
-                          sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
+        text = canonical([FORMAT, __version__, libseccomp_version, os.uname().release, profile])
+    except (TypeError, ValueError, RecursionError):
         return None  # not JSON data: validation will say what is wrong with it
     return sha256(text.encode()).hexdigest()
 
