@@ -31,7 +31,8 @@ EVIL = """#!/proc/self/exe
 import os
 fd = os.open("/proc/self/exe", os.O_PATH)
 os.dup2(fd, 9)
-loop = "exec </dev/null >/dev/null 2>&1; for i in $(seq 400); do if echo PWNED 2>/dev/null >/proc/self/fd/9; then exit; fi; sleep 0.05; done"
+loop = ("exec </dev/null >/dev/null 2>&1; "
+        "for i in $(seq 400); do if echo PWNED 2>/dev/null >/proc/self/fd/9; then exit; fi; sleep 0.05; done")
 if os.getpid() != 1 and os.fork() > 0:
     os._exit(0)  # exec'd: let `pybox exec` return while the loop goes on
 os.execv("/bin/sh", ["sh", "-c", loop])
