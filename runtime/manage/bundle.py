@@ -171,7 +171,6 @@ def _image_volumes(volumes, mounts, rootfs, box):
     container's own, seeded with what the image holds there, so writes stay off the rootfs.
     They go when the container goes (with its bundle directory)."""
     import hashlib
-    import shutil
     taken = [m["destination"].rstrip("/") or "/" for m in mounts]
     made = []
     for dest in sorted(volumes):
@@ -180,26 +179,34 @@ def _image_volumes(volumes, mounts, rootfs, box):
             continue
         source = box.path("volumes", hashlib.sha256(dest.encode()).hexdigest()[:16])
         os.makedirs(source, 0o755, exist_ok=True)
-        _seed_volume(rootfs, dest, source, shutil)
+        _seed_volume(rootfs, dest, source)
         made.append({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rw"]})
     return made
 
 
-def _seed_volume(rootfs, dest, source, shutil):
+def _seed_volume(rootfs, dest, source):
     """Copy what the image has at dest, resolved inside the rootfs: a hostile image's symlinks
-    must not make pybox copy host files into the container."""
+    must not make pybox copy host files into the container, nor its device nodes make pybox
+    read the host's devices (they are recreated, as docker does)."""
     from pybox import kernel as k
-    from pybox.runtime.init.paths import fd_path, is_dir_fd
+    from pybox.runtime.manage.tree import copy_tree
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_PATH, resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_MAGICLINKS)
+        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+                       resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_MAGICLINKS)
     except OSError:
-        return  # nothing there in the image: the volume starts empty
+        return  # nothing there in the image, or not a directory: the volume starts empty
     finally:
         os.close(root_fd)
     try:
-        if is_dir_fd(fd):
-            shutil.copytree(fd_path(fd), source, symlinks=True, dirs_exist_ok=True)
+        target = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            copy_tree(fd, target)
+        except OSError as err:
+            raise PyboxError(f"image VOLUME {dest}: copying the image's files into the volume "
+                             f"failed: {err.strerror or err}") from None
+        finally:
+            os.close(target)
     finally:
         os.close(fd)
 

@@ -40,9 +40,19 @@ def create_box(root, store, v):
             f.write(jsonio.dumps(spec))
         box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"))
     except BaseException:
-        store.unmount_rootfs(box.id)
+        release_rootfs(store, box)
         raise
     return box
+
+
+def release_rootfs(store, box):
+    """The rootfs and the bundle; anonymous volumes first, which may be too deep for rmtree."""
+    from pybox.runtime.manage.tree import remove_tree
+    try:
+        remove_tree(box.path("volumes"))
+    except OSError:
+        pass  # unmount_rootfs removes what it can
+    store.unmount_rootfs(box.id)
 
 
 def _image(store, ref):
@@ -310,7 +320,7 @@ def remove(root, store, box, force=False):
     container.delete(root, box.id, force=True)
     net.disconnect(store, box)
     _wait_conmon(box)
-    store.unmount_rootfs(box.id)
+    release_rootfs(store, box)
 
 
 def _wait_conmon(box, timeout=3):

@@ -1,0 +1,140 @@
+"""Engine defects reported from the field: runc's `run ID` in a bundle directory (issue 11 C3), a
+container started under another --root (11 D), device nodes in an image's VOLUME (12 item 2) and
+user ids that are no user (12 item 3)."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from integration.conftest import PYBOX
+from integration.conftest import test_cgroup_path as new_cgroup_path
+from integration.test_frontend_net import host  # noqa: F401 (fixture)
+from tests.manage.frontend import Docker, busybox_layer, docker, import_image, storage  # noqa: F401
+
+NONE = ("--network", "none")
+NOBODY = 65534
+
+
+def runc_spec_bundle(path, rootfs, *args):
+    """A bundle as runc's users make one: `runc spec` in the directory, a rootfs, the process set."""
+    os.makedirs(path)
+    subprocess.run(["runc", "spec"], cwd=path, check=True, timeout=30)
+    shutil.copytree(rootfs, os.path.join(path, "rootfs"), symlinks=True)
+    set_process(path, *args)
+    return str(path)
+
+
+def set_process(bundle, *args):
+    with open(os.path.join(bundle, "config.json")) as f:
+        config = json.load(f)
+    config["process"].update(terminal=False, args=list(args))
+    # runc 1.1.5 ignores a failed ambient raise (nothing inheritable); pybox's create fails on
+    # it ("Operation not permitted"): a runtime defect outside this file's items, reported.
+    config["process"]["capabilities"].pop("ambient", None)
+    config["linux"]["cgroupsPath"] = new_cgroup_path()  # below this test's own cgroup
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def run_in(cwd, argv, env=None, user=None, timeout=30):
+    return subprocess.run(argv, cwd=cwd, env=env, user=user, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def one_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+# --- 12 item 2: special files in an image's VOLUME are recreated, never read -----------------------
+DEPTH = 2000
+
+
+def special_layer():
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(name, kind, mode=0o755, data=b"", **fields):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime, info.size = kind, mode, 1700000000, len(data)
+            for key, value in fields.items():
+                setattr(info, key, value)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+        add("vol", tarfile.DIRTYPE)
+        add("vol/zero", tarfile.CHRTYPE, 0o666, devmajor=1, devminor=5)
+        add("vol/loop", tarfile.BLKTYPE, 0o660, devmajor=7, devminor=0, gid=6)
+        add("vol/fifo", tarfile.FIFOTYPE, 0o640, uid=1000)
+        add("vol/file", tarfile.REGTYPE, 0o4711, data=b"seed\n", uid=1000, gid=1000)
+        add("vol/hard", tarfile.LNKTYPE, linkname="vol/file")
+        add("vol/sym", tarfile.SYMTYPE, linkname="/etc/hostname")
+        path = "vol/deep"
+        for _ in range(DEPTH):
+            add(path, tarfile.DIRTYPE)
+            path += "/d"
+        add(path, tarfile.DIRTYPE)
+        add(path + "/leaf", tarfile.REGTYPE, 0o644, data=b"bottom\n")
+    return out.getvalue()
+
+
+def read_bytes_of(argv, env, timeout):
+    """Run argv; return (status, bytes it read through read(2) and the like, seconds taken)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            assert time.monotonic() - started < timeout, "pybox run did not finish"
+            time.sleep(0.02)
+        with open(f"/proc/{proc.pid}/io") as f:  # still readable: exited, not yet reaped
+            rchar = next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        status = proc.wait()
+    return status, rchar, time.monotonic() - started
+
+
+def test_device_nodes_fifos_and_deep_trees_in_a_volume_are_recreated_not_read(tmp_path):
+    # A store of its own, removed here: pytest's rmtree (Python 3.11) recurses, and a layer
+    # 2000 directories deep left in a shared temporary directory would break its clean-up.
+    from pybox.runtime.manage.tree import remove_tree
+    store = str(tmp_path / "devices-store")
+    docker = Docker(tmp_path / "devices-state", store)
+    try:
+        _check_special_files_in_a_volume(docker, tmp_path)
+    finally:
+        docker.remove_all()
+        remove_tree(store)
+
+
+def _check_special_files_in_a_volume(docker, tmp_path):
+    import_image(docker, tmp_path, "devices", [busybox_layer(tmp_path), special_layer()],
+                 {"Cmd": ["sh"], "Volumes": {"/vol": {}}})
+    status, rchar, seconds = read_bytes_of(docker.argv("run", "-d", "--name", "dev", *NONE, "devices",
+                                                       "sleep", "60"), docker.env, timeout=60)
+    assert status == 0
+    # Reading /dev/zero or the host's loop0 would take far more; the import of Python and
+    # busybox's files takes a few MiB.
+    assert rchar < 32 << 20, f"pybox run read {rchar} bytes"
+    assert seconds < 20
+    print(f"run -d with the special files: {seconds:.2f} s, {rchar >> 10} KiB read")
+    out = docker.out("exec", "dev", "sh", "-c",
+                     "stat -c '%n %F %t:%T %a %u:%g' /vol/zero /vol/loop /vol/fifo /vol/file; "
+                     "stat -c %h /vol/hard; readlink /vol/sym; "
+                     f"cat /vol/deep{'/d' * DEPTH}/leaf; grep -c ' /vol ' /proc/mounts")
+    assert out.splitlines() == [
+        "/vol/zero character special file 1:5 666 0:0",
+        "/vol/loop block special file 7:0 660 0:6",
+        "/vol/fifo fifo 0:0 640 1000:0",
+        "/vol/file regular file 0:0 4711 1000:1000",
+        "2", "/etc/hostname", "bottom", "1"]
+    docker("rm", "-f", "dev")
+    assert os.listdir(os.path.join(docker.storage, "containers")) == []
+    assert not docker.mounts_left()
