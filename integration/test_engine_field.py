@@ -138,3 +138,59 @@ def _check_special_files_in_a_volume(docker, tmp_path):
     docker("rm", "-f", "dev")
     assert os.listdir(os.path.join(docker.storage, "containers")) == []
     assert not docker.mounts_left()
+
+
+# --- 12 item 3: (uid_t)-1 is no user ---------------------------------------------------------------
+@pytest.mark.parametrize("user", ["-1", "4294967295", "0:4294967295", "0:-1", "99999999999"])
+def test_run_refuses_user_ids_that_are_no_user(docker, user):
+    result = docker("run", "--rm", *NONE, "-u", user, "busybox", "id", check=False)
+    assert result.returncode == 125
+    assert "4294967294" in one_line(result.stderr) and result.stdout == ""
+    assert docker.out("ps", "-a", "-q") == ""
+
+
+def test_run_refuses_an_image_whose_user_is_no_user(docker, tmp_path):
+    passwd = b"root:x:0:0:root:/root:/bin/sh\nevil:x:4294967295:4294967295::/:/bin/sh\n"
+    etc = io.BytesIO()
+    with tarfile.open(fileobj=etc, mode="w") as tar:
+        info = tarfile.TarInfo("etc/passwd")
+        info.size, info.mode = len(passwd), 0o644
+        tar.addfile(info, io.BytesIO(passwd))
+    base = busybox_layer(tmp_path)
+    for name, user in (("minus-one", "-1"), ("max-uid", "4294967295"), ("evil", "evil")):
+        import_image(docker, tmp_path, name, [base, etc.getvalue()], {"Cmd": ["id"], "User": user})
+        result = docker("run", "--rm", *NONE, name, check=False)
+        assert result.returncode == 125 and result.stdout == "", (name, result.stdout)
+        assert "image config User" in one_line(result.stderr)
+    assert docker.out("ps", "-a", "-q") == ""
+
+
+def test_exec_refuses_user_ids_that_are_no_user(docker):
+    docker("run", "-d", "--name", "target", *NONE, "busybox", "sleep", "60")
+    assert docker.out("exec", "-u", "1000", "target", "id", "-u") == "1000\n"
+    for user in ("-1", "4294967295", "-1:0", "0:4294967295"):
+        result = docker("exec", "-u", user, "target", "id", check=False)
+        assert result.returncode == 126 and result.stdout == "", (user, result.stdout)
+        assert "4294967294" in one_line(result.stderr)
+
+
+def test_runc_form_exec_refuses_user_ids_that_are_no_user_as_runc_does(pybox, bundle, tmp_path):
+    """runc refuses these too ("uids and gids must be in range"): setresuid(-1) would leave the
+    process root."""
+    bundle.args("sleep", "60")
+    pybox("run", "-d", "--bundle", bundle.path, "c1")
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    bundle.write()
+    runc = ["runc", "--root", str(tmp_path / "runc-state")]
+    subprocess.run(runc + ["run", "-d", "--bundle", bundle.path, "r1"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=30)
+    try:
+        for user in ("-1", "-1:0", "4294967295", "0:4294967295"):
+            ours = pybox("exec", "-u", user, "c1", "id", check=False)
+            theirs = subprocess.run(runc + ["exec", "-u", user, "r1", "id"], capture_output=True,
+                                    text=True, timeout=30)
+            assert theirs.returncode != 0 and "uid=" not in theirs.stdout
+            assert ours.returncode == 1 and ours.stdout == ""
+            assert "4294967294" in one_line(ours.stderr)
+    finally:
+        subprocess.run(runc + ["delete", "--force", "r1"], timeout=30)

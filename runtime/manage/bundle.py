@@ -25,7 +25,9 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     from pybox.images.config import resolve_user, to_runtime_spec
     from pybox.runtime.defaults import default_spec
     cfg = (image_config.get("config") if "rootfs" in image_config else image_config) or {}
+    o.check_user_text(cfg.get("User") or "", "image config User")
     spec = to_runtime_spec(image_config, rootfs, default_spec())
+    o.check_user_ids(spec["process"]["user"], f"image config User {cfg.get('User') or ''!r}")
     process = spec["process"]
     process["args"] = command_line(cfg, v)
     if v["init"]:
@@ -37,7 +39,9 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     if v["workdir"]:
         process["cwd"] = _absolute(v["workdir"], "--workdir")
     if v["user"]:
+        o.check_user_text(v["user"], "--user")
         process["user"] = resolve_user(v["user"], rootfs)
+        o.check_user_ids(process["user"], f"--user {v['user']!r}")
         _home_of_user(process, cfg, rootfs)
     process["env"] = _env(process["env"], v, box)
     process["capabilities"] = _capability_sets(v)

@@ -341,8 +341,18 @@ def start_again(root, store, box):
 def exec_user(root, box, text):
     """-u NAME[:GROUP] as uid:gid, names looked up in the container's own /etc/passwd."""
     from pybox.images.config import resolve_user
+    from pybox.runtime.manage.options import check_user_ids, check_user_text
     record = runtime_record(root, box)
     if record is None:
         raise PyboxError(f"container {box.name} is not running")
-    user = resolve_user(text, record.data["rootfs"])
+    try:
+        check_user_text(text, "--user")
+        user = resolve_user(text, record.data["rootfs"])
+        check_user_ids(user, f"--user {text!r}")
+    except PyboxError as err:
+        raise UserError(str(err)) from None
     return f"{user['uid']}:{user['gid']}"
+
+
+class UserError(PyboxError):
+    """-u names no user the container has: docker's exec cannot start the process (126)."""
