@@ -54,6 +54,66 @@ def one_line(stderr):
     return lines[0]
 
 
+# --- 11 D: the runtime root is the container's, whatever --root a command is given ---------------
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_ps_stop_and_rm_reach_a_container_started_with_another_root(docker, tmp_path):
+    far = Docker(tmp_path / "far-root", docker.storage)
+    first = far.out("run", "-d", "--name", "far", *NONE, "busybox", "sleep", "300").strip()
+    second = far.out("run", "-d", "--name", "far2", *NONE, "busybox", "sleep", "300").strip()
+    pids = {cid: far.state(cid)["pid"] for cid in (first, second)}
+    rows = {r["Names"]: r["State"] for r in json.loads(docker.out("ps", "--format", "json"))}
+    assert rows == {"far": "running", "far2": "running"}
+    assert "Exited" not in docker.out("ps", "-a")
+
+    assert docker.out("stop", "-t", "1", "far") == "far\n"
+    wait_until(lambda: not alive(pids[first]))
+    assert "Exited (137)" in docker.out("ps", "-a")  # sleep as pid 1 ignores TERM: killed
+    assert docker.out("rm", "far") == "far\n"
+
+    assert docker.out("rm", "-f", "far2") == "far2\n"  # running: killed, not orphaned
+    wait_until(lambda: not alive(pids[second]))
+    assert docker.out("ps", "-a", "-q") == ""
+    assert far.out("list", "-q").strip() == ""  # nothing left for `delete --force` under the far root
+
+
+def test_a_container_pybox_cannot_reach_is_an_error_never_exited(docker, tmp_path):
+    """A record without its runtime root (as pybox wrote them before) whose container runs under
+    another root: ps says Unknown, stop and rm refuse in one line and leave it running."""
+    far = Docker(tmp_path / "far-root", docker.storage)
+    cid = far.out("run", "-d", "--name", "hidden", *NONE, "busybox", "sleep", "300").strip()
+    pid = far.state(cid)["pid"]
+    meta = os.path.join(docker.storage, "containers", cid, "meta.json")
+    with open(meta) as f:
+        data = json.load(f)
+    del data["runtime_root"]
+    with open(meta, "w") as f:
+        json.dump(data, f)
+    try:
+        listing = docker.out("ps")
+        assert "hidden" in listing and "Unknown" in listing and "Exited" not in listing
+        for args in (("stop", "hidden"), ("rm", "-f", "hidden"), ("kill", "hidden")):
+            result = docker(*args, check=False)
+            assert result.returncode == 1 and "--root" in one_line(result.stderr)
+        assert alive(pid) and os.path.exists(meta)
+    finally:
+        far("rm", "-f", "hidden")
+    assert not alive(pid)
+
+
 # --- 12 item 2: special files in an image's VOLUME are recreated, never read -----------------------
 DEPTH = 2000
 

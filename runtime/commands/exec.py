@@ -50,10 +50,11 @@ def is_docker_form(g, argv):
 
 def docker_to_runc(g, argv):
     from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.lifecycle import exec_user
+    from pybox.runtime.manage.lifecycle import exec_user, reachable_root
     from pybox.runtime.manage.options import expand_short
     _, v = docker_parser.parse(expand_short(docker_parser, argv))
     _, box = one(v["container"])
+    g.root = reachable_root(g.root, box)  # the --root the container was created under
     out = ["--tty"] if v["tty"] else []
     out += ["--detach"] if v["detach"] else []
     for entry in v["env"]:

@@ -2,6 +2,9 @@
 
 Detached containers run under conmon: it calls `pybox create`, keeps the container's output in
 a k8s-file log and writes the exit status, so no Python process stays per container.
+
+A container's metadata records the runtime --root it was created under (as podman records its
+runtime root), and every command here uses that one, whatever --root it was itself given.
 """
 
 import os
@@ -27,7 +30,8 @@ def create_box(root, store, v):
     fields = net.settings(v)
     image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(
-        fields, image=v["image"], image_id=image.id, rm=bool(v["rm"]), tty=bool(v["tty"]),
+        fields, runtime_root=os.path.abspath(root), image=v["image"], image_id=image.id,
+        rm=bool(v["rm"]), tty=bool(v["tty"]),
         interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
         command=[], hostname=v["hostname"] or ""))
     try:
@@ -79,14 +83,23 @@ def _netns_of(root, store, ref):
     return f"/proc/{record.data['pid']}/ns/net"
 
 
+def runtime_root(root, box):
+    """The --root the container was created under; root for one created before pybox recorded it."""
+    return box.data.get("runtime_root") or root
+
+
 def runtime_record(root, box):
-    record = Record(root, box.id)
+    record = Record(runtime_root(root, box), box.id)
     return record.load() if record.exists() else None
 
 
 def status_of(root, box):
+    """docker's state; "unknown" when conmon still watches a container the runtime has no
+    state for under its root (so it may well be running): never "exited" for that."""
     record = runtime_record(root, box)
     if record is None:
+        if box.data.get("started") and box.exit_code() is None and _under_conmon(box):
+            return "unknown"
         return "exited" if box.data.get("started") else "created"
     status = record.status()
     return {st.STOPPED: "exited", st.CREATED: "created", st.CREATING: "created"}.get(status, status)
@@ -97,6 +110,7 @@ def run_foreground(root, store, box):
     """Create, connect, start and wait in this process (it stays the container's parent)."""
     from pybox import kernel as k
     from pybox.runtime.commands.run import _console_pair, _receive_master, forward_signals, wait_for
+    root = runtime_root(root, box)
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
     console = _console_pair(opts)
@@ -148,6 +162,7 @@ def _create_with_stdio(root, box, opts, relay):
 
 def start_detached(root, store, box):
     """conmon creates the container; we connect its network and start it."""
+    root = box.data["runtime_root"] = runtime_root(root, box)
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
@@ -231,7 +246,17 @@ def _conmon_error(box, stderr):
 
 
 # --- stopping --------------------------------------------------------------------------------
+def reachable_root(root, box):
+    """The container's runtime root; an error if it runs where the runtime cannot see it."""
+    root = runtime_root(root, box)
+    if status_of(root, box) == "unknown":
+        raise PyboxError(f"container {box.name} is still monitored by conmon but has no runtime "
+                         f"state under {root} (was it started with another --root?)")
+    return root
+
+
 def signal_box(root, box, sig):
+    root = reachable_root(root, box)
     record = runtime_record(root, box)
     if record is None or record.status() not in (st.RUNNING, st.PAUSED, st.CREATED):
         raise PyboxError(f"container {box.name} is not running")
@@ -241,6 +266,7 @@ def signal_box(root, box, sig):
 def stop(root, box, timeout=10):
     """The stop signal, then SIGKILL after timeout seconds; fine on a stopped container."""
     from pybox.runtime.commands.kill import parse_signal
+    root = reachable_root(root, box)
     record = runtime_record(root, box)
     if record is None or not record.init_alive():
         return
@@ -315,6 +341,7 @@ def after_exit(root, store, box):
 
 
 def remove(root, store, box, force=False):
+    root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused") and not force:
         raise PyboxError(f"container {box.name} is running: stop it first or use rm -f")
     container.delete(root, box.id, force=True)
@@ -333,6 +360,7 @@ def _wait_conmon(box, timeout=3):
 
 def start_again(root, store, box):
     """docker start: a running container is left alone; a stopped one runs again, detached."""
+    root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused"):
         return
     start_detached(root, store, box)
