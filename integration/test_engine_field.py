@@ -54,6 +54,54 @@ def one_line(stderr):
     return lines[0]
 
 
+# --- 11 C3: `run ID` in a bundle directory is runc's run ------------------------------------------
+def test_runc_run_without_bundle_takes_the_current_directory_as_runc_does(docker, tmp_path, busybox_rootfs):
+    """runc's run defaults --bundle to the current directory; callers rely on `cd bundle; runc run ID`."""
+    bundle = runc_spec_bundle(tmp_path / "bundle", busybox_rootfs, "echo", "from the bundle")
+    ours = run_in(bundle, [PYBOX, "--root", docker.root, "run", "ctr1"], env=docker.env)
+    set_process(bundle, "echo", "from the bundle")  # a cgroup of its own for runc
+    runc = run_in(bundle, ["runc", "--root", str(tmp_path / "runc-state"), "run", "ctr1"])
+    assert (runc.returncode, runc.stdout) == (0, "from the bundle\n"), runc.stderr
+    assert (ours.returncode, ours.stdout) == (0, "from the bundle\n"), ours.stderr
+    assert docker.out("ps", "-a", "-q") == ""  # not taken for an image: no engine container
+
+
+def test_runc_run_in_a_bundle_as_an_ordinary_user_never_reads_the_image_store(tmp_path, busybox_rootfs):
+    """As a user who cannot read the image store, `run ID` fails (or not) exactly as `run
+    --bundle . ID` does: before, it said "/var/lib/pybox/images.json: Permission denied"."""
+    top = tempfile.mkdtemp(prefix="pybox-c3-", dir="/tmp")
+    try:
+        os.chmod(top, 0o755)
+        bundle = runc_spec_bundle(os.path.join(top, "bundle"), busybox_rootfs, "echo", "hi")
+        state = os.path.join(top, "state")
+        os.mkdir(state)
+        os.chown(state, NOBODY, NOBODY)
+        env = dict(os.environ, PYBOX_STORAGE=str(tmp_path / "store-nobody-cannot-read"), HOME=top)
+        os.makedirs(env["PYBOX_STORAGE"], 0o700)
+        plain = run_in(bundle, [PYBOX, "--root", state, "run", "x1"], env=env, user=NOBODY)
+        explicit = run_in(bundle, [PYBOX, "--root", state, "run", "--bundle", ".", "x1"], env=env,
+                          user=NOBODY)
+        assert (plain.returncode, plain.stderr) == (explicit.returncode, explicit.stderr)
+        assert "images.json" not in plain.stderr and "image" not in plain.stderr
+    finally:
+        shutil.rmtree(top)
+
+
+def test_docker_run_from_a_directory_holding_a_runtime_config(host, docker, tmp_path, busybox_rootfs):
+    """The rule, both ways, from inside a `runc spec` bundle: an image in the store, a command,
+    a docker flag or an image reference is docker's run; a word naming no image is runc's."""
+    bundle = runc_spec_bundle(tmp_path / "bundle", busybox_rootfs, "echo", "runc form")
+    argv = [PYBOX, "--root", docker.root]
+    assert run_in(bundle, argv + ["run", "--rm", "busybox", "echo", "hi"], env=docker.env).stdout == "hi\n"
+    for image in ("busybox", "busybox:latest"):  # the image's Cmd: sh, which exits at once
+        result = run_in(bundle, argv + ["run", image], env=docker.env)
+        assert result.returncode == 0, result.stderr
+    rows = json.loads(docker.out("ps", "-a", "--format", "json"))
+    assert sorted(r["Image"] for r in rows) == ["busybox", "busybox:latest"]
+    runc_form = run_in(bundle, argv + ["run", "not-an-image"], env=docker.env)
+    assert (runc_form.returncode, runc_form.stdout) == (0, "runc form\n"), runc_form.stderr
+
+
 # --- 11 D: the runtime root is the container's, whatever --root a command is given ---------------
 def alive(pid):
     try:

@@ -7,8 +7,8 @@ def names_image(word):
     from pybox.runtime.manage.lifecycle import open_store
     try:
         return open_store().find(word) is not None
-    except PyboxError:
-        return False
+    except (PyboxError, OSError):
+        return False  # a store this user cannot read names no image
 
 
 def main(g, argv):
