@@ -179,7 +179,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(docker, args, message, monkeyp
 def test_names_are_unique(docker):
     docker("run", "--name", "one", *NONE, "busybox", "true")
     again = docker("run", "--name", "one", *NONE, "busybox", "true", check=False)
-    assert again.returncode == 1 and "already in use" in again.stderr
+    assert again.returncode == 125 and "already in use" in again.stderr
 
 
 def test_network_container_shares_a_network_namespace(docker):

@@ -26,7 +26,13 @@ RUNC_VALUED = ("--console-socket", "--cwd", "--env", "-e", "--user", "-u", "--ad
 
 def main(g, argv):
     if is_docker_form(g, argv):
-        argv = docker_to_runc(g, argv)
+        from pybox.runtime.manage.lifecycle import UserError
+        try:
+            argv = docker_to_runc(g, argv)
+        except UserError as err:  # docker's status when the process cannot be started
+            from pybox.runtime import log
+            log.error(g, f"exec: {err}")
+            return 126
     return runc_exec(g, argv)
 
 
@@ -44,10 +50,11 @@ def is_docker_form(g, argv):
 
 def docker_to_runc(g, argv):
     from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.lifecycle import exec_user
+    from pybox.runtime.manage.lifecycle import exec_user, reachable_root
     from pybox.runtime.manage.options import expand_short
     _, v = docker_parser.parse(expand_short(docker_parser, argv))
     _, box = one(v["container"])
+    g.root = reachable_root(g.root, box)  # the --root the container was created under
     out = ["--tty"] if v["tty"] else []
     out += ["--detach"] if v["detach"] else []
     for entry in v["env"]:
@@ -63,10 +70,20 @@ def docker_to_runc(g, argv):
     return out + [box.id, *v["args"]]
 
 
+def _check_ids(user, gids):
+    """--user UID[:GID] and -g GID: ids, 0..MAX_ID ((uid_t)-1 is no user)."""
+    from pybox.runtime.manage.options import MAX_ID
+    for text in user.split(":") + list(gids):
+        if text and not (text.isdigit() and text.isascii() and int(text) <= MAX_ID):
+            raise PyboxError(f"exec: --user {user!r} / --additional-gids: ids are 0..{MAX_ID}, "
+                             f"not {text!r}")
+
+
 def runc_exec(g, argv):
     from pybox.runtime.exec import ExecOptions, build_process, exec_process, load_process_file
     from pybox.runtime.state import open_existing
     _, v = parser.parse(argv)
+    _check_ids(v["user"] or "", v["additional_gids"])
     if v["apparmor"] or v["process_label"]:
         raise PyboxError("exec: AppArmor and SELinux labels are not supported by pybox")
     if v["process"]:

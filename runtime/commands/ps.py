@@ -58,7 +58,7 @@ def docker_ps(g, argv):
     _, v = docker_parser.parse(expand_short(docker_parser, argv))
     boxes = all_boxes(open_store())
     if not v["all"]:
-        boxes = [box for box in boxes if status_of(g.root, box) in ("running", "paused")]
+        boxes = [box for box in boxes if status_of(g.root, box) in ("running", "paused", "unknown")]
     if v["quiet"]:
         if boxes:
             print("\n".join(box.id[:12] if not v["no_trunc"] else box.id for box in boxes))

@@ -9,6 +9,7 @@ def main(g, argv):
     from pybox.runtime.commands.ps import _table
     from pybox.runtime.container import pids
     from pybox.runtime.manage.each import one
+    from pybox.runtime.manage.lifecycle import reachable_root
     _, v = parser.parse(argv)
     _, box = one(v["container"])
-    return _table(sorted(pids(g.root, box.id)), v["ps_args"] or ["-ef"])
+    return _table(sorted(pids(reachable_root(g.root, box), box.id)), v["ps_args"] or ["-ef"])

@@ -25,7 +25,9 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     from pybox.images.config import resolve_user, to_runtime_spec
     from pybox.runtime.defaults import default_spec
     cfg = (image_config.get("config") if "rootfs" in image_config else image_config) or {}
+    o.check_user_text(cfg.get("User") or "", "image config User")
     spec = to_runtime_spec(image_config, rootfs, default_spec())
+    o.check_user_ids(spec["process"]["user"], f"image config User {cfg.get('User') or ''!r}")
     process = spec["process"]
     process["args"] = command_line(cfg, v)
     if v["init"]:
@@ -37,7 +39,9 @@ def build_spec(image_config, rootfs, v, box, etc_files, store):
     if v["workdir"]:
         process["cwd"] = _absolute(v["workdir"], "--workdir")
     if v["user"]:
+        o.check_user_text(v["user"], "--user")
         process["user"] = resolve_user(v["user"], rootfs)
+        o.check_user_ids(process["user"], f"--user {v['user']!r}")
         _home_of_user(process, cfg, rootfs)
     process["env"] = _env(process["env"], v, box)
     process["capabilities"] = _capability_sets(v)
@@ -171,7 +175,6 @@ def _image_volumes(volumes, mounts, rootfs, box):
     container's own, seeded with what the image holds there, so writes stay off the rootfs.
     They go when the container goes (with its bundle directory)."""
     import hashlib
-    import shutil
     taken = [m["destination"].rstrip("/") or "/" for m in mounts]
     made = []
     for dest in sorted(volumes):
@@ -180,26 +183,34 @@ def _image_volumes(volumes, mounts, rootfs, box):
             continue
         source = box.path("volumes", hashlib.sha256(dest.encode()).hexdigest()[:16])
         os.makedirs(source, 0o755, exist_ok=True)
-        _seed_volume(rootfs, dest, source, shutil)
+        _seed_volume(rootfs, dest, source)
         made.append({"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rw"]})
     return made
 
 
-def _seed_volume(rootfs, dest, source, shutil):
+def _seed_volume(rootfs, dest, source):
     """Copy what the image has at dest, resolved inside the rootfs: a hostile image's symlinks
-    must not make pybox copy host files into the container."""
+    must not make pybox copy host files into the container, nor its device nodes make pybox
+    read the host's devices (they are recreated, as docker does)."""
     from pybox import kernel as k
-    from pybox.runtime.init.paths import fd_path, is_dir_fd
+    from pybox.runtime.manage.tree import copy_tree
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_PATH, resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_MAGICLINKS)
+        fd = k.openat2(root_fd, dest.lstrip("/"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+                       resolve=k.RESOLVE_IN_ROOT | k.RESOLVE_NO_MAGICLINKS)
     except OSError:
-        return  # nothing there in the image: the volume starts empty
+        return  # nothing there in the image, or not a directory: the volume starts empty
     finally:
         os.close(root_fd)
     try:
-        if is_dir_fd(fd):
-            shutil.copytree(fd_path(fd), source, symlinks=True, dirs_exist_ok=True)
+        target = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            copy_tree(fd, target)
+        except OSError as err:
+            raise PyboxError(f"image VOLUME {dest}: copying the image's files into the volume "
+                             f"failed: {err.strerror or err}") from None
+        finally:
+            os.close(target)
     finally:
         os.close(fd)
 

@@ -53,9 +53,12 @@ def words_of(argv, valued=()):
     return words
 
 
-def runtime_id(root, word):
-    """The runtime's container id for a word that may be a pybox name or id prefix."""
+def runtime_target(root, word):
+    """(runtime root, container id) for a word that may be a pybox name or id prefix: a pybox
+    container is under the --root it was created with."""
     if not is_docker_ref(root, word):
-        return word
+        return root, word
     from pybox.runtime.manage.containers import resolve
-    return resolve(_StoreRoot(), word).id
+    from pybox.runtime.manage.lifecycle import reachable_root
+    box = resolve(_StoreRoot(), word)
+    return reachable_root(root, box), box.id

@@ -2,6 +2,9 @@
 
 Detached containers run under conmon: it calls `pybox create`, keeps the container's output in
 a k8s-file log and writes the exit status, so no Python process stays per container.
+
+A container's metadata records the runtime --root it was created under (as podman records its
+runtime root), and every command here uses that one, whatever --root it was itself given.
 """
 
 import os
@@ -27,7 +30,8 @@ def create_box(root, store, v):
     fields = net.settings(v)
     image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(
-        fields, image=v["image"], image_id=image.id, rm=bool(v["rm"]), tty=bool(v["tty"]),
+        fields, runtime_root=os.path.abspath(root), image=v["image"], image_id=image.id,
+        rm=bool(v["rm"]), tty=bool(v["tty"]),
         interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
         command=[], hostname=v["hostname"] or ""))
     try:
@@ -40,9 +44,19 @@ def create_box(root, store, v):
             f.write(jsonio.dumps(spec))
         box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"))
     except BaseException:
-        store.unmount_rootfs(box.id)
+        release_rootfs(store, box)
         raise
     return box
+
+
+def release_rootfs(store, box):
+    """The rootfs and the bundle; anonymous volumes first, which may be too deep for rmtree."""
+    from pybox.runtime.manage.tree import remove_tree
+    try:
+        remove_tree(box.path("volumes"))
+    except OSError:
+        pass  # unmount_rootfs removes what it can
+    store.unmount_rootfs(box.id)
 
 
 def _image(store, ref):
@@ -69,14 +83,23 @@ def _netns_of(root, store, ref):
     return f"/proc/{record.data['pid']}/ns/net"
 
 
+def runtime_root(root, box):
+    """The --root the container was created under; root for one created before pybox recorded it."""
+    return box.data.get("runtime_root") or root
+
+
 def runtime_record(root, box):
-    record = Record(root, box.id)
+    record = Record(runtime_root(root, box), box.id)
     return record.load() if record.exists() else None
 
 
 def status_of(root, box):
+    """docker's state; "unknown" when conmon still watches a container the runtime has no
+    state for under its root (so it may well be running): never "exited" for that."""
     record = runtime_record(root, box)
     if record is None:
+        if box.data.get("started") and box.exit_code() is None and _under_conmon(box):
+            return "unknown"
         return "exited" if box.data.get("started") else "created"
     status = record.status()
     return {st.STOPPED: "exited", st.CREATED: "created", st.CREATING: "created"}.get(status, status)
@@ -87,6 +110,7 @@ def run_foreground(root, store, box):
     """Create, connect, start and wait in this process (it stays the container's parent)."""
     from pybox import kernel as k
     from pybox.runtime.commands.run import _console_pair, _receive_master, forward_signals, wait_for
+    root = runtime_root(root, box)
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
     console = _console_pair(opts)
@@ -138,6 +162,7 @@ def _create_with_stdio(root, box, opts, relay):
 
 def start_detached(root, store, box):
     """conmon creates the container; we connect its network and start it."""
+    root = box.data["runtime_root"] = runtime_root(root, box)
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
@@ -221,7 +246,17 @@ def _conmon_error(box, stderr):
 
 
 # --- stopping --------------------------------------------------------------------------------
+def reachable_root(root, box):
+    """The container's runtime root; an error if it runs where the runtime cannot see it."""
+    root = runtime_root(root, box)
+    if status_of(root, box) == "unknown":
+        raise PyboxError(f"container {box.name} is still monitored by conmon but has no runtime "
+                         f"state under {root} (was it started with another --root?)")
+    return root
+
+
 def signal_box(root, box, sig):
+    root = reachable_root(root, box)
     record = runtime_record(root, box)
     if record is None or record.status() not in (st.RUNNING, st.PAUSED, st.CREATED):
         raise PyboxError(f"container {box.name} is not running")
@@ -231,6 +266,7 @@ def signal_box(root, box, sig):
 def stop(root, box, timeout=10):
     """The stop signal, then SIGKILL after timeout seconds; fine on a stopped container."""
     from pybox.runtime.commands.kill import parse_signal
+    root = reachable_root(root, box)
     record = runtime_record(root, box)
     if record is None or not record.init_alive():
         return
@@ -305,12 +341,13 @@ def after_exit(root, store, box):
 
 
 def remove(root, store, box, force=False):
+    root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused") and not force:
         raise PyboxError(f"container {box.name} is running: stop it first or use rm -f")
     container.delete(root, box.id, force=True)
     net.disconnect(store, box)
     _wait_conmon(box)
-    store.unmount_rootfs(box.id)
+    release_rootfs(store, box)
 
 
 def _wait_conmon(box, timeout=3):
@@ -323,6 +360,7 @@ def _wait_conmon(box, timeout=3):
 
 def start_again(root, store, box):
     """docker start: a running container is left alone; a stopped one runs again, detached."""
+    root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused"):
         return
     start_detached(root, store, box)
@@ -331,8 +369,18 @@ def start_again(root, store, box):
 def exec_user(root, box, text):
     """-u NAME[:GROUP] as uid:gid, names looked up in the container's own /etc/passwd."""
     from pybox.images.config import resolve_user
+    from pybox.runtime.manage.options import check_user_ids, check_user_text
     record = runtime_record(root, box)
     if record is None:
         raise PyboxError(f"container {box.name} is not running")
-    user = resolve_user(text, record.data["rootfs"])
+    try:
+        check_user_text(text, "--user")
+        user = resolve_user(text, record.data["rootfs"])
+        check_user_ids(user, f"--user {text!r}")
+    except PyboxError as err:
+        raise UserError(str(err)) from None
     return f"{user['uid']}:{user['gid']}"
+
+
+class UserError(PyboxError):
+    """-u names no user the container has: docker's exec cannot start the process (126)."""

@@ -46,6 +46,28 @@ def parse_run(argv):
     return v
 
 
+# (uid_t)-1 is no user: setresuid(-1, ...) means "leave unchanged", and a process meant to
+# run as it would stay root.
+MAX_ID = 4294967294
+
+
+def check_user_text(text, what):
+    """USER[:GROUP] as -u or an image's User: a numeric part must be an id, 0..MAX_ID."""
+    for part in text.split(":", 1):
+        digits = part[1:] if part[:1] in ("-", "+") else part
+        if digits.isdigit() and (digits != part or not part.isascii() or int(part) > MAX_ID):
+            raise PyboxError(f"{what} {text!r}: user and group ids are 0..{MAX_ID}")
+
+
+def check_user_ids(user, what):
+    """A resolved process.user (its ids may come from the image's /etc/passwd and /etc/group)."""
+    ids = [("uid", user.get("uid")), ("gid", user.get("gid"))]
+    ids += [("additional gid", gid) for gid in user.get("additionalGids") or []]
+    for kind, value in ids:
+        if not isinstance(value, int) or not 0 <= value <= MAX_ID:
+            raise PyboxError(f"{what}: {kind} {value} is outside 0..{MAX_ID}")
+
+
 UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 

@@ -7,11 +7,23 @@ def names_image(word):
     from pybox.runtime.manage.lifecycle import open_store
     try:
         return open_store().find(word) is not None
-    except PyboxError:
-        return False
+    except (PyboxError, OSError):
+        return False  # a store this user cannot read names no image
 
 
 def main(g, argv):
+    """docker's exit status 125 when pybox itself fails (bad flags, image, config)."""
+    try:
+        return _run(g, argv)
+    except (PyboxError, OSError) as err:
+        from pybox.runtime import log
+        if isinstance(err, OSError):
+            err = f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")
+        log.error(g, f"run: {err}")
+        return 125
+
+
+def _run(g, argv):
     from pybox.runtime.manage import lifecycle, options
     v = options.parse_run(argv)
     store = lifecycle.open_store()

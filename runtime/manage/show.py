@@ -37,6 +37,8 @@ def status_text(root, box):
     if status == "exited":
         since = duration(seconds_since(box.finished_at()))
         return f"Exited ({box.exit_code() or 0}) {since} ago"
+    if status == "unknown":
+        return "Unknown (no runtime state under its --root)"
     return "Created"
 
 

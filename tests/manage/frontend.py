@@ -57,3 +57,36 @@ def docker(tmp_path, storage):
     d.remove_all()
     assert not d.out("ps", "-a", "-q"), "containers left behind"
     assert not d.mounts_left()
+
+
+def tar_of_dir(path):
+    """An uncompressed layer tar of a directory's contents (owners, modes, links as they are)."""
+    import io
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(os.listdir(path)):
+            tar.add(os.path.join(path, name), arcname=name)
+    return out.getvalue()
+
+
+def busybox_layer(tmp_path):
+    """The tests' busybox rootfs as one layer, the base of images a test builds."""
+    from integration.busybox import build_rootfs
+    return tar_of_dir(build_rootfs(str(tmp_path / "busybox-rootfs")))
+
+
+def import_image(docker, tmp_path, name, tars, config):
+    """An OCI image of these layer tars and image config, imported into docker's store as name."""
+    import json
+    from tests.images.layouts import OCI_MANIFEST, Layout, digest
+    layout = Layout(tmp_path / f"layout-{name}")
+    cfg = {"architecture": "amd64", "os": "linux", "config": config,
+           "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]}}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           **layout.blob(json.dumps(cfg).encode())},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layout.blob(t)}
+                           for t in tars]}
+    layout.tag({"mediaType": OCI_MANIFEST, **layout.blob(json.dumps(manifest).encode())}, "latest")
+    docker("import", layout.path, name)
