@@ -120,8 +120,33 @@ def environment(process):
     env.setdefault("PATH", DEFAULT_PATH)
     if process.get("terminal"):
         env.setdefault("TERM", "xterm")
-    env.setdefault("HOME", "/root" if (process.get("user") or {}).get("uid", 0) == 0 else "/")
+    if "HOME" not in env:
+        env["HOME"] = home_of((process.get("user") or {}).get("uid", 0))
     return env
+
+
+def home_of(uid):
+    """The home directory of uid in the container's /etc/passwd, "/" when it has none (runc).
+
+    The file is the container's: a fifo or a device there must not make the runtime hang."""
+    try:
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return "/"
+    try:
+        if os.fstat(fd).st_mode & 0o170000 != 0o100000:  # a regular file (no module to import)
+            return "/"
+        data = os.read(fd, 1 << 22)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    wanted = str(uid).encode()
+    for line in data.split(b"\n"):
+        fields = line.split(b":")
+        if len(fields) >= 6 and fields[2] == wanted:
+            return fields[5].decode(errors="surrogateescape") or "/"
+    return "/"
 
 
 def find_executable(name, env):
@@ -136,6 +161,15 @@ def find_executable(name, env):
     if "/" in name and os.path.exists(name):
         raise PyboxError(f"exec {name!r}: permission denied")
     raise PyboxError(f"exec {name!r}: executable file not found in $PATH")
+
+
+def make_cwd(cwd):
+    """The init creates a missing process.cwd (mode 0755) as the container's root, before the
+    user is switched, as runc and crun do. Called inside the container's root."""
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as err:
+        raise from_oserror(err, f"process.cwd {cwd}: create it") from None
 
 
 def enter_cwd(cwd):
