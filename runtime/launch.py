@@ -150,12 +150,21 @@ def _converse(channel, ctx, handlers, intermediate_pid):
             channel.send("cgroup-ok")
         elif tag == "seccomp":
             handlers.on_seccomp(fd)
+        elif tag == "warning":
+            warn(payload["message"])
         elif tag == "ready":
             return
         elif tag == "error":
             raise PyboxError(payload["message"])
         else:
             raise PyboxError("the container process exited before it was ready")
+
+
+def warn(message):
+    """One line on stderr and in --log, and go on (what runc logs at level warning)."""
+    from pybox.runtime import log
+    sys.stderr.write(f"pybox: warning: {message}\n")
+    log.write(None, "warning", message)
 
 
 def _send_go(channel, payload):
