@@ -22,6 +22,16 @@ def run_hooks(config, kind, state, in_container=False):
             os.close(stub[0])
 
 
+def _unblock_all():
+    """A hook starts with an empty signal mask. subprocess resets SIGPIPE and SIGXFSZ (which
+    Python ignores) itself, but passes on the mask pybox's caller gave it. None when it is empty:
+    a preexec_fn costs subprocess its faster spawn."""
+    import _signal
+    if not _signal.pthread_sigmask(_signal.SIG_BLOCK, ()):
+        return None
+    return lambda: _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+
+
 def _run(hook, state, where, stub=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
@@ -36,7 +46,8 @@ def _run(hook, state, where, stub=None):
     try:
         result = subprocess.run(args, executable=executable, input=jsonio.dumps(state).encode(),
                                 env=env, capture_output=True, timeout=hook.get("timeout"),
-                                close_fds=True, pass_fds=pass_fds, cwd="/")
+                                close_fds=True, pass_fds=pass_fds, cwd="/",
+                                preexec_fn=_unblock_all())
     except subprocess.TimeoutExpired:
         raise PyboxError(f"{where} {hook['path']}: timed out after {hook['timeout']}s") from None
     except OSError as err:

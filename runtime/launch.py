@@ -18,6 +18,7 @@ class Handlers:
         self.ctx = ctx
         self.cgroup = cgroup
         self.pid = None
+        self.reaped = False  # the forked child is waited for: its pid may be anyone's now
 
     def prepare(self):
         """Right after the fork, while the child enters its namespaces."""
@@ -67,6 +68,7 @@ def launch(ctx, entry, handlers, direct=False):
     entry is an intermediate that forks the init and reports its pid or, when direct, the init
     itself, born in the namespaces this process hands over for the fork (forkns.py).
     """
+    check_preserved_fds(ctx.preserve_fds)
     parent, child = Channel.pair()
     ctx.sync = child
     own_pid_ns, ctx.given_by_parent = forkns.enter_for_child(ctx) if direct else (None, 0)
@@ -89,13 +91,31 @@ def launch(ctx, entry, handlers, direct=False):
             handlers.after_go()
         _converse(parent, ctx, handlers, None if direct else forked)
     except BaseException:
-        _kill(handlers.pid or (forked if direct else None))
+        # Close first: an intermediate waiting for "userns-ok" (or any other answer) gets EOF
+        # and exits; then kill what may still run (our child, unless it is reaped already).
+        parent.close()
+        _kill(handlers.pid)
+        if not handlers.reaped:
+            _kill(forked)
         _reap(forked)
         raise
     finally:
         warmup.stop()
         parent.close()
     return handlers.pid
+
+
+def check_preserved_fds(count):
+    """--preserve-fds N passes fds 3..N+2, which the caller must have given us. Refused, as runc
+    does, when one is not open; and when one is ours (close-on-exec, as everything pybox opens):
+    the state directory's lock held by the container would make `delete` wait forever."""
+    for fd in range(3, 3 + count):
+        try:
+            inherited = os.get_inheritable(fd)
+        except OSError:
+            raise PyboxError(f"--preserve-fds {count}: fd {fd} is not open") from None
+        if not inherited:
+            raise PyboxError(f"--preserve-fds {count}: fd {fd} was not passed to pybox")
 
 
 def _run_child(ctx, entry):
@@ -119,6 +139,7 @@ def _converse(channel, ctx, handlers, intermediate_pid):
             channel.send("userns-ok")
         elif tag == "pid":
             _reap(intermediate_pid)
+            handlers.reaped = True
             _send_go(channel, handlers.on_pid(payload["pid"]))
             handlers.after_go()
         elif tag == "hooks":
@@ -129,12 +150,21 @@ def _converse(channel, ctx, handlers, intermediate_pid):
             channel.send("cgroup-ok")
         elif tag == "seccomp":
             handlers.on_seccomp(fd)
+        elif tag == "warning":
+            warn(payload["message"])
         elif tag == "ready":
             return
         elif tag == "error":
             raise PyboxError(payload["message"])
         else:
             raise PyboxError("the container process exited before it was ready")
+
+
+def warn(message):
+    """One line on stderr and in --log, and go on (what runc logs at level warning)."""
+    from pybox.runtime import log
+    sys.stderr.write(f"pybox: warning: {message}\n")
+    log.write(None, "warning", message)
 
 
 def _send_go(channel, payload):

@@ -17,6 +17,7 @@ Each message is a tag, a space and a JSON payload, optionally with one fd (SCM_R
                                 the runtime's own Python memory is not charged to the container)
  parent       →  cgroup-ok
  init         →  seccomp        the NOTIFY listener fd (with fd)
+ init         →  warning        {"message": ...}: something skipped (runc logs these); go on
  init         →  ready          everything before exec is done; create may return
  any          →  error          {"message": ...}: the step failed; the sender exits
 """

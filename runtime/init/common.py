@@ -98,33 +98,46 @@ def _set_memory_policy(policy):
 
 
 def exec_process(ctx, before_exec=None):
-    """Identity, capabilities, cwd and seccomp, then "ready" and execve; before_exec (the init's
-    wait for `start`) runs once the parent has let go."""
+    """Identity, capabilities, cwd, then "ready" and execve; before_exec (the init's wait for
+    `start`) runs once the parent has let go.
+
+    The seccomp filter comes last, so that a profile need not allow what the runtime does
+    (close_range, getcwd, ...): after it, nothing but execve -- and, without no_new_privs, the
+    one capset that drops the CAP_SYS_ADMIN held for loading it. A filter with NOTIFY rules is
+    loaded before "ready" instead: its listener fd must reach the parent while it listens.
+    """
     process = ctx.process
     env = proc.environment(process)
-    seccomp_early = ctx.seccomp is not None and not process.get("noNewPrivileges")
-    if seccomp_early:
-        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping it.
-        _install_seccomp(ctx)
     _set_memory_policy(ctx.linux.get("memoryPolicy"))
-    proc.become(process)
+    hold = proc.seccomp_needs_admin(process) if ctx.seccomp is not None else 0
+    skipped = proc.become(process, hold)
+    if skipped:
+        ctx.sync.send("warning", {"message": f"process.capabilities.ambient: {', '.join(skipped)} not "
+                                             "in both the permitted and inheritable sets: not raised"})
     proc.enter_cwd(process.get("cwd") or "/")
     path = proc.find_executable(process["args"][0], env)
     proc.close_extra_fds(3 + ctx.preserve_fds)
     stub = dmz.prepare()  # the host's interpreter must never be what the container execs through
-    if ctx.seccomp is not None and not seccomp_early:
-        # As late as possible, but while the parent can still receive a NOTIFY listener fd.
-        _install_seccomp(ctx)
+    notify = ctx.seccomp is not None and ctx.seccomp.notify
+    if notify:
+        proc.default_signals()
+        _install_seccomp(ctx, hold)
     ctx.sync.send("ready")
     ctx.sync.close()
     if before_exec is not None:
         before_exec()
+    if not notify:
+        proc.default_signals()
+        if ctx.seccomp is not None:
+            _install_seccomp(ctx, hold)
     dmz.execve(stub, path, process["args"], env)
 
 
-def _install_seccomp(ctx):
+def _install_seccomp(ctx, hold):
     from pybox.seccomp import install
     fd = install(ctx.seccomp)
+    if hold:
+        proc.release_held(ctx.process)
     if fd is not None:
         ctx.sync.send("seccomp", None, fd=fd)
         os.close(fd)

@@ -93,23 +93,68 @@ def set_identity(user):
         os.umask(user["umask"])
 
 
-def set_capabilities(caps):
-    k.capset(cap_mask(caps.get("effective")), cap_mask(caps.get("permitted")),
-             cap_mask(caps.get("inheritable")))
+CAP_SYS_ADMIN = 1 << CAP_NUMBERS["CAP_SYS_ADMIN"]
+
+
+def cap_sets(caps):
+    """(effective, permitted, inheritable) masks, as capset takes them."""
+    return cap_mask(caps.get("effective")), cap_mask(caps.get("permitted")), cap_mask(caps.get("inheritable"))
+
+
+def set_capabilities(caps, hold=0):
+    """capset, with the caps in `hold` kept effective and permitted besides, then the ambient set.
+
+    An ambient capability must be permitted and inheritable; one that is not is skipped, as runc
+    and crun do (`runc spec` writes such a config; the runtime spec says not to fail). Returns
+    the names skipped."""
+    effective, permitted, inheritable = cap_sets(caps)
+    k.capset(effective | hold, permitted | hold, inheritable)
     k.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_CLEAR_ALL)
+    skipped = []
     for name in caps.get("ambient") or []:
+        if not permitted & inheritable & (1 << CAP_NUMBERS[name]):
+            skipped.append(name)
+            continue
         k.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_RAISE, CAP_NUMBERS[name])
+    return skipped
 
 
-def become(process):
-    """Everything about identity and privileges, in the order the kernel needs."""
+def seccomp_needs_admin(process):
+    """Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN in the effective set:
+    the mask to hold through become() when the process itself is not given it."""
+    if process.get("noNewPrivileges"):
+        return 0
+    effective = cap_mask((process.get("capabilities") or {}).get("effective"))
+    return 0 if effective & CAP_SYS_ADMIN else CAP_SYS_ADMIN
+
+
+def become(process, hold=0):
+    """Everything about identity and privileges, in the order the kernel needs. `hold`: caps kept
+    effective until release_held() (CAP_SYS_ADMIN to load seccomp). Returns the ambient
+    capabilities that were skipped."""
     caps = process.get("capabilities") or {}
     set_limits(process)
     drop_bounding(caps)
     set_identity(process.get("user") or {})
-    set_capabilities(caps)
+    skipped = set_capabilities(caps, hold)
     if process.get("noNewPrivileges"):
         k.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
+    return skipped
+
+
+def release_held(process):
+    """The final capset, dropping what become() held; the ambient set is left as it was."""
+    k.capset(*cap_sets(process.get("capabilities") or {}))
+
+
+def default_signals():
+    """What Python changed goes back to the default before execve: SIGPIPE and SIGXFSZ, which
+    the interpreter ignores, and the signal mask (emptied). Caught signals reset themselves at
+    execve; signals the caller ignored stay ignored, as with runc."""
+    import _signal  # built in: no file to find after pivot_root
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
 def environment(process):
@@ -120,8 +165,33 @@ def environment(process):
     env.setdefault("PATH", DEFAULT_PATH)
     if process.get("terminal"):
         env.setdefault("TERM", "xterm")
-    env.setdefault("HOME", "/root" if (process.get("user") or {}).get("uid", 0) == 0 else "/")
+    if "HOME" not in env:
+        env["HOME"] = home_of((process.get("user") or {}).get("uid", 0))
     return env
+
+
+def home_of(uid):
+    """The home directory of uid in the container's /etc/passwd, "/" when it has none (runc).
+
+    The file is the container's: a fifo or a device there must not make the runtime hang."""
+    try:
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return "/"
+    try:
+        if os.fstat(fd).st_mode & 0o170000 != 0o100000:  # a regular file (no module to import)
+            return "/"
+        data = os.read(fd, 1 << 22)
+    except OSError:
+        return "/"
+    finally:
+        os.close(fd)
+    wanted = str(uid).encode()
+    for line in data.split(b"\n"):
+        fields = line.split(b":")
+        if len(fields) >= 6 and fields[2] == wanted:
+            return fields[5].decode(errors="surrogateescape") or "/"
+    return "/"
 
 
 def find_executable(name, env):
@@ -136,6 +206,15 @@ def find_executable(name, env):
     if "/" in name and os.path.exists(name):
         raise PyboxError(f"exec {name!r}: permission denied")
     raise PyboxError(f"exec {name!r}: executable file not found in $PATH")
+
+
+def make_cwd(cwd):
+    """The init creates a missing process.cwd (mode 0755) as the container's root, before the
+    user is switched, as runc and crun do. Called inside the container's root."""
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as err:
+        raise from_oserror(err, f"process.cwd {cwd}: create it") from None
 
 
 def enter_cwd(cwd):

@@ -110,6 +110,7 @@ def container_init(ctx):
             rfs.write_sysctls(ctx.linux.get("sysctl") or {})
             os.chroot(ctx.rootfs)
             os.chdir("/")
+        proc.make_cwd(ctx.process.get("cwd") or "/")
         _set_names(ctx.config)
         _set_personality(ctx.linux.get("personality"))
         _join_cgroup(ctx)

@@ -22,8 +22,8 @@ def tenant(ctx):
         ctx.sync.send("cgroup")
         ctx.sync.expect("cgroup-ok")
         proc.set_affinity(ctx.process, "final")
+        os.setsid()  # a session and process group of its own, as runc gives every exec'd process
         if ctx.process.get("terminal"):
-            os.setsid()
             common.setup_terminal(ctx, dev_console=False)  # /dev/console stays the init's
         common.exec_process(ctx)
     except BaseException as err:  # noqa: BLE001
