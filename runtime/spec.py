@@ -105,7 +105,8 @@ def _expect(value, kind, path):
 
 
 def validate(config, bundle):
-    _expect(config, dict, "(top level)")
+    from pybox.runtime.schema import check_config
+    check_config(config)  # every field's JSON type, before anything here reads one
     if not isinstance(config.get("ociVersion"), str):
         fail("ociVersion", "missing or not a string")
     if not config["ociVersion"].startswith("1."):
@@ -115,7 +116,7 @@ def validate(config, bundle):
         if value not in (None, "", {}, []):
             fail(dotted, why)
     _validate_root(config, bundle)
-    _validate_process(_expect(config.get("process") or {}, dict, "process"), "process")
+    _validate_process(config.get("process") or {}, "process", typed=True)
     linux = _expect(config.get("linux") or {}, dict, "linux")
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
@@ -165,7 +166,10 @@ def root_path(config, bundle):
     return os.path.normpath(os.path.join(os.path.abspath(bundle), config["root"]["path"]))
 
 
-def _validate_process(process, path):
+def _validate_process(process, path, typed=False):
+    if not typed:  # exec's process: config.json's was checked with the rest of config.json
+        from pybox.runtime.schema import check_process
+        check_process(process)
     if not process:
         fail(path, "missing: there is nothing to run")
     args = process.get("args")
