@@ -79,6 +79,8 @@ def load_bundle(bundle):
             config = jsonio.loads(f.read())
     except FileNotFoundError:
         raise PyboxError(f"bundle {bundle}: config.json not found") from None
+    except jsonio.TooDeep as err:
+        raise PyboxError(f"config.json: {err}") from None
     except ValueError as err:
         raise PyboxError(f"config.json: not valid JSON: {err}") from None
     except OSError as err:
