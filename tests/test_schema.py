@@ -66,6 +66,20 @@ def test_id_mappings(bundle, mapping, message):
     assert refusal(config, bundle).startswith(f"config.json: linux.uidMappings[0].{message}")
 
 
+@pytest.mark.parametrize("mapping, message", [
+    ({"containerID": 0, "hostID": 4294967000, "size": 1000}, "hostID 4294967000 + size 1000 goes past id 4294967294"),
+    ({"containerID": 1, "hostID": 0, "size": 4294967295}, "containerID 1 + size 4294967295 goes past id 4294967294"),
+])
+def test_id_mapping_ranges_end_before_minus_one(bundle, mapping, message):
+    config = default_spec()
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]
+    config["linux"]["gidMappings"] = [mapping]
+    assert refusal(config, bundle) == f"config.json: linux.gidMappings[0]: {message}"
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 4294967294 - 999, "size": 1000}]
+    validate(config, bundle)
+
+
 @pytest.mark.parametrize("field, value, message", [
     # runc: "json: cannot unmarshal string into Go struct field Process.process.noNewPrivileges of type bool"
     ("process.noNewPrivileges", "no", "process.noNewPrivileges: must be true or false, not a string"),
