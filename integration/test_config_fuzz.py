@@ -193,14 +193,15 @@ def paths_in(node, prefix=()):
 
 def schema_paths(node, prefix=()):
     """Every path the runtime spec defines (arrays: their first element; maps: a member "k")."""
-    if isinstance(node, schema.Obj):
-        for key, sub in node.fields.items():
+    kind = node[0] if isinstance(node, tuple) else None
+    if kind == "obj":
+        for key, sub in node[1].items():
             yield prefix + (key,)
             yield from schema_paths(sub, prefix + (key,))
-    elif isinstance(node, (schema.Arr, schema.Map)):
-        part = 0 if isinstance(node, schema.Arr) else "k"
+    elif kind in ("arr", "map"):
+        part = 0 if kind == "arr" else "k"
         yield prefix + (part,)
-        yield from schema_paths(node.item, prefix + (part,))
+        yield from schema_paths(node[1], prefix + (part,))
 
 
 def put(config, path, value):
@@ -237,10 +238,11 @@ def put(config, path, value):
 def schema_at(node, path):
     """The schema table's entry for path, or None where the spec defines nothing."""
     for part in path:
-        if isinstance(node, schema.Obj) and isinstance(part, str):
-            node = node.fields.get(part)
-        elif isinstance(node, schema.Map) and isinstance(part, str) or isinstance(node, schema.Arr) and isinstance(part, int):
-            node = node.item
+        kind = node[0] if isinstance(node, tuple) else None
+        if kind == "obj" and isinstance(part, str):
+            node = node[1].get(part)
+        elif kind == "map" and isinstance(part, str) or kind == "arr" and isinstance(part, int):
+            node = node[1]
         else:
             return None
     return node
@@ -248,17 +250,15 @@ def schema_at(node, path):
 
 def edge_values(node):
     """Values of the right JSON type that sit at the edges of what the field takes."""
-    if isinstance(node, schema.Int):
-        return [node.lo, node.hi, node.lo + 1, node.hi - 1, 0, 1]
-    if node in (schema.STR, schema.TEXT):
+    kind = node[0] if isinstance(node, tuple) else node
+    if kind == "int":
+        _, lo, hi = node
+        return [lo, hi, lo + 1, hi - 1, 0, 1]
+    if kind in (schema.STR, schema.TEXT):
         return ["", "/", "BOGUS", "/dev/null", "..", "a" * 5000, "/proc/self/ns/net", "é"]
-    if node is schema.BOOL:
+    if kind == schema.BOOL:
         return [True, False]
-    if isinstance(node, (schema.Obj, schema.Map)):
-        return [{}]
-    if isinstance(node, schema.Arr):
-        return [[]]
-    return WRONG_TYPES
+    return {"obj": [{}], "map": [{}], "arr": [[]]}.get(kind, WRONG_TYPES)
 
 
 OPERATIONS = ["type"] * 3 + ["edge"] * 4 + ["huge", "negative", "string", "string", "delete", "delete", "null",
