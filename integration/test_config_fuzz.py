@@ -357,6 +357,23 @@ RUNC_REFUSES = [
     ("process.user.additionalGids", [4294967295]),
     ("process.noNewPrivileges", "no"),  # runc: cannot unmarshal string into ... of type bool
     ("process.terminal", "false"),
+    # Wrong JSON types elsewhere, each refused by runc's json.Unmarshal into the spec's Go types.
+    ("process.capabilities.bounding", ["CAP_KILL", 5]),
+    ("process.rlimits", [{"type": "RLIMIT_NOFILE", "soft": "1024", "hard": 1024}]),
+    ("process.user.umask", -1),
+    ("process.oomScoreAdj", 1.5),
+    ("root.readonly", "yes"),
+    ("linux.namespaces", [{"type": 5}]),
+    ("mounts", [{"destination": "/x", "type": "tmpfs", "options": [5]}]),
+    ("linux.resources", {"memory": {"limit": "1g"}}),
+    ("linux.resources", {"pids": {"limit": 1.5}}),
+    ("linux.resources", {"devices": [{"allow": "yes", "access": "rwm"}]}),
+    ("linux.devices", [{"path": "/dev/x", "type": "c", "major": "1", "minor": 3}]),
+    ("linux.uidMappings", [{"containerID": -1, "hostID": 0, "size": 1}]),
+    ("linux.sysctl", {"net.ipv4.ip_forward": 1}),
+    ("linux.seccomp", {"defaultAction": 5}),
+    ("hooks", {"prestart": [{"path": "/bin/true", "args": "true"}]}),
+    ("annotations", {"a": 1}),
 ]
 
 
