@@ -1,4 +1,8 @@
-"""Typed access to linux.resources, so a bad value is an error naming its field."""
+"""Typed access to linux.resources, so a bad value is an error naming its field.
+
+create has checked config.json's types already (runtime/schema.py); these checks also hold for
+`update`'s resources, which come from its own file and flags.
+"""
 
 from pybox.errors import PyboxError
 
@@ -28,6 +32,8 @@ def number(parent, key, field):
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise PyboxError(f"linux.resources.{field}: must be an integer, not {value!r}")
+    if not -(1 << 63) <= value < 1 << 64:  # the spec's int64 and uint64 fields
+        raise PyboxError(f"linux.resources.{field}: {value} is out of range")
     return value
 
 
@@ -42,8 +48,8 @@ def string(parent, key, field):
     value = parent.get(key)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or "\n" in value:
-        raise PyboxError(f"linux.resources.{field}: must be a one-line string")
+    if not isinstance(value, str) or "\n" in value or "\0" in value:
+        raise PyboxError(f"linux.resources.{field}: must be a one-line string without NUL bytes")
     return value
 
 

@@ -5,6 +5,7 @@ The C accelerator `_json` that json itself uses does the real work; this module 
 """
 
 import _json
+import sys
 
 _ESCAPE = _json.encode_basestring_ascii
 
@@ -23,20 +24,44 @@ class _ScanContext:
 _scan = _json.make_scanner(_ScanContext())
 _WHITESPACE = " \t\n\r"
 
+# Arrays and objects nested deeper than this are refused. The C scanner counts its nesting against
+# the interpreter's recursion limit, so the limit is lowered to this much above the caller's depth
+# (its Python frames: C calls between them use a few levels more) while it runs: what loads
+# accepts, dumps (which the C encoder nests the same way) can write back from any depth the rest
+# of pybox calls it at, and a document nested 100,000 deep is one error, not a RecursionError.
+MAX_DEPTH = 200
+
+
+class TooDeep(ValueError):
+    pass
+
 
 def loads(text):
-    """Parse a JSON document; ValueError on malformed input."""
+    """Parse a JSON document; ValueError on malformed input (TooDeep when nested too deeply)."""
     if isinstance(text, bytes):
         text = text.decode()
     start = len(text) - len(text.lstrip(_WHITESPACE))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_depth() + MAX_DEPTH)
     try:
         value, end = _scan(text, start)
+    except RecursionError:
+        raise TooDeep(f"nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)") from None
     except (StopIteration, ValueError, SystemError):
         _explain(text)
         raise ValueError("malformed JSON") from None
+    finally:
+        sys.setrecursionlimit(limit)
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data at character {end}")
     return value
+
+
+def _depth():
+    frame, depth = sys._getframe(1), 1
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
 
 
 def _explain(text):

@@ -79,6 +79,8 @@ def load_bundle(bundle):
             config = jsonio.loads(f.read())
     except FileNotFoundError:
         raise PyboxError(f"bundle {bundle}: config.json not found") from None
+    except jsonio.TooDeep as err:
+        raise PyboxError(f"config.json: {err}") from None
     except ValueError as err:
         raise PyboxError(f"config.json: not valid JSON: {err}") from None
     except OSError as err:
@@ -105,9 +107,8 @@ def _expect(value, kind, path):
 
 
 def validate(config, bundle):
-    _expect(config, dict, "(top level)")
-    if not isinstance(config.get("ociVersion"), str):
-        fail("ociVersion", "missing or not a string")
+    from pybox.runtime.schema import check_config
+    check_config(config)  # every field's JSON type, before anything here reads one
     if not config["ociVersion"].startswith("1."):
         fail("ociVersion", f"version {config['ociVersion']} is not supported (1.x is)")
     for dotted, why in UNSUPPORTED.items():
@@ -115,7 +116,7 @@ def validate(config, bundle):
         if value not in (None, "", {}, []):
             fail(dotted, why)
     _validate_root(config, bundle)
-    _validate_process(_expect(config.get("process") or {}, dict, "process"), "process")
+    _validate_process(config.get("process") or {}, "process", typed=True)
     linux = _expect(config.get("linux") or {}, dict, "linux")
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
@@ -165,7 +166,10 @@ def root_path(config, bundle):
     return os.path.normpath(os.path.join(os.path.abspath(bundle), config["root"]["path"]))
 
 
-def _validate_process(process, path):
+def _validate_process(process, path, typed=False):
+    if not typed:  # exec's process: config.json's was checked with the rest of config.json
+        from pybox.runtime.schema import check_process
+        check_process(process)
     if not process:
         fail(path, "missing: there is nothing to run")
     args = process.get("args")
@@ -176,12 +180,6 @@ def _validate_process(process, path):
     for i, item in enumerate(_expect(process.get("env") or [], list, f"{path}.env")):
         if not isinstance(item, str) or "=" not in item:
             fail(f"{path}.env[{i}]", f"{item!r} is not KEY=value")
-    user = _expect(process.get("user") or {}, dict, f"{path}.user")
-    for key in ("uid", "gid", "umask"):
-        if key in user:
-            _expect(user[key], int, f"{path}.user.{key}")
-    for i, gid in enumerate(user.get("additionalGids") or []):
-        _expect(gid, int, f"{path}.user.additionalGids[{i}]")
     caps = _expect(process.get("capabilities") or {}, dict, f"{path}.capabilities")
     for kind, names in caps.items():
         if kind not in CAP_SETS:
@@ -281,11 +279,17 @@ def _validate_mappings(linux, flags):
         maps = _expect(linux.get(key) or [], list, f"linux.{key}")
         if maps and not has_user:
             fail(f"linux.{key}", "mappings need a user namespace")
-        for i, m in enumerate(maps):
-            for field in ("containerID", "hostID", "size"):
-                _expect(_expect(m, dict, f"linux.{key}[{i}]").get(field), int, f"linux.{key}[{i}].{field}")
+        _mapping_ends(maps, f"linux.{key}")
     if flags & k.CLONE_NEWUSER and not (linux.get("uidMappings") and linux.get("gidMappings")):
         fail("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
+
+
+def _mapping_ends(maps, where):
+    """Each range's last id, too, is at most 4294967294: (uid_t)-1 is no id (schema.py: the types)."""
+    for i, m in enumerate(maps):
+        for start in ("containerID", "hostID"):
+            if m[start] + m["size"] - 1 > 4294967294:
+                fail(f"{where}[{i}]", f"{start} {m[start]} + size {m['size']} goes past id 4294967294")
 
 
 def _validate_idmap(m, where, linux):
@@ -295,9 +299,7 @@ def _validate_idmap(m, where, linux):
         maps = m.get(key)
         if maps and not idmapped:
             fail(f"{where}.{key}", "mappings need the idmap or ridmap option")
-        for i, mapping in enumerate(maps or []):
-            for field in ("containerID", "hostID", "size"):
-                _expect(_expect(mapping, dict, f"{where}.{key}[{i}]").get(field), int, f"{where}.{key}[{i}].{field}")
+        _mapping_ends(maps or [], f"{where}.{key}")
         if idmapped and not (maps or linux.get(key)):
             fail(f"{where}.options", f"idmap needs {key} on the mount or in linux")
     if idmapped and not _is_bind(m):
