@@ -75,6 +75,8 @@ def exec_process(root, container_id, process, opts):
     _validate_process(process, "process")
     config = record.config()
     cgroup = _cgroup(record, opts.cgroups)  # before anything is forked: a bad --cgroup is one line
+    from pybox.runtime.selfexe import protect_exec
+    protect_exec(record.dir, config, process)  # may execute this command again: nothing is done yet
     if not opts.detach:
         from pybox import kernel as k
         k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)

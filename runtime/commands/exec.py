@@ -100,8 +100,4 @@ def runc_exec(g, argv):
         raise PyboxError("exec: --preserve-fds must be a number") from None
     opts = ExecOptions(detach=v["detach"], pid_file=v["pid_file"], console_socket=v["console_socket"],
                        preserve_fds=preserve, ignore_paused=v["ignore_paused"], cgroups=v["cgroup"])
-    record = open_existing(g.root, v["id"])
-    if isinstance(process, dict):
-        from pybox.runtime.selfexe import protect_exec
-        protect_exec(record.dir, record.config(), process)
     return exec_process(g.root, v["id"], process, opts)
