@@ -333,13 +333,14 @@ def _single_layer_image(store, layer, names, created, what):
 
 def finish(store, manifest_digest, names, what="import"):
     """Unpack the layers of a manifest already in the store and record the image. A layer
-    blob new to the store is checked against its diff id even when the layer is unpacked."""
+    blob not known to hold its diff id is checked even when the layer is unpacked already."""
     from pybox.images.digests import chain_ids
     manifest = store.read_json_blob(manifest_digest)
     config = store.read_json_blob(manifest["config"]["digest"])
     layers = manifest["layers"]
     diff_ids = manifests.diff_ids(config, len(layers), what)
+    known = store.layer_blobs()
     for i, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chain_ids(diff_ids)), 1):
         store.ensure_layer(chain, desc["digest"], diff_id, f"{what}: unpack layer {i}/{len(layers)}",
-                           check_blob=desc["digest"] in store.new_blobs)
+                           check_blob=(desc["digest"], diff_id) not in known)
     return store.record_image(manifest_digest, names)

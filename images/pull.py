@@ -112,7 +112,7 @@ def _check_unpacked_elsewhere(store, digest, diff_id, name):
     try:
         store.check_layer_blob(digest, diff_id, name)
     except PyboxError:
-        try:  # just downloaded, under its blob lock
+        try:  # just downloaded
             os.unlink(store.blob_path(digest))
         except FileNotFoundError:
             pass
@@ -133,6 +133,8 @@ def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
             if not store.has_blob(digest):
                 _ensure_blob(store, registry, ref, desc, what, progress)
                 _check_unpacked_elsewhere(store, digest, diff_id, name)
+            elif (digest, diff_id) not in known:
+                store.check_layer_blob(digest, diff_id, name)
             progress.finish(digest, "Already exists")
             return
         if store.has_blob(digest):
@@ -148,6 +150,7 @@ def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
                     _check_unpacked_elsewhere(store, digest, diff_id, name)
         progress.finish(digest, "Pull complete")
 
+    known = store.layer_blobs()
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = [pool.submit(one, d, i, c) for d, i, c in zip(layers, diff_ids, chain_ids(diff_ids))]
         for future in futures:

@@ -186,6 +186,15 @@ class Store:
                     self.new_layers.add(chain)
         return diff_id, chain
 
+    def layer_blobs(self):
+        """{(layer blob digest, diff id)} of the images recorded: pairs known to match."""
+        pairs = set()
+        for rec in self.load_index()["images"].values():
+            blobs, diff_ids = rec.get("blobs", []), rec.get("diff_ids", [])
+            if len(blobs) == 2 + len(diff_ids):  # else twin manifests' blobs are merged in
+                pairs.update(zip(blobs[2:], diff_ids))
+        return pairs
+
     def check_layer_blob(self, blob_digest, diff_id, name):
         """A blob new to the store whose layer is unpacked already (from another blob) was not
         checked by unpacking: its uncompressed digest must still be the diff id."""

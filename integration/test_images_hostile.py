@@ -150,6 +150,33 @@ def test_corrupt_docker_layer_is_refused_when_its_layer_is_stored(cli, tmp_path,
     cli.check_consistent()
 
 
+def test_layer_blob_of_another_layer_is_refused(cli, tmp_path):
+    """An OCI layout whose manifest names a blob the store has, for a layer the store has,
+    but not that layer's blob: before, recorded as is (and `push` would publish it)."""
+    from tests.images.layouts import OCI_MANIFEST, digest
+    one, two = [entry("one", data=b"1")], [entry("two", data=b"2")]
+    for layers, tag in (([one], "one"), ([two], "two")):
+        layout = Layout(tmp_path / tag)
+        layout.tag(layout.image(layers), "v1")
+        cli.ok("import", layout.path, f"{tag}:v1")
+    before = cli.snapshot()
+    layout = Layout(tmp_path / "mixed")
+    good = Layout(tmp_path / "scratch")
+    wrong_blob = good.blob(compress(layer_tar(two), "gzip"))
+    config = {"architecture": "amd64", "os": "linux", "config": {},
+              "rootfs": {"type": "layers", "diff_ids": [digest(layer_tar(one))]}}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           **layout.blob(json.dumps(config).encode())},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            **wrong_blob}]}
+    layout.blob(compress(layer_tar(two), "gzip"))
+    layout.tag({"mediaType": OCI_MANIFEST, **layout.blob(json.dumps(manifest).encode())}, "v1")
+    cli.fails("import", layout.path, "mixed:v1", step="unpack layer 1/1: uncompressed digest")
+    assert cli.snapshot() == before
+    cli.check_consistent()
+
+
 # --- 6: decompression bombs, with small limits from the settings file ------------------------
 
 def zeros_layer(size):
