@@ -196,8 +196,8 @@ class Store:
         return pairs
 
     def check_layer_blob(self, blob_digest, diff_id, name):
-        """A blob new to the store whose layer is unpacked already (from another blob) was not
-        checked by unpacking: its uncompressed digest must still be the diff id."""
+        """A blob whose layer is unpacked already (maybe from another blob) is not checked by
+        unpacking it: its uncompressed digest must still be the diff id."""
         from pybox.images.compression import open_counted
         with open(self.blob_path(blob_digest), "rb") as raw:
             stream = open_counted(raw, self.budget(name))
