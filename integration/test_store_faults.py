@@ -241,3 +241,20 @@ def test_killed_run_and_rm_leave_nothing_after_rm_prune_and_image_prune(docker):
     docker("prune")
     docker("image", "prune")
     assert_store_clean(docker)
+
+
+def test_engine_with_a_store_path_with_spaces_leaves_no_mount(tmp_path):
+    """Before: mountinfo's \\040 was not decoded, so every container's overlay stayed mounted
+    (and its directory could not be removed)."""
+    d = Docker(tmp_path / "state", import_busybox(str(tmp_path / "my store")))
+    try:
+        assert d.out("run", "--rm", *NONE, "busybox", "echo", "hi") == "hi\n"
+        cid = d.out("run", "-d", *NONE, "busybox", "sleep", "60").strip()
+        assert len(mounts_below(containers_dir(d))) == 1
+        d("rm", "-f", cid)
+        assert mounts_below(containers_dir(d)) == []
+        assert os.listdir(containers_dir(d)) == []
+    finally:
+        d.remove_all()
+        for mount in mounts_below(containers_dir(d)):  # what the bug left
+            subprocess.run(["umount", "-l", mount], timeout=30)
