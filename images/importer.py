@@ -164,11 +164,14 @@ class DirSource:
         self.what = what
 
     def exists(self, name):
+        """False if there is no such file; a symlink out of the layout is still an error."""
         try:
             self.open(name).close()
-            return True
-        except PyboxError:
-            return False
+        except PyboxError as err:
+            if err.errno == errno.ENOENT:
+                return False
+            raise
+        return True
 
     def open(self, name):
         name = os.path.normpath(name)
@@ -182,7 +185,8 @@ class DirSource:
             if err.errno in (errno.EXDEV, errno.ELOOP):
                 raise PyboxError(f"{self.what}: {name} leads outside the layout "
                                  "(a symlink out of it?)") from None
-            raise PyboxError(f"{self.what}: cannot read {name}: {err.strerror}") from None
+            raise PyboxError(f"{self.what}: cannot read {name}: {err.strerror}", err.errno) \
+                from None
         finally:
             os.close(root)
         if not stat.S_ISREG(os.fstat(fd).st_mode):

@@ -91,14 +91,16 @@ def cli(tmp_path):
 
 # --- 4: layouts with symlinks out of them ----------------------------------------------------
 
-@pytest.mark.parametrize("target", ["docker layer.tar", "docker config", "oci blob"])
+@pytest.mark.parametrize("target", ["docker layer.tar", "docker config", "oci blob",
+                                    "manifest.json"])
 def test_layout_file_symlinked_out_of_the_layout_is_refused(cli, tmp_path, outside, target):
     """Before: the host file the symlink points at was read and imported as the layer."""
     layers = [[entry("f", data=b"host data")]]
-    if target.startswith("docker"):
+    if target != "oci blob":
         src = docker_save(tmp_path / "save", layers)
         manifest = json.load(open(os.path.join(src, "manifest.json")))[0]
-        inner = manifest["Layers"][0] if target == "docker layer.tar" else manifest["Config"]
+        inner = {"docker layer.tar": manifest["Layers"][0], "docker config": manifest["Config"],
+                 "manifest.json": "manifest.json"}[target]
     else:
         layout = Layout(tmp_path / "save")
         layout.tag(layout.image(layers, compression=None), "v1")
