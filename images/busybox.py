@@ -21,15 +21,11 @@ def import_busybox(store, name="busybox", busybox=BUSYBOX):
     from pybox.images.reference import parse
     if not os.path.isfile(busybox):
         raise PyboxError(f"{busybox} is missing: install Debian's busybox-static")
-    path = os.path.join(store.tempdir("busybox-"), "rootfs.tar")
-    try:
+    with store.pulling(), store.tempdir("busybox-") as tmp:
+        path = os.path.join(tmp, "rootfs.tar")
         write_rootfs_tar(path, busybox)
         # Dated by the busybox binary, so importing twice gives the same image id.
-        with store.pulling():
-            return import_rootfs_tarball(store, path, [str(parse(name))], os.stat(busybox).st_mtime)
-    finally:
-        import shutil
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        return import_rootfs_tarball(store, path, [str(parse(name))], os.stat(busybox).st_mtime)
 
 
 def write_rootfs_tar(path, busybox=BUSYBOX):

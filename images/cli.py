@@ -22,7 +22,9 @@ def main(g, argv):
         return done.exit_code
     except click.ClickException as err:
         raise PyboxError(err.format_message()) from None
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__context__, EOFError):  # not ^C: data that ended too soon
+            raise PyboxError(f"{g.command}: unexpected end of data: {abort.__context__}") from None
         return 130
 
 

@@ -1,5 +1,6 @@
 """Reading layer blobs: gzip, zstd or plain tar, told apart by their first bytes."""
 
+import io
 import os
 
 from pybox.errors import PyboxError
@@ -12,7 +13,6 @@ CHUNK = 1 << 20
 def open_decompressed(raw):
     """A readable stream of the uncompressed bytes of the binary file object raw."""
     if not hasattr(raw, "peek"):
-        import io
         raw = io.BufferedReader(raw, CHUNK)
     head = raw.peek(4)[:4]
     if head.startswith(GZIP_MAGIC):
@@ -37,23 +37,81 @@ def compression_of(path):
     return None
 
 
-class Uncompressed:
-    """Counts and hashes what tarfile reads, and stops a decompression bomb at `limit` bytes."""
+class Budget:
+    """How many bytes a layer (or an archive) may expand to: the absolute limit (and the free
+    space), and at most `max_ratio` uncompressed bytes per compressed byte once past
+    `ratio_floor`. Counts the uncompressed stream and the apparent sizes of the files written
+    (a sparse tar member expands with no stream behind it)."""
 
-    def __init__(self, stream, limit, name):
+    def __init__(self, limits, name, free=None):
+        self.name = name
+        self.absolute = min(limits.max_layer_size, free) if free is not None \
+            else limits.max_layer_size
+        self.ratio = limits.max_ratio
+        self.floor = limits.ratio_floor
+        self.compressed = 0  # bytes read from the blob
+        self.stream = 0      # uncompressed bytes read
+        self.written = 0     # apparent size of the files written
+
+    def raw(self, raw):
+        """raw, counted as the compressed side."""
+        return _Counted(raw, self)
+
+    def will_write(self, size):
+        """Refuse a file early when its size alone is past the absolute limit."""
+        if self.written + size > self.absolute:
+            self.fail(self.written + size)
+
+    def wrote(self, size):
+        self.written += size
+        self.check()
+
+    def check(self):
+        used = max(self.stream, self.written)
+        if used > self.absolute:
+            self.fail(used)
+        if used > self.floor and used > self.ratio * self.compressed:
+            raise PyboxError(f"{self.name}: expands more than {self.ratio} times "
+                             f"({used} bytes from {self.compressed}; a decompression bomb?)")
+
+    def fail(self, used):
+        raise PyboxError(f"{self.name}: more than {self.absolute} bytes once uncompressed "
+                         f"({used}; a decompression bomb?)")
+
+
+class _Counted(io.RawIOBase):
+    def __init__(self, raw, budget):
+        super().__init__()
+        self.raw = raw
+        self.budget = budget
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.raw.read(len(buffer))
+        buffer[:len(data)] = data
+        self.budget.compressed += len(data)
+        return len(data)
+
+
+class Uncompressed:
+    """Counts and hashes what tarfile reads, and stops a decompression bomb (see Budget)."""
+
+    def __init__(self, stream, budget):
         import hashlib
         self.stream = stream
-        self.limit = limit
-        self.name = name
-        self.count = 0
+        self.budget = budget
         self.hash = hashlib.sha256()
+
+    @property
+    def count(self):
+        return self.budget.stream
 
     def read(self, size=-1):
         data = self.stream.read(size)
-        self.count += len(data)
-        if self.count > self.limit:
-            raise PyboxError(f"{self.name}: more than {self.limit} bytes once uncompressed "
-                             "(a decompression bomb?)")
+        self.budget.stream += len(data)
+        self.budget.check()
         self.hash.update(data)
         return data
 
@@ -77,6 +135,11 @@ class Uncompressed:
 
     def digest(self):
         return "sha256:" + self.hash.hexdigest()
+
+
+def open_counted(raw, budget):
+    """The uncompressed stream of raw, counted against the budget on both sides."""
+    return Uncompressed(open_decompressed(budget.raw(raw)), budget)
 
 
 def free_bytes(path):

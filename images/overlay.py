@@ -77,4 +77,20 @@ def unmount(target):
 def is_mountpoint(path):
     path = os.path.realpath(path)
     with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
+        return any(unescape(line.split(" ")[4]) == path for line in f)
+
+
+def unescape(field):
+    """A mountinfo path field as it is: the kernel writes space, tab, newline and backslash
+    as \\040, \\011, \\012 and \\134."""
+    if "\\" not in field:
+        return field
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and all(c in "01234567" for c in code):
+            out.append(chr(int(code, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)

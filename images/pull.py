@@ -7,7 +7,6 @@ from threads or processes, download and unpack everything once.
 
 import json
 import os
-import shutil
 from contextlib import contextmanager
 
 from pybox.errors import PyboxError
@@ -100,15 +99,24 @@ def _download(store, registry, ref, desc, what, progress):
     digest = desc["digest"]
     if progress:
         progress.start(digest, desc.get("size") or 0)
-    tmpdir = store.tempdir("blob-")
-    try:
+    with store.tempdir("blob-") as tmpdir:
         path = os.path.join(tmpdir, "data")
         with registry.blob_reader(ref.repository, digest, path, f"{what}: blob {digest[:19]}",
                                   progress) as reader:
             yield reader
         store.adopt_blob(path, digest)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _check_unpacked_elsewhere(store, digest, diff_id, name):
+    """A blob kept without unpacking it must still hold its layer: else it is not kept."""
+    try:
+        store.check_layer_blob(digest, diff_id, name)
+    except PyboxError:
+        try:  # just downloaded
+            os.unlink(store.blob_path(digest))
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
@@ -118,24 +126,31 @@ def _fetch_layers(store, registry, ref, layers, diff_ids, what, progress):
 
     def one(desc, diff_id, chain):
         digest = check_digest(desc.get("digest", ""), what)
+        name = f"{what}: layer {digest[:19]}"
         if os.path.isdir(store.layer_dir(chain)):
             # Unpacked already, maybe from the same content compressed otherwise: the blob is
             # still fetched, so that every image in the store can be pushed.
-            _ensure_blob(store, registry, ref, desc, what, progress)
+            if not store.has_blob(digest):
+                _ensure_blob(store, registry, ref, desc, what, progress)
+                _check_unpacked_elsewhere(store, digest, diff_id, name)
+            elif (digest, diff_id) not in known:
+                store.check_layer_blob(digest, diff_id, name)
             progress.finish(digest, "Already exists")
             return
         if store.has_blob(digest):
-            store.ensure_layer(chain, digest, diff_id, digest[:19])
+            store.ensure_layer(chain, digest, diff_id, name)
         else:
             with store.lock("blob-" + digest):  # taken before the layer lock, always
                 opener = None if store.has_blob(digest) else \
                     (lambda: _download(store, registry, ref, desc, what, progress))
-                store.ensure_layer(chain, digest, diff_id, digest[:19], opener)
+                store.ensure_layer(chain, digest, diff_id, name, opener)
                 if not store.has_blob(digest):  # another pull unpacked a twin meanwhile
                     with _download(store, registry, ref, desc, what, progress):
                         pass
+                    _check_unpacked_elsewhere(store, digest, diff_id, name)
         progress.finish(digest, "Pull complete")
 
+    known = store.layer_blobs()
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = [pool.submit(one, d, i, c) for d, i, c in zip(layers, diff_ids, chain_ids(diff_ids))]
         for future in futures:

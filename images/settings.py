@@ -8,6 +8,11 @@
         insecure: true          # TLS without certificate checks, falling back to plain HTTP
     retries: 5                  # attempts per request (429, 5xx, broken connections)
     backoff: 0.5                # seconds before the first retry; doubles each time
+    limits:                     # decompression bombs; each also from an environment variable
+      max_layer_size: 64G       # $PYBOX_MAX_LAYER_SIZE: bytes a layer (or a compressed archive)
+                                # may hold once uncompressed, counting apparent file sizes
+      max_ratio: 100            # $PYBOX_MAX_RATIO: uncompressed bytes per compressed byte ...
+      ratio_floor: 64M          # $PYBOX_RATIO_FLOOR: ... once past this many bytes
 
 Loopback registries (localhost, 127.0.0.0/8, ::1) are insecure unless `insecure: false`, as
 docker treats them, and tried over plain HTTP first.
@@ -29,6 +34,10 @@ class Settings:
         self.insecure_hosts = set(insecure_hosts)  # --tls-verify=false
         self.retries = max(1, _number(data, "retries", 5, int, source))
         self.backoff = _number(data, "backoff", 0.5, float, source)
+        limits = data.get("limits") or {}
+        if not isinstance(limits, dict):
+            raise PyboxError(f"{source}: limits must be a mapping")
+        self.limits = Limits(limits, source)
 
     @classmethod
     def load(cls, path=None):
@@ -72,6 +81,42 @@ class Settings:
         if not isinstance(mirrors, list):
             raise PyboxError(f"registries.{registry}.mirrors: expected a list of hosts")
         return [str(m) for m in mirrors]
+
+
+class Limits:
+    """How far a layer or an archive may expand before it is taken for a decompression bomb."""
+
+    DEFAULTS = {"max_layer_size": 64 << 30, "max_ratio": 100, "ratio_floor": 64 << 20}
+    ENV = {"max_layer_size": "PYBOX_MAX_LAYER_SIZE", "max_ratio": "PYBOX_MAX_RATIO",
+           "ratio_floor": "PYBOX_RATIO_FLOOR"}
+
+    def __init__(self, data=None, source="settings"):
+        data = data or {}
+        for key, default in self.DEFAULTS.items():
+            env = os.environ.get(self.ENV[key])
+            value, where = (env, f"${self.ENV[key]}") if env else \
+                (data.get(key, default), f"{source}: limits.{key}")
+            size = _size(value)
+            if size is None or size <= 0:
+                raise PyboxError(f"{where}: expected a positive size (bytes, or 10M, 2G ...), "
+                                 f"not {value!r}")
+            setattr(self, key, size)
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _size(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip().lower().removesuffix("ib").removesuffix("b")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    try:
+        return int(float(text[: len(text) - len(unit)]) * _UNITS[unit])
+    except ValueError:
+        return None
 
 
 def _loopback(host):

@@ -6,9 +6,16 @@ Layout under the root (default /var/lib/pybox, or $PYBOX_STORAGE):
     containers/ID/           upper/, work/ and rootfs/ (the overlay mount) of one container
     images.json              image records and which container uses which image
     locks/                   flock files: one per blob or layer being fetched, the index, gc
+    tmp/                     work in progress: one directory per use, flocked by its writer
 Everything is written to a temporary name in the same filesystem and renamed into place, so a
-crash never leaves a half-written blob or layer under its final name. Concurrent pulls of the same
-image take the same per-blob and per-layer locks: one downloads, the others wait and reuse it.
+crash never leaves a half-written blob or layer under its final name; `gc` collects what a killed
+process left in tmp/ (whatever is not flocked). Concurrent pulls of the same image take the same
+per-blob and per-layer locks: one downloads, the others wait and reuse it.
+
+A container directory belongs to its claim in images.json (the image it uses) or to the engine's
+record in it (RECORD); one with neither is an orphan of a killed `run` or `rm`, and `prune` removes
+it. The claim is taken after the directory exists and dropped before the directory is removed,
+so a claim without its directory is a phantom of a killed removal, and does not count.
 """
 
 import os
@@ -16,7 +23,7 @@ import os
 from pybox.errors import PyboxError
 
 DEFAULT_ROOT = "/var/lib/pybox"
-DEFAULT_MAX_LAYER = 64 << 30  # uncompressed bytes; past this a layer is taken for a bomb
+RECORD = "meta.json"  # the engine's container record (pybox.runtime.manage.containers.META)
 
 
 class Image:
@@ -52,9 +59,11 @@ class Image:
 class Store:
     def __init__(self, root=None, max_layer_size=None):
         self.root = os.path.abspath(root or os.environ.get("PYBOX_STORAGE") or DEFAULT_ROOT)
-        self.max_layer_size = max_layer_size or int(os.environ.get("PYBOX_MAX_LAYER_SIZE", 0)) \
-            or DEFAULT_MAX_LAYER
-        self.new_blobs = set()  # written by this Store object, so a failed import can take them back
+        self.max_layer_size = max_layer_size  # overrides the settings' limits.max_layer_size
+        self._limits = None
+        # Written by this Store object, so that a failed import can take them back.
+        self.new_blobs = set()
+        self.new_layers = set()  # chain ids
         for sub in ("blobs/sha256", "layers", "containers", "locks", "tmp"):
             os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
 
@@ -73,9 +82,29 @@ class Store:
         from pybox.images.files import FileLock
         return FileLock(self.path("locks", name.replace(":", "-").replace("/", "_")), shared)
 
+    def containers_lock(self):
+        """Held while a container directory is made or collected as an orphan."""
+        return self.lock("container-names")
+
+    @property
+    def limits(self):
+        """The decompression-bomb limits (settings.Limits) from the settings file and env."""
+        if self._limits is None:
+            from pybox.images.settings import Settings
+            self._limits = Settings.load().limits
+            if self.max_layer_size:
+                self._limits.max_layer_size = self.max_layer_size
+        return self._limits
+
+    def budget(self, name):
+        """A compression.Budget for one layer or archive: the limits, and the free space."""
+        from pybox.images.compression import Budget, free_bytes
+        return Budget(self.limits, name, free_bytes(self.root))
+
     def tempdir(self, prefix):
-        import tempfile
-        return tempfile.mkdtemp(prefix=prefix, dir=self.path("tmp"))
+        """A context: a new directory in tmp/, flocked while in use, removed at the end (unless
+        renamed away). gc removes the ones no live process holds."""
+        return _TempDir(self.path("tmp"), prefix)
 
     # --- blobs -----------------------------------------------------------------------------
     def has_blob(self, digest):
@@ -109,56 +138,78 @@ class Store:
         os.replace(path, self.blob_path(digest))
 
     # --- layers ----------------------------------------------------------------------------
-    def ensure_layer(self, chain_id, blob_digest, diff_id, name=None, opener=None):
+    def ensure_layer(self, chain_id, blob_digest, diff_id, name=None, opener=None,
+                     check_blob=False):
         """Unpack the layer of chain_id unless it is there already.
 
         opener() gives the (compressed) blob stream; by default the blob file in the store, while
-        a pull passes a download that is unpacked as it arrives.
+        a pull passes a download that is unpacked as it arrives. With check_blob, a blob whose
+        layer is there already is still checked against the diff id.
         """
+        name = name or f"layer {blob_digest}"
         final = self.layer_dir(chain_id)
-        if os.path.isdir(final):
+        if os.path.isdir(final) and not check_blob:
             return final
         with self.lock("layer-" + chain_id):
-            if os.path.isdir(final):
-                return final
-            opener = opener or (lambda: open(self.blob_path(blob_digest), "rb"))
-            self._unpack_layer(final, opener, diff_id, name or blob_digest)
+            if not os.path.isdir(final):
+                opener = opener or (lambda: open(self.blob_path(blob_digest), "rb"))
+                self._unpack_layer(final, opener, diff_id, name)
+                self.new_layers.add(chain_id)
+            elif check_blob:
+                self.check_layer_blob(blob_digest, diff_id, name)
         return final
 
     def _unpack_layer(self, final, opener, diff_id, name):
-        import shutil
-        from pybox.images.compression import free_bytes
-        from pybox.images.unpack import unpack
-        tmp = self.tempdir("layer-")
-        try:
-            os.chmod(tmp, 0o755)
-            limit = min(self.max_layer_size, free_bytes(self.root))
-            with opener() as blob:
-                actual = unpack(blob, tmp, limit, f"layer {name}")
+        with self.tempdir("layer-") as tmp:
+            actual = self._unpack_into(tmp, opener, name)
             if diff_id and actual != diff_id:
-                raise PyboxError(f"layer {name}: uncompressed digest {actual} is not the "
+                raise PyboxError(f"{name}: uncompressed digest {actual} is not the "
                                  f"diff id {diff_id} of the image config")
             os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return actual
+
+    def _unpack_into(self, tmp, opener, name):
+        from pybox.images.unpack import unpack
+        os.chmod(tmp, 0o755)
+        with opener() as blob:
+            return unpack(blob, tmp, self.budget(name), name)
 
     def unpack_new_layer(self, blob_digest, parent_chain, name):
         """Unpack a layer whose diff id is not known yet (imports); returns (diff_id, chain_id)."""
-        import shutil
         from pybox.images.digests import chain_id as next_chain
-        tmp_final = self.tempdir("unpacked-")
-        os.rmdir(tmp_final)
-        diff_id = self._unpack_layer(tmp_final, lambda: open(self.blob_path(blob_digest), "rb"),
-                                     None, name)
-        chain = next_chain(parent_chain, diff_id)
-        with self.lock("layer-" + chain):
-            if os.path.isdir(self.layer_dir(chain)):
-                shutil.rmtree(tmp_final)
-            else:
-                os.rename(tmp_final, self.layer_dir(chain))
+        with self.tempdir("layer-") as tmp:
+            diff_id = self._unpack_into(tmp, lambda: open(self.blob_path(blob_digest), "rb"), name)
+            chain = next_chain(parent_chain, diff_id)
+            with self.lock("layer-" + chain):
+                if not os.path.isdir(self.layer_dir(chain)):
+                    os.rename(tmp, self.layer_dir(chain))
+                    self.new_layers.add(chain)
         return diff_id, chain
+
+    def layer_blobs(self):
+        """{(layer blob digest, diff id)} of the images recorded: pairs known to match."""
+        pairs = set()
+        for rec in self.load_index()["images"].values():
+            blobs, diff_ids = rec.get("blobs", []), rec.get("diff_ids", [])
+            if len(blobs) == 2 + len(diff_ids):  # else twin manifests' blobs are merged in
+                pairs.update(zip(blobs[2:], diff_ids))
+        return pairs
+
+    def check_layer_blob(self, blob_digest, diff_id, name):
+        """A blob whose layer is unpacked already (maybe from another blob) is not checked by
+        unpacking it: its uncompressed digest must still be the diff id."""
+        from pybox.images.compression import open_counted
+        with open(self.blob_path(blob_digest), "rb") as raw:
+            stream = open_counted(raw, self.budget(name))
+            try:
+                stream.drain()
+            except PyboxError:
+                raise
+            except Exception as err:  # zlib.error, zstandard.ZstdError, EOFError, OSError
+                raise PyboxError(f"{name}: corrupt compressed data: {err}") from None
+        if stream.digest() != diff_id:
+            raise PyboxError(f"{name}: uncompressed digest {stream.digest()} is not the "
+                             f"diff id {diff_id} of the image config")
 
     # --- the index of images ---------------------------------------------------------------
     def load_index(self):
@@ -176,10 +227,13 @@ class Store:
 
     def update_index(self, change):
         """Run change(index) under the index lock and save what it leaves; returns its result."""
+        import json
         with self.lock("index"):
             index = self.load_index()
+            before = json.dumps(index)
             result = change(index)
-            self._save_index(index)
+            if json.dumps(index) != before:
+                self._save_index(index)
             return result
 
     def add_image(self, record, names=(), repo_digest=None):
@@ -263,7 +317,7 @@ class Store:
             rec = index["images"].get(image.id)
             if rec is None:  # removed meanwhile by another rmi
                 raise PyboxError(f"image {ref!r} is not in the store")
-            users = [c for c, i in index["containers"].items() if i == image.id]
+            users = [c for c, i in self._live_claims(index).items() if i == image.id]
             if by_name:
                 if name in rec["names"]:
                     rec["names"].remove(name)
@@ -284,45 +338,100 @@ class Store:
     def prune(self):
         """Remove images with no name that no container uses; returns their ids."""
         def change(index):
-            used = set(index["containers"].values())
+            used = set(self._live_claims(index).values())
             gone = [i for i, r in index["images"].items() if not r["names"] and i not in used]
             for image_id in gone:
                 del index["images"][image_id]
             return gone
+        self.collect_orphan_containers()
+        with self.lock("gc"):
+            self.collect_tmp()  # first: on a full disk, what is left there may be all the space
         gone = self.update_index(change)
         self.gc()
         return gone
 
+    def _live_claims(self, index):
+        """index["containers"] without phantoms: claims whose container directory is gone."""
+        claims = index["containers"]
+        for container_id in list(claims):
+            if not os.path.isdir(self.path("containers", container_id)):
+                del claims[container_id]
+        return claims
+
     def gc(self):
-        """Delete blobs and layers no image refers to. Pulls in progress hold the gc lock shared."""
-        import shutil
+        """Delete blobs and layers no image refers to, and what killed processes left in tmp/.
+        Pulls in progress hold the gc lock shared."""
+        from pybox.images.files import remove_tree
         with self.lock("gc"), self.lock("index"):
+            self.collect_tmp()
             records = self.load_index()["images"].values()
             chains = {c.partition(":")[2] for r in records for c in r["chain"]}
             blobs = {d.partition(":")[2] for r in records for d in r.get("blobs", [])}
             for entry in os.listdir(self.path("layers")):
                 if entry not in chains:
-                    shutil.rmtree(self.path("layers", entry), ignore_errors=True)
+                    remove_tree(self.path("layers", entry))
             for entry in os.listdir(self.path("blobs", "sha256")):
-                if entry not in blobs:
+                if entry not in blobs:  # also blob.tmp-PID-N of a killed write_atomic
                     os.unlink(self.path("blobs", "sha256", entry))
-            for entry in os.listdir(self.path("tmp")):
-                shutil.rmtree(self.path("tmp", entry), ignore_errors=True)
+            for entry in os.listdir(self.root):
+                if entry.startswith("images.json.tmp-"):  # written under the index lock, held
+                    os.unlink(self.path(entry))
             # Only pulls and imports take blob and layer locks, and they hold the gc lock
             # shared: with it held exclusively, no one waits on these files.
             for entry in os.listdir(self.path("locks")):
                 if entry.startswith(("blob-", "layer-")):
                     os.unlink(self.path("locks", entry))
 
-    def forget_blobs(self, digests):
-        """Delete these blobs unless an image refers to them (what a failed import wrote)."""
-        with self.lock("index"):
-            used = {d for r in self.load_index()["images"].values() for d in r.get("blobs", [])}
-            for digest in set(digests) - used:
-                try:
-                    os.unlink(self.blob_path(digest))
-                except FileNotFoundError:
-                    pass
+    def collect_tmp(self):
+        """Remove the entries of tmp/ that no live process holds (files in tmp/ itself are from
+        older versions, which wrote there only under the gc lock, now held). Returns their names."""
+        import fcntl
+        from pybox.images.files import remove_tree
+        gone = []
+        for entry in os.listdir(self.path("tmp")):
+            path = self.path("tmp", entry)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            except OSError:  # not a directory
+                remove_tree(path)
+                gone.append(entry)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # in use
+            else:
+                remove_tree(path)
+                gone.append(entry)
+            finally:
+                os.close(fd)
+        return gone
+
+    def forget(self, digests, chains=()):
+        """Delete these blobs and layers unless an image refers to them (what a failed import
+        wrote). Only with no pull or import running, which may be about to record an image
+        with them; else they stay for gc."""
+        from pybox.images.files import FileLock, remove_tree
+        try:
+            gc_lock = FileLock(self.path("locks", "gc"), wait=False).__enter__()
+        except BlockingIOError:
+            return
+        try:
+            with self.lock("index"):
+                records = self.load_index()["images"].values()
+                used = {d for r in records for d in r.get("blobs", [])}
+                used_chains = {c for r in records for c in r["chain"]}
+                for digest in set(digests) - used:
+                    try:
+                        os.unlink(self.blob_path(digest))
+                    except FileNotFoundError:
+                        pass
+                for chain in set(chains) - used_chains:
+                    remove_tree(self.layer_dir(chain))
+        finally:
+            gc_lock.__exit__()
 
     def pulling(self):
         """Held while fetching blobs or unpacking layers, so gc cannot remove them meanwhile."""
@@ -338,11 +447,19 @@ class Store:
         def claim(index):
             if image.id not in index["images"]:
                 raise PyboxError(f"image {image.id} was removed from the store")
-            if container_id in index["containers"]:
+            if container_id in self._live_claims(index):
                 raise PyboxError(f"container {container_id} already has a rootfs from image "
                                  f"{index['containers'][container_id][7:19]}")
             index["containers"][container_id] = image.id
-        self.update_index(claim)
+        with self.containers_lock():  # an unclaimed directory without a record is an orphan
+            made = not os.path.isdir(base)
+            os.makedirs(base, mode=0o700, exist_ok=True)
+            try:
+                self.update_index(claim)
+            except BaseException:
+                if made:
+                    os.rmdir(base)
+                raise
         try:
             for sub in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(base, sub), mode=0o755, exist_ok=True)
@@ -354,18 +471,44 @@ class Store:
             self.unmount_rootfs(container_id)
             raise
 
-    def unmount_rootfs(self, container_id):
-        """Unmount and delete a container's rootfs and upper dir; fine to call twice."""
-        import shutil
+    def unmount_rootfs(self, container_id, wait=True):
+        """Unmount and delete a container's directory (rootfs, upper dir, and all else in it);
+        fine to call twice. Without wait, a directory another process is removing is left to
+        it: returns False then."""
+        from pybox.images.files import remove_tree
         from pybox.images.overlay import unmount
         _check_container_id(container_id)
         base = self.path("containers", container_id)
-        unmount(os.path.join(base, "rootfs"))
-        shutil.rmtree(base, ignore_errors=True)
+        held = _lock_dir(base, wait)
+        if held is False:
+            return False
+        try:
+            unmount(os.path.join(base, "rootfs"))
 
-        def release(index):
-            index["containers"].pop(container_id, None)
-        self.update_index(release)
+            def release(index):
+                index["containers"].pop(container_id, None)
+            self.update_index(release)  # before the directory goes: a kill leaves no phantom
+            remove_tree(base)
+        finally:
+            if held is not None:
+                os.close(held)
+        return True
+
+    def collect_orphan_containers(self):
+        """Remove container directories with neither a claim nor a record (left by a killed
+        `run` or `rm`), unmounting what is mounted on them; returns their ids."""
+        gone = []
+        with self.containers_lock():
+            claims = self._live_claims(self.load_index())
+            for container_id in os.listdir(self.path("containers")):
+                base = self.path("containers", container_id)
+                if container_id in claims or os.path.lexists(os.path.join(base, RECORD)):
+                    continue
+                if not os.path.isdir(base) or os.path.islink(base):
+                    os.unlink(base)
+                elif self.unmount_rootfs(container_id, wait=False):
+                    gone.append(container_id)
+        return gone
 
     def containers(self):
         """container id -> image id, for every container with a mounted rootfs."""
@@ -379,6 +522,52 @@ class Store:
     def pull(self, ref, platform=None, progress=None, tls_verify=True):
         from pybox.images.pull import pull
         return pull(self, ref, platform, progress, tls_verify)
+
+
+class _TempDir:
+    def __init__(self, parent, prefix):
+        self.parent = parent
+        self.prefix = prefix
+        self.path = self.fd = None
+
+    def __enter__(self):
+        import tempfile
+        while True:
+            path = tempfile.mkdtemp(prefix=self.prefix, dir=self.parent)
+            fd = _lock_dir(path, wait=True)
+            # gc may have taken it between mkdtemp and flock: then make another.
+            if fd is not None and os.fstat(fd).st_nlink:
+                self.path, self.fd = path, fd
+                return path
+            if fd is not None:
+                os.close(fd)
+
+    def __exit__(self, *exc):
+        from pybox.images.files import remove_tree
+        try:
+            if os.path.isdir(self.path) and os.path.samestat(os.stat(self.path), os.fstat(self.fd)):
+                remove_tree(self.path)
+        finally:
+            os.close(self.fd)
+
+
+def _lock_dir(path, wait):
+    """An fd of directory path holding its flock; None if there is no such directory, False if
+    another process holds it and not wait."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _check_container_id(container_id):

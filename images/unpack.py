@@ -27,19 +27,19 @@ class LayerError(PyboxError):
     pass
 
 
-def unpack(blob, dest, limit, name="layer"):
+def unpack(blob, dest, budget, name="layer"):
     """Unpack the (compressed) tar stream `blob` into the existing empty directory dest.
 
-    Returns the diff id ("sha256:..." of the uncompressed tar). Stops with a LayerError once
-    more than `limit` uncompressed bytes come out (a decompression bomb).
+    Returns the diff id ("sha256:..." of the uncompressed tar). Stops with an error once the
+    layer expands past its compression.Budget (a decompression bomb).
     """
     import tarfile
-    from pybox.images.compression import Uncompressed, open_decompressed
-    stream = Uncompressed(open_decompressed(blob), limit, name)
+    from pybox.images.compression import open_counted
+    stream = open_counted(blob, budget)
     rootfd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with tarfile.open(fileobj=stream, mode="r:", errorlevel=2) as tar:
-            _Extractor(rootfd, tar, name, limit).run()
+            _Extractor(rootfd, tar, name, budget).run()
         stream.drain()
     except PyboxError:
         raise
@@ -56,9 +56,9 @@ def unpack(blob, dest, limit, name="layer"):
 
 
 class _Extractor:
-    def __init__(self, rootfd, tar, name, limit):
+    def __init__(self, rootfd, tar, name, budget):
         self.rootfd = rootfd
-        self.budget = limit  # bytes of file content left: sparse members expand past the stream
+        self.budget = budget  # sparse members expand past the stream: their writes count too
         self.tar = tar
         self.name = name
         self.parent_key = None
@@ -165,8 +165,8 @@ class _Extractor:
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
-            import shutil
-            shutil.rmtree(base, dir_fd=parent)
+            from pybox.images.files import remove_tree
+            remove_tree(base, dir_fd=parent)
         else:
             os.unlink(base, dir_fd=parent)
 
@@ -229,9 +229,7 @@ class _Extractor:
         self.set_path_metadata(member, parent, base)
 
     def regular(self, member, parent, base):
-        self.budget -= member.size
-        if self.budget < 0:
-            self.fail(member, "files larger in all than the layer limit (a decompression bomb?)")
+        self.budget.will_write(member.size)
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=parent)
         try:
@@ -241,8 +239,11 @@ class _Extractor:
                 data = source.read(min(CHUNK, remaining))
                 if not data:
                     self.fail(member, "layer ends inside this file")
-                os.write(fd, data)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
                 remaining -= len(data)
+                self.budget.wrote(len(data))
             self.set_metadata(fd, member)
         finally:
             os.close(fd)
@@ -276,7 +277,12 @@ class _Extractor:
     def restore_dir_times(self):
         # Creating entries changed the directories' mtimes; set them last, deepest first.
         for path, mtime in reversed(self.dir_times):
-            fd = self.openat2(path, os.O_PATH | os.O_DIRECTORY)
+            try:
+                fd = self.openat2(path, os.O_PATH | os.O_DIRECTORY)
+            except OSError as err:
+                if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    continue  # replaced by a later entry
+                raise
             try:
                 os.utime(self.proc_path(fd, ""), (mtime, mtime))
             finally:

@@ -71,7 +71,7 @@ def test_rmi_keeps_an_image_a_container_uses(store):
         store.unmount_rootfs("c1")
     assert store.prune() == [image.id]
     assert os.listdir(store.path("layers")) == []
-    assert sorted(os.listdir(store.path("locks"))) == ["gc", "index"]
+    assert sorted(os.listdir(store.path("locks"))) == ["container-names", "gc", "index"]
     assert os.listdir(store.path("blobs", "sha256")) == []
 
 

@@ -14,4 +14,5 @@ def main(g, argv):
         if status_of(g.root, box) in ("exited", "created"):
             remove(g.root, store, box)
             print(box.id)
+    store.collect_orphan_containers()  # directories of killed `run`s and `rm`s, which ps misses
     return 0

@@ -94,7 +94,7 @@ def new(store, name, fields):
     container_id = os.urandom(32).hex()
     if name:
         check_name(name)
-    with store.lock("container-names"):
+    with store.containers_lock():
         taken = {box.name for box in all_boxes(store)}
         if name in taken:
             raise PyboxError(f"the container name {name!r} is already in use")
@@ -102,7 +102,12 @@ def new(store, name, fields):
         bundle = os.path.join(containers_dir(store), container_id)
         os.makedirs(bundle, 0o700)
         box = Box(bundle, dict(fields, id=container_id, name=name, created=now_rfc3339()))
-        box.save()
+        try:
+            box.save()
+        except BaseException:  # a full disk: no directory without its record
+            from pybox.images.files import remove_tree
+            remove_tree(bundle)
+            raise
     return box
 
 

@@ -121,3 +121,33 @@ BASE = [entry("bin", "dir"), entry("etc", "dir"), entry("etc/passwd", data=b"roo
         entry("bin/capped", data=b"elf", mode=0o755, xattrs={"security.capability": FILE_CAPS})]
 TOP = [entry("a/.wh.f1"), entry(".wh.b"), entry("c", "dir"), entry("c/.wh..wh..opq"),
        entry("c/new", data=b"new"), entry("a/f3", data=b"three" * 1000, mode=0o600)]
+
+
+def docker_save(path, layers, tag="example.com/app:v1"):
+    """A `docker save` directory (the format before docker 25): HEX.json config, ID/layer.tar
+    per layer (uncompressed), manifest.json. layers: lists of entry dicts."""
+    os.makedirs(path)
+    tars = [layer_tar(entries) for entries in layers]
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                      "rootfs": {"type": "layers", "diff_ids": [digest(t) for t in tars]}}).encode()
+    config_name = digest(cfg)[7:] + ".json"
+    with open(os.path.join(path, config_name), "wb") as f:
+        f.write(cfg)
+    names = []
+    for i, data in enumerate(tars):
+        layer_id = hashlib.sha256(f"layer {i} {digest(data)}".encode()).hexdigest()
+        os.makedirs(os.path.join(path, layer_id))
+        with open(os.path.join(path, layer_id, "layer.tar"), "wb") as f:
+            f.write(data)
+        names.append(f"{layer_id}/layer.tar")
+    with open(os.path.join(path, "manifest.json"), "w") as f:
+        json.dump([{"Config": config_name, "RepoTags": [tag], "Layers": names}], f)
+    return str(path)
+
+
+def tar_of_dir(path, dest):
+    """The directory as an uncompressed tar archive at dest (how `docker save` ships it)."""
+    with tarfile.open(dest, "w") as tar:
+        for name in sorted(os.listdir(path)):
+            tar.add(os.path.join(path, name), arcname=name)
+    return str(dest)
