@@ -212,7 +212,7 @@ def read_bytes_of(argv, env, timeout):
 def test_device_nodes_fifos_and_deep_trees_in_a_volume_are_recreated_not_read(tmp_path):
     # A store of its own, removed here: pytest's rmtree (Python 3.11) recurses, and a layer
     # 2000 directories deep left in a shared temporary directory would break its clean-up.
-    from pybox.runtime.manage.tree import remove_tree
+    from pybox.images.files import remove_tree
     store = str(tmp_path / "devices-store")
     docker = Docker(tmp_path / "devices-state", store)
     try:

@@ -50,8 +50,8 @@ def create_box(root, store, v):
 
 
 def release_rootfs(store, box):
-    """The rootfs and the bundle; anonymous volumes first, which may be too deep for rmtree."""
-    from pybox.runtime.manage.tree import remove_tree
+    """The rootfs and the bundle; anonymous volumes first."""
+    from pybox.images.files import remove_tree
     try:
         remove_tree(box.path("volumes"))
     except OSError:

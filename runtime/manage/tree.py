@@ -150,38 +150,3 @@ def _keep_xattrs(src, dst):
         except OSError:
             pass  # a filesystem without that namespace: docker ignores these too
 
-
-def remove_tree(path):
-    """rm -rf path without recursion and with two fds whatever the depth; fine if it is gone."""
-    try:
-        fd = os.open(path, _DIR)
-    except FileNotFoundError:
-        return
-    stack = [[None, fd, sorted(os.listdir(fd), reverse=True)]]
-    try:
-        while stack:
-            name, fd, names = stack[-1]
-            if names:
-                entry = names.pop()
-                try:
-                    os.unlink(entry, dir_fd=fd)
-                except IsADirectoryError:
-                    child = os.open(entry, _DIR, dir_fd=fd)
-                    os.close(fd)
-                    stack[-1][1] = None
-                    stack.append([entry, child, sorted(os.listdir(child), reverse=True)])
-                continue
-            stack.pop()
-            if not stack:
-                os.close(fd)
-                os.rmdir(path)
-                return
-            parent = os.open("..", _DIR, dir_fd=fd)
-            os.close(fd)
-            stack[-1][1] = parent
-            os.rmdir(name, dir_fd=parent)
-    except BaseException:
-        for frame in stack:
-            if frame[1] is not None:
-                os.close(frame[1])
-        raise
