@@ -461,8 +461,10 @@ def test_v2_hugetlb_limit_is_enforced(cgroup):
 
 
 def test_signal_all_keeps_a_paused_container_paused(cgroup):
-    child = Child(cgroup, "import signal, time\nsignal.signal(signal.SIGUSR1, lambda *a: print('usr1', flush=True))\n"
-                          "print('ready', flush=True)\ntime.sleep(30)")
+    # os.write, not print: frozen inside print's flush, the handler's own print would be a
+    # reentrant call on the same buffer once thawed.
+    child = Child(cgroup, "import os, signal, time\nsignal.signal(signal.SIGUSR1, lambda *a: os.write(1, b'usr1\\n'))\n"
+                          "os.write(1, b'ready\\n')\ntime.sleep(30)")
     assert child.proc.stdout.readline() == "ready\n"
     cgroup.freeze()
     cgroup.signal_all(signal.SIGUSR1)
