@@ -3,6 +3,7 @@
 # make a writable root from the host's read-only root (upper dirs on tmpfs, never on 9p), mount
 # the project folder, and hand over to integration/vm/guest.sh.
 /bin/busybox --install -s /bin
+echo "pybox-vm: initramfs up"  # the host's boot deadline ends at the first pybox-vm: line
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
