@@ -485,7 +485,8 @@ def test_missing_net_device_is_one_line(pybox, bundle):
     bundle.config["linux"]["netDevices"] = {"nosuchdev9": {}}
     bundle.args("true")
     result = pybox("create", "-b", bundle.path, "c1", check=False)
-    assert result.returncode == 1 and "linux.netDevices.nosuchdev9" in result.stderr
+    assert result.returncode == 1 and "linux.netDevices.nosuchdev9: no such network interface" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert not os.path.exists(os.path.join(pybox.root, "c1"))
 
 

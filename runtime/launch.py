@@ -48,15 +48,21 @@ def move_net_devices(pid, devices):
         return
     import socket
     from pybox.netns.rtnl import Rtnl
-    netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise PyboxError(f"linux.netDevices: the container's network namespace: {err.strerror}") from None
     try:
         with Rtnl() as rtnl:
             for host_name, device in devices.items():
                 try:
-                    rtnl.move_link(socket.if_nametoindex(host_name), netns_fd,
-                                   (device or {}).get("name", host_name))
+                    index = socket.if_nametoindex(host_name)
+                except OSError:
+                    raise PyboxError(f"linux.netDevices.{host_name}: no such network interface on the host") from None
+                try:
+                    rtnl.move_link(index, netns_fd, (device or {}).get("name", host_name))
                 except OSError as err:
-                    raise PyboxError(f"linux.netDevices.{host_name}: {err.strerror}") from None
+                    raise PyboxError(f"linux.netDevices.{host_name}: {err.strerror or err}") from None
     finally:
         os.close(netns_fd)
 
