@@ -310,9 +310,15 @@ def pivot_into(rootfs, no_pivot):
         k.mount(rootfs, "/", None, k.MS_MOVE)
         os.chroot(".")
     else:
-        k.pivot_root(".", ".")
-        # The old root is now stacked under "/": make it private so unmounting it cannot
-        # propagate to the host, then detach it.
+        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            k.pivot_root(".", ".")
+            # The old root is now stacked on "/": make it (and only it: the new root's mounts keep
+            # the propagation they were given, rshared volumes included) a slave, so that detaching
+            # it cannot propagate to the host, then detach it. As runc: fchdir into the old root.
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         k.mount(None, ".", None, k.MS_SLAVE | k.MS_REC)
         k.umount2(".", k.MNT_DETACH)
     os.chdir("/")

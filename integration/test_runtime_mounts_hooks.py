@@ -1,0 +1,77 @@
+"""Mount propagation, cgroup mounts, hooks, and the smaller refusals of issue 11, each compared
+with runc where runc's behaviour is what callers rely on."""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from integration.conftest import PYBOX
+from integration.conftest import test_cgroup_path as new_cgroup_path
+
+RUNC = "/usr/sbin/runc"
+needs_runc = pytest.mark.skipif(not os.path.exists(RUNC), reason="runc is not installed")
+
+
+def run_with(runtime, state_root, bundle, cid="c1", timeout=60):
+    """`RUNTIME --root STATE run -b BUNDLE CID` with the bundle's config; stdout/stderr as text."""
+    bundle.write()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        code = subprocess.run([runtime, "--root", str(state_root), "run", "-b", bundle.path, cid],
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout).returncode
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess([runtime], code, out.read().decode(), err.read().decode())
+
+
+def delete_with(runtime, state_root, cid="c1"):
+    subprocess.run([runtime, "--root", str(state_root), "delete", "--force", cid],
+                   capture_output=True, timeout=30)
+
+
+def host_mounts_below(path):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(path) + "/")]
+
+
+def add_caps(config, *caps):
+    for kind in ("bounding", "effective", "permitted"):
+        config["process"]["capabilities"][kind] = sorted(set(config["process"]["capabilities"][kind]) | set(caps))
+
+
+# --- C8: rshared volumes propagate back to the host ---------------------------------------------
+
+@pytest.fixture
+def shared_dir(tmp_path):
+    """A host directory that is a shared mount of its own (the host's peer group)."""
+    path = tmp_path / "shared"
+    path.mkdir()
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True, timeout=10)
+    subprocess.run(["mount", "--make-shared", str(path)], check=True, timeout=10)
+    yield path
+    for mountpoint in sorted(host_mounts_below(path), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], timeout=10)
+    subprocess.run(["umount", "-l", str(path)], check=True, timeout=10)
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_rshared_volume_propagates_a_mount_made_inside_to_the_host(runtime, bundle, shared_dir, tmp_path):
+    # Kubernetes' Bidirectional mount propagation: the CRI gives the volume rshared and makes the
+    # rootfs rshared; a mount made in the container below the volume must appear on the host.
+    bundle.config["mounts"].append({"destination": "/vol", "type": "bind", "source": str(shared_dir),
+                                    "options": ["rbind", "rshared"]})
+    bundle.config["linux"]["rootfsPropagation"] = "rshared"
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    add_caps(bundle.config, "CAP_SYS_ADMIN")
+    bundle.config["process"]["args"] = [
+        "sh", "-c", "mkdir /vol/inner && mount -t tmpfs inner /vol/inner && grep ' /vol ' /proc/self/mountinfo"]
+    try:
+        result = run_with(runtime, tmp_path / "state", bundle)
+        assert result.returncode == 0, result.stderr
+        assert host_mounts_below(shared_dir) == [str(shared_dir / "inner")]
+        # The volume is a peer of the host's mount, not a one-way copy (a "master:" of it).
+        assert "master:" not in result.stdout, result.stdout
+    finally:
+        delete_with(runtime, tmp_path / "state")
