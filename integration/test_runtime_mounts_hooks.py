@@ -75,3 +75,48 @@ def test_rshared_volume_propagates_a_mount_made_inside_to_the_host(runtime, bund
         assert "master:" not in result.stdout, result.stdout
     finally:
         delete_with(runtime, tmp_path / "state")
+
+
+# --- C6: hooks ----------------------------------------------------------------------------------
+
+def marker_hook(path, word):
+    return {"path": "/bin/sh", "args": ["sh", "-c", f"echo {word} >> {path}"]}
+
+
+@pytest.mark.parametrize("kind", ["poststart", "poststop"])
+def test_a_failing_poststart_or_poststop_hook_warns_and_the_next_still_runs(pybox, bundle, tmp_path, kind):
+    # runtime-spec: "If any poststart (poststop) hook fails, the runtime MUST log a warning, but
+    # the remaining hooks and lifecycle continue as if the hook had succeeded."
+    ran = tmp_path / "ran"
+    bundle.config["hooks"] = {kind: [{"path": "/bin/false"}, marker_hook(ran, "second")]}
+    bundle.args("sleep", "100")
+    pybox("create", "-b", bundle.path, "c1")
+    started = pybox("start", "c1")
+    if kind == "poststart":
+        assert started.stderr.startswith("pybox: warning: start c1: hooks.poststart[0] /bin/false exited with status 1")
+        assert pybox.state("c1")["status"] == "running"
+    deleted = pybox("delete", "--force", "c1")
+    if kind == "poststop":
+        assert deleted.stderr.startswith("pybox: warning: delete c1: hooks.poststop[0] /bin/false exited with status 1")
+    assert ran.read_text() == "second\n"
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_path):
+    # runc and crun run a hook that has no "env" with their own environment (Go's exec.Cmd with a
+    # nil Env); hooks such as nvidia-container-runtime-hook rely on PATH from it.
+    out = tmp_path / "env"
+    bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {kind} $HOOK_MARK >> {out}"]}]
+                              for kind in ("prestart", "poststop")}
+    bundle.config["hooks"]["poststart"] = [{"path": "/bin/sh", "args": ["sh", "-c", f"echo poststart $HOOK_MARK. >> {out}"],
+                                            "env": []}]  # an explicit empty env stays empty
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    bundle.config["process"]["args"] = ["true"]
+    os.environ["HOOK_MARK"] = "from-the-runtime"
+    try:
+        result = run_with(runtime, tmp_path / "state", bundle)
+    finally:
+        del os.environ["HOOK_MARK"]
+        delete_with(runtime, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines() == ["prestart from-the-runtime", "poststart .", "poststop from-the-runtime"]

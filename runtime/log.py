@@ -50,6 +50,11 @@ def error(g, message):
     write(g, "error", message)
 
 
+def warning(g, message):
+    print(f"pybox: warning: {message}", file=sys.stderr)
+    write(g, "warning", message)
+
+
 def debug(g, message):
     g = g or _globals
     if g is not None and g.debug:
