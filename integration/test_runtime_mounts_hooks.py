@@ -120,3 +120,40 @@ def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_p
         delete_with(runtime, tmp_path / "state")
     assert result.returncode == 0, result.stderr
     assert out.read_text().splitlines() == ["prestart from-the-runtime", "poststart .", "poststop from-the-runtime"]
+
+
+# --- C9: smaller gaps ---------------------------------------------------------------------------
+
+def runtime_cmd(runtime, state_root, *args, timeout=60):
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        code = subprocess.run([runtime, "--root", str(state_root), *args], stdin=subprocess.DEVNULL,
+                              stdout=out, stderr=err, timeout=timeout).returncode
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess([runtime, *args], code, out.read().decode(), err.read().decode())
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_delete_without_force_removes_a_created_container(runtime, bundle, tmp_path):
+    # runc deletes a created, never-started container without --force (it kills the init);
+    # containerd's shim relies on it to clean up after a failed start.
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    bundle.args("sleep", "100")
+    state = tmp_path / "state"
+    try:
+        assert runtime_cmd(runtime, state, "create", "-b", bundle.path, "c1").returncode == 0
+        pid = json.loads(runtime_cmd(runtime, state, "state", "c1").stdout)["pid"]
+        result = runtime_cmd(runtime, state, "delete", "c1")
+        assert result.returncode == 0, result.stderr
+        assert runtime_cmd(runtime, state, "state", "c1").returncode == 1
+        assert not pid_alive(pid)
+    finally:
+        delete_with(runtime, state)
