@@ -157,3 +157,15 @@ def test_delete_without_force_removes_a_created_container(runtime, bundle, tmp_p
         assert not pid_alive(pid)
     finally:
         delete_with(runtime, state)
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_a_log_file_that_cannot_be_opened_is_an_error(runtime, tmp_path):
+    # runc: `--log` in a missing directory fails the command with the open error on stderr;
+    # ignoring it would leave containerd's shim with no reason when a later step fails.
+    log = tmp_path / "missing" / "log.json"
+    result = runtime_cmd(runtime, tmp_path / "state", "--log", str(log), "list")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and str(log) in result.stderr, result.stderr
+    if runtime == PYBOX:
+        assert result.stderr == f"pybox: --log {log}: No such file or directory\n"
