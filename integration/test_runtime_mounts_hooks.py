@@ -169,3 +169,30 @@ def test_a_log_file_that_cannot_be_opened_is_an_error(runtime, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and str(log) in result.stderr, result.stderr
     if runtime == PYBOX:
         assert result.stderr == f"pybox: --log {log}: No such file or directory\n"
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_kernel_domainname_sysctl_is_set_in_the_uts_namespace(runtime, bundle, tmp_path):
+    # kernel.domainname belongs to the uts namespace: runc's validator allows it there.
+    bundle.config["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example"}
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    bundle.config["process"]["args"] = ["cat", "/proc/sys/kernel/domainname"]
+    try:
+        result = run_with(runtime, tmp_path / "state", bundle)
+    finally:
+        delete_with(runtime, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "sysctl.example\n"
+    with open("/proc/sys/kernel/domainname") as f:
+        assert f.read() != "sysctl.example\n"  # the host's is untouched
+
+
+def test_kernel_domainname_sysctl_without_a_uts_namespace_is_refused(pybox, bundle):
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] != "uts"]
+    bundle.config["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example"}
+    bundle.config.pop("hostname", None)
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("pybox: config.json: linux.sysctl.kernel.domainname: "
+                             "needs its own uts namespace\n")

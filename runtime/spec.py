@@ -395,12 +395,15 @@ def _validate_sysctl(sysctl, flags):
             need = k.CLONE_NEWIPC
         elif key.startswith("net."):
             need = k.CLONE_NEWNET
-        elif key in ("kernel.hostname", "kernel.domainname"):
-            fail(where, "set hostname/domainname instead")
+        elif key == "kernel.domainname":  # in the uts namespace; runc allows it there
+            need = k.CLONE_NEWUTS
+        elif key == "kernel.hostname":
+            fail(where, "set hostname instead")
         else:
             fail(where, "not in a namespace the container owns; setting it would change the host")
         if not flags & need:
-            fail(where, "needs its own " + ("ipc" if need == k.CLONE_NEWIPC else "network") + " namespace")
+            names = {k.CLONE_NEWIPC: "ipc", k.CLONE_NEWNET: "network", k.CLONE_NEWUTS: "uts"}
+            fail(where, f"needs its own {names[need]} namespace")
 
 
 def _validate_device(dev, where):
