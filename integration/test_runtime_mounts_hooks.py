@@ -196,3 +196,18 @@ def test_kernel_domainname_sysctl_without_a_uts_namespace_is_refused(pybox, bund
     assert result.returncode == 1
     assert result.stderr == ("pybox: config.json: linux.sysctl.kernel.domainname: "
                              "needs its own uts namespace\n")
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_a_device_outside_dev_is_created(runtime, bundle, tmp_path):
+    # runc creates linux.devices at any path in the rootfs (CDI specs may name such paths).
+    bundle.config["linux"]["devices"] = [{"type": "c", "path": "/opt/devs/null2", "major": 1, "minor": 3,
+                                          "fileMode": 0o640, "uid": 0, "gid": 0}]
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    bundle.config["process"]["args"] = ["sh", "-c", "echo x > /opt/devs/null2 && stat -c '%F %t:%T %a' /opt/devs/null2"]
+    try:
+        result = run_with(runtime, tmp_path / "state", bundle)
+    finally:
+        delete_with(runtime, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "character special file 1:3 640\n"

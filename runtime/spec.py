@@ -410,8 +410,8 @@ def _validate_device(dev, where):
     if _expect(dev, dict, where).get("type") not in ("c", "b", "u", "p"):
         fail(f"{where}.type", "must be c, b, u or p")
     path = dev.get("path")
-    if not isinstance(path, str) or not path.startswith("/dev/"):
-        fail(f"{where}.path", "must be an absolute path below /dev")
+    if not isinstance(path, str) or not path.startswith("/") or os.path.normpath(path) == "/":
+        fail(f"{where}.path", "must be an absolute path")  # runc allows paths outside /dev
     if dev["type"] != "p":
         for key in ("major", "minor"):
             _expect(dev.get(key), int, f"{where}.{key}")

@@ -264,34 +264,36 @@ def _symlinks(dir_fd, name_targets):
 
 def create_devices(root_fd, devices, in_userns):
     """Default devices, linux.devices, and /dev's symlinks; bind from the host where mknod is denied."""
-    dev_fd = make_in_root(root_fd, "/dev")
-    try:
-        dev_dir = os.open(fd_path(dev_fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    finally:
-        os.close(dev_fd)
+    dev_dir = _open_dir_in_root(root_fd, "/dev")
     try:
         for name, major, minor in DEFAULT_DEVICES:
-            _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
-        for d in devices:
+            try:
+                _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
+            except OSError as err:
+                raise from_oserror(err, f"device /dev/{name}") from None
+        for i, d in enumerate(devices):
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
-            _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
-                    d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
+            try:
+                _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
+                        d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
+            except OSError as err:
+                raise from_oserror(err, f"device {d['path']} (linux.devices[{i}])") from None
         _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
     finally:
         os.close(dev_dir)
 
 
 def _device(root_fd, dev_dir, path, mode, major, minor, uid, gid, in_userns):
-    rel = os.path.relpath(path, "/dev")
-    if "/" in rel:
-        parent = make_in_root(root_fd, os.path.dirname(path))
-        os.close(parent)
+    """A device node at path: in /dev through dev_dir, elsewhere (runc allows any path) through
+    its parent, made and resolved inside the root."""
+    parent, name = os.path.split(os.path.normpath(path))
+    parent_dir = dev_dir if parent == "/dev" else _open_dir_in_root(root_fd, parent)
     try:
         if in_userns:
             raise PermissionError
-        os.mknod(rel, mode, os.makedev(major, minor), dir_fd=dev_dir)
-        os.chmod(rel, mode & 0o7777, dir_fd=dev_dir)  # mknod applies the umask
-        os.chown(rel, uid, gid, dir_fd=dev_dir)
+        os.mknod(name, mode, os.makedev(major, minor), dir_fd=parent_dir)
+        os.chmod(name, mode & 0o7777, dir_fd=parent_dir)  # mknod applies the umask
+        os.chown(name, uid, gid, dir_fd=parent_dir)
     except FileExistsError:
         pass
     except PermissionError:
@@ -301,6 +303,17 @@ def _device(root_fd, dev_dir, path, mode, major, minor, uid, gid, in_userns):
             k.mount(path, fd_path(target), None, k.MS_BIND)
         finally:
             os.close(target)
+    finally:
+        if parent_dir != dev_dir:
+            os.close(parent_dir)
+
+
+def _open_dir_in_root(root_fd, path):
+    made = make_in_root(root_fd, path)
+    try:
+        return os.open(fd_path(made), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(made)
 
 
 def pivot_into(rootfs, no_pivot):
