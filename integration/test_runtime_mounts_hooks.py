@@ -26,6 +26,15 @@ def run_with(runtime, state_root, bundle, cid="c1", timeout=60):
         return subprocess.CompletedProcess([runtime], code, out.read().decode(), err.read().decode())
 
 
+def run_once(runtime, bundle, tmp_path):
+    """Run the bundle's process to its end under a cgroup of this test, then delete --force."""
+    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
+    try:
+        return run_with(runtime, tmp_path / "state", bundle)
+    finally:
+        delete_with(runtime, tmp_path / "state")
+
+
 def delete_with(runtime, state_root, cid="c1"):
     subprocess.run([runtime, "--root", str(state_root), "delete", "--force", cid],
                    capture_output=True, timeout=30)
@@ -175,12 +184,8 @@ def test_a_log_file_that_cannot_be_opened_is_an_error(runtime, tmp_path):
 def test_kernel_domainname_sysctl_is_set_in_the_uts_namespace(runtime, bundle, tmp_path):
     # kernel.domainname belongs to the uts namespace: runc's validator allows it there.
     bundle.config["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example"}
-    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
     bundle.config["process"]["args"] = ["cat", "/proc/sys/kernel/domainname"]
-    try:
-        result = run_with(runtime, tmp_path / "state", bundle)
-    finally:
-        delete_with(runtime, tmp_path / "state")
+    result = run_once(runtime, bundle, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "sysctl.example\n"
     with open("/proc/sys/kernel/domainname") as f:
@@ -203,11 +208,7 @@ def test_a_device_outside_dev_is_created(runtime, bundle, tmp_path):
     # runc creates linux.devices at any path in the rootfs (CDI specs may name such paths).
     bundle.config["linux"]["devices"] = [{"type": "c", "path": "/opt/devs/null2", "major": 1, "minor": 3,
                                           "fileMode": 0o640, "uid": 0, "gid": 0}]
-    bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
     bundle.config["process"]["args"] = ["sh", "-c", "echo x > /opt/devs/null2 && stat -c '%F %t:%T %a' /opt/devs/null2"]
-    try:
-        result = run_with(runtime, tmp_path / "state", bundle)
-    finally:
-        delete_with(runtime, tmp_path / "state")
+    result = run_once(runtime, bundle, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "character special file 1:3 640\n"
