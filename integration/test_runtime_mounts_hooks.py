@@ -115,10 +115,11 @@ def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_p
     # runc and crun run a hook that has no "env" with their own environment (Go's exec.Cmd with a
     # nil Env); hooks such as nvidia-container-runtime-hook rely on PATH from it.
     out = tmp_path / "env"
-    bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {kind} $HOOK_MARK >> {out}"]}]
-                              for kind in ("prestart", "poststop")}
-    bundle.config["hooks"]["poststart"] = [{"path": "/bin/sh", "args": ["sh", "-c", f"echo poststart $HOOK_MARK. >> {out}"],
-                                            "env": []}]  # an explicit empty env stays empty
+    hooks = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {kind} $HOOK_MARK >> {out}"]}]
+             for kind in ("prestart", "poststop")}
+    hooks["poststart"] = [{"path": "/bin/sh", "args": ["sh", "-c", f"echo poststart $HOOK_MARK. >> {out}"],
+                           "env": []}]  # an explicit empty env stays empty
+    bundle.config["hooks"] = hooks
     bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
     bundle.config["process"]["args"] = ["true"]
     os.environ["HOOK_MARK"] = "from-the-runtime"
@@ -212,3 +213,33 @@ def test_a_device_outside_dev_is_created(runtime, bundle, tmp_path):
     result = run_once(runtime, bundle, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "character special file 1:3 640\n"
+
+
+@pytest.fixture
+def saved_mount_namespace(tmp_path):
+    """A new mount namespace (a copy of the host's), kept alive by a bind of its nsfs file."""
+    path = tmp_path / "mntns"
+    path.touch()
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True, timeout=10)
+    try:
+        subprocess.run(["mount", "--make-private", str(path)], check=True, timeout=10)
+        subprocess.run(["unshare", f"--mount={path}", "--propagation", "private", "true"], check=True, timeout=10)
+        yield path
+        subprocess.run(["umount", str(path)], check=True, timeout=10)  # the namespace
+    finally:
+        subprocess.run(["umount", str(path)], check=True, timeout=10)  # the private bind
+
+
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_joining_a_mount_namespace_by_path_sets_the_rootfs_up_there(runtime, bundle, tmp_path, saved_mount_namespace):
+    # runc joins the namespace and builds the container's root in it (mounts, pivot_root).
+    for ns in bundle.config["linux"]["namespaces"]:
+        if ns["type"] == "mount":
+            ns["path"] = str(saved_mount_namespace)
+    want = f"mnt:[{os.stat(saved_mount_namespace).st_ino}]"
+    bundle.config["process"]["args"] = [
+        "sh", "-c", "readlink /proc/self/ns/mnt; test -x /bin/busybox && "
+                    "awk '$5 == \"/\"' /proc/self/mountinfo | wc -l"]
+    result = run_once(runtime, bundle, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [want, "1"]

@@ -120,7 +120,7 @@ def validate(config, bundle):
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
     _validate_mounts(config.get("mounts") or [], linux)
-    if not flags & k.CLONE_NEWNS:
+    if not flags & k.CLONE_NEWNS and not _joins(linux, "mount"):  # joined: set up there, as runc
         _refuse_what_needs_a_mount_namespace(config)
     _validate_hooks(config.get("hooks") or {})
     _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))

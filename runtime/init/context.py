@@ -40,7 +40,9 @@ class InitContext:
                 self.new_flags |= NAMESPACE_FLAGS[ns["type"]]
         self.userns = bool(self.new_flags & k.CLONE_NEWUSER) or any(t == "user" for t, _ in self.joins)
         self.cgroupns = bool(self.new_flags & k.CLONE_NEWCGROUP)
-        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS)
+        # The container's own mount namespace, new or joined by path: as runc, the init sets up
+        # the rootfs (mounts, pivot_root) in a joined one too.
+        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS) or any(t == "mount" for t, _ in self.joins)
         # Without a user or time namespace the parent can hand the init its pid namespace
         # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
         # A pid namespace made by the parent would belong to the host's user namespace, and a
