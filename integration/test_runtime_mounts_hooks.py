@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX, own_cgroup_dirs
 from integration.conftest import test_cgroup_path as new_cgroup_path
 
 RUNC = "/usr/sbin/runc"
@@ -243,3 +243,33 @@ def test_joining_a_mount_namespace_by_path_sets_the_rootfs_up_there(runtime, bun
     result = run_once(runtime, bundle, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [want, "1"]
+
+
+def cpuset_dir(relative):
+    return next((d for d in own_cgroup_dirs(relative) if "/cpuset/" in d or "/cpuset," in d), None)
+
+
+@pytest.mark.skipif(cpuset_dir("x") is None, reason="no v1 cpuset hierarchy")
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_an_empty_v1_cpuset_parent_is_filled_from_its_parent(runtime, bundle, tmp_path):
+    # A v1 cpuset cgroup that exists with cpus/mems unset (another tool made it) cannot take a
+    # process (ENOSPC). runc fills it from its parent (cpusetEnsureParent) and creates fine.
+    parent_path = new_cgroup_path()
+    parent = cpuset_dir(parent_path)
+    os.makedirs(parent)
+    try:
+        assert open(f"{parent}/cpuset.cpus").read().strip() == ""
+        bundle.config["linux"]["cgroupsPath"] = parent_path + "/c1"
+        bundle.args("cat", "/proc/self/status")
+        result = run_with(runtime, tmp_path / "state", bundle)
+        delete_with(runtime, tmp_path / "state")
+        assert result.returncode == 0, result.stderr
+        with open(f"{os.path.dirname(parent)}/cpuset.cpus") as f:
+            want = f.read()
+        assert open(f"{parent}/cpuset.cpus").read() == want
+        assert "Cpus_allowed_list:\t" + want.strip() in result.stdout
+    finally:  # runc leaves the parents it made in the other hierarchies
+        for d in own_cgroup_dirs(parent_path):
+            for path in (d + "/c1", d):
+                if os.path.isdir(path):
+                    os.rmdir(path)
