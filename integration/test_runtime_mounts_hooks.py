@@ -273,3 +273,21 @@ def test_an_empty_v1_cpuset_parent_is_filled_from_its_parent(runtime, bundle, tm
             for path in (d + "/c1", d):
                 if os.path.isdir(path):
                     os.rmdir(path)
+
+
+# --- C5: the cgroup mount in a user namespace without a cgroup namespace --------------------------
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory"), reason="no v1 memory hierarchy")
+@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+def test_user_namespace_without_cgroup_namespace_sees_its_v1_cgroups(runtime, bundle, tmp_path):
+    # runc binds the container's own directory of each v1 hierarchy under /sys/fs/cgroup.
+    bundle.in_user_namespace()
+    linux = bundle.config["linux"]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "cgroup"]  # as `runc spec`
+    linux["resources"] = {"memory": {"limit": 64 << 20}}
+    bundle.args("sh", "-c", "ls /sys/fs/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+    result = run_once(runtime, bundle, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert {"memory", "pids", "cpu", "cpuacct", "devices", "freezer"} <= set(lines), result.stdout
+    assert lines[-1] == str(64 << 20)

@@ -50,12 +50,9 @@ class InitContext:
         self.forks_init_directly = not self.userns and not (self.new_flags & k.CLONE_NEWTIME) \
             and all(t != "time" for t, _ in self.joins)
         # When the init mounts the cgroup: with a cgroup namespace, once it has joined its
-        # cgroup ("join"); else host binds, in order with the other mounts ("rootfs"), or after
-        # "go" when the cgroup is made only after a direct fork and the plan comes with "go".
-        if self.cgroupns:
-            self.cgroup_mounts_at = "join"
-        else:
-            self.cgroup_mounts_at = "go" if self.forks_init_directly else "rootfs"
+        # cgroup ("join"); else host binds, after "go", which brings the plan (the cgroup exists
+        # by then) while the host's cgroup directories are still in reach.
+        self.cgroup_mounts_at = "join" if self.cgroupns else "go"
         self.given_by_parent = 0  # CLONE_NEW* flags of the namespaces the init was born in
 
     def open_state_fds(self):
