@@ -291,3 +291,54 @@ def test_user_namespace_without_cgroup_namespace_sees_its_v1_cgroups(runtime, bu
     lines = result.stdout.split()
     assert {"memory", "pids", "cpu", "cpuacct", "devices", "freezer"} <= set(lines), result.stdout
     assert lines[-1] == str(64 << 20)
+
+
+# --- C10: every failure names its step and config field --------------------------------------------
+
+def create_error(pybox, bundle):
+    """create's stderr when it fails; nothing may be left behind."""
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    assert not os.path.exists(os.path.join(pybox.root, "c1"))
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def test_a_mount_the_kernel_refuses_names_the_mount(pybox, bundle):
+    bundle.config["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["size=nonsense"]})
+    index = len(bundle.config["mounts"]) - 1
+    assert create_error(pybox, bundle) == f"pybox: create c1: mount /data (mounts[{index}]): Invalid argument\n"
+
+
+def test_a_refused_mount_inside_proc_names_the_mount(pybox, bundle):
+    bundle.config["mounts"].append({"destination": "/proc/kcore", "type": "tmpfs", "source": "tmpfs"})
+    index = len(bundle.config["mounts"]) - 1
+    assert create_error(pybox, bundle).startswith(
+        f"pybox: create c1: mount /proc/kcore (mounts[{index}]): /proc/kcore: mounts inside /proc are refused")
+
+
+def test_a_sysctl_the_kernel_refuses_names_the_field(pybox, bundle):
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "not-a-number"}
+    assert create_error(pybox, bundle) == (
+        "pybox: create c1: write 'not-a-number' to /proc/sys/net/ipv4/ip_forward "
+        "(linux.sysctl.net.ipv4.ip_forward): Invalid argument\n")
+
+
+@pytest.mark.parametrize("kind", ["prestart", "createContainer"])
+def test_a_hook_that_cannot_be_executed_names_the_hook(pybox, bundle, tmp_path, kind):
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o644)  # not executable
+    bundle.config["hooks"] = {kind: [{"path": str(hook)}]}
+    want = f"pybox: create c1: hooks.{kind}[0] {hook}: permission denied\n"
+    assert create_error(pybox, bundle).lower() == want.lower()
+
+
+def test_a_masked_path_that_cannot_be_masked_names_the_field(pybox, bundle):
+    # A masked path whose open fails inside the root: a symlink loop.
+    os.symlink("loop", os.path.join(bundle.rootfs, "loop"))
+    bundle.config["linux"]["maskedPaths"] = ["/proc/kcore", "/loop"]
+    assert create_error(pybox, bundle) == (
+        "pybox: create c1: open /loop (linux.maskedPaths[1]): Too many levels of symbolic links\n")

@@ -27,13 +27,19 @@ _PROPAGATION_FLAGS = {"shared": k.MS_SHARED, "slave": k.MS_SLAVE, "private": k.M
 
 def prepare_root(rootfs, propagation):
     """Stop our mounts reaching the host, then make the rootfs a mount point of its own."""
-    k.mount(None, "/", None, _propagation(propagation or "rslave"))
-    if propagation:
-        # A shared parent would make pivot_root fail (and our binds reach its peers); an
-        # unbindable one would refuse the bind below. The rootfs gets `propagation` once it is /.
-        _make_parent_mount_private(rootfs)
-    k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
-    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        k.mount(None, "/", None, _propagation(propagation or "rslave"))
+    except OSError as err:
+        raise from_oserror(err, f"make / {propagation or 'rslave'} (linux.rootfsPropagation)") from None
+    try:
+        if propagation:
+            # A shared parent would make pivot_root fail (and our binds reach its peers); an
+            # unbindable one would refuse the bind below. The rootfs gets `propagation` once it is /.
+            _make_parent_mount_private(rootfs)
+        k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
+        return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise from_oserror(err, f"bind the rootfs {rootfs} (root.path)") from None
 
 
 def _make_parent_mount_private(path):
@@ -50,7 +56,10 @@ def _make_parent_mount_private(path):
 def apply_root_propagation(propagation):
     """rootfsPropagation, on the container's / (as runc does, after pivot_root)."""
     if propagation and "private" not in propagation:
-        k.mount(None, "/", None, _propagation(propagation))
+        try:
+            k.mount(None, "/", None, _propagation(propagation))
+        except OSError as err:
+            raise from_oserror(err, f"make / {propagation} (linux.rootfsPropagation)") from None
 
 
 def _propagation(name):
@@ -71,6 +80,8 @@ def mount_all(root_fd, mounts, ctx, deferred_cgroup):
             mount_one(root_fd, m, ctx)
         except OSError as err:
             raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
+        except PyboxError as err:
+            raise err.within(f"mount {m.get('destination')} (mounts[{i}])") from None
 
 
 def mount_one(root_fd, m, ctx):
@@ -264,7 +275,10 @@ def _symlinks(dir_fd, name_targets):
 
 def create_devices(root_fd, devices, in_userns):
     """Default devices, linux.devices, and /dev's symlinks; bind from the host where mknod is denied."""
-    dev_dir = _open_dir_in_root(root_fd, "/dev")
+    try:
+        dev_dir = _open_dir_in_root(root_fd, "/dev")
+    except OSError as err:
+        raise from_oserror(err, "make /dev in the rootfs") from None
     try:
         for name, major, minor in DEFAULT_DEVICES:
             try:
@@ -278,7 +292,10 @@ def create_devices(root_fd, devices, in_userns):
                         d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
             except OSError as err:
                 raise from_oserror(err, f"device {d['path']} (linux.devices[{i}])") from None
-        _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
+        try:
+            _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
+        except OSError as err:
+            raise from_oserror(err, "make the symlinks in /dev") from None
     finally:
         os.close(dev_dir)
 
@@ -318,6 +335,14 @@ def _open_dir_in_root(root_fd, path):
 
 def pivot_into(rootfs, no_pivot):
     """Make rootfs the container's /; the old root is detached so the host is out of reach."""
+    try:
+        _pivot_into(rootfs, no_pivot)
+    except OSError as err:
+        step = "move the rootfs to / (--no-pivot)" if no_pivot else "pivot_root into the rootfs"
+        raise from_oserror(err, f"{step} {rootfs} (root.path)") from None
+
+
+def _pivot_into(rootfs, no_pivot):
     os.chdir(rootfs)
     if no_pivot:
         k.mount(rootfs, "/", None, k.MS_MOVE)
@@ -337,17 +362,20 @@ def pivot_into(rootfs, no_pivot):
     os.chdir("/")
 
 
-def _existing(paths):
-    """Yield (path, O_PATH fd) for each path that exists in the (pivoted) root; missing ones are skipped."""
+def _existing(paths, field, first=0):
+    """Yield (index, path, O_PATH fd) for each path that exists in the (pivoted) root; missing ones
+    are skipped. Errors name the path as field[index], counting from first."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for path in paths:
+        for i, path in enumerate(paths, first):
             try:
                 fd = open_in_root(root_fd, path)
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            except OSError as err:
+                raise from_oserror(err, f"open {path} ({field}[{i}])") from None
             try:
-                yield path, fd
+                yield i, path, fd
             finally:
                 os.close(fd)
     finally:
@@ -355,23 +383,32 @@ def _existing(paths):
 
 
 def mask_paths(paths):
-    for _, fd in _existing(paths):
-        if is_dir_fd(fd):
-            k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
-        else:
-            k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+    for i, path, fd in _existing(paths, "linux.maskedPaths"):
+        try:
+            if is_dir_fd(fd):
+                k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
+            else:
+                k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+        except OSError as err:
+            raise from_oserror(err, f"mask {path} (linux.maskedPaths[{i}])") from None
 
 
 def readonly_paths(paths):
-    for path, fd in _existing(paths):
-        k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
-        # Resolve again to reach the new bind mount itself rather than the directory beneath it.
-        for _, mounted in _existing([path]):
-            _remount_bind(fd_path(mounted), k.MS_RDONLY)
+    for i, path, fd in _existing(paths, "linux.readonlyPaths"):
+        try:
+            k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
+            # Resolve again to reach the new bind mount itself rather than the directory beneath it.
+            for _, _, mounted in _existing([path], "linux.readonlyPaths", i):
+                _remount_bind(fd_path(mounted), k.MS_RDONLY)
+        except OSError as err:
+            raise from_oserror(err, f"make {path} read-only (linux.readonlyPaths[{i}])") from None
 
 
 def readonly_root():
-    _remount_bind("/", k.MS_RDONLY)
+    try:
+        _remount_bind("/", k.MS_RDONLY)
+    except OSError as err:
+        raise from_oserror(err, "remount / read-only (root.readonly)") from None
 
 
 def write_sysctls(sysctl):
@@ -381,4 +418,4 @@ def write_sysctls(sysctl):
             with open(path, "w") as f:
                 f.write(value)
         except OSError as err:
-            raise from_oserror(err, f"sysctl {key}") from None
+            raise from_oserror(err, f"write {value!r} to {path} (linux.sysctl.{key})") from None
