@@ -342,3 +342,9 @@ def test_a_masked_path_that_cannot_be_masked_names_the_field(pybox, bundle):
     bundle.config["linux"]["maskedPaths"] = ["/proc/kcore", "/loop"]
     assert create_error(pybox, bundle) == (
         "pybox: create c1: open /loop (linux.maskedPaths[1]): Too many levels of symbolic links\n")
+
+
+def test_a_hostname_the_kernel_refuses_names_the_field(pybox, bundle):
+    bundle.config["hostname"] = "h" * 70  # the kernel takes 64 bytes at most
+    want = f"pybox: create c1: set the hostname {'h' * 70!r} (hostname): Invalid argument\n"
+    assert create_error(pybox, bundle) == want

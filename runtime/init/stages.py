@@ -90,6 +90,8 @@ def _write_time_offsets(offsets, fd):
             fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, ("\n".join(lines) + "\n").encode())
+        except OSError as err:
+            raise from_oserror(err, "write /proc/self/timens_offsets (linux.timeOffsets)") from None
         finally:
             os.close(fd)
 
@@ -171,10 +173,12 @@ def _finish_rootfs(ctx):
 
 
 def _set_names(config):
-    if config.get("hostname"):
-        k.sethostname(config["hostname"])
-    if config.get("domainname"):
-        k.setdomainname(config["domainname"])
+    for key, set_name in (("hostname", k.sethostname), ("domainname", k.setdomainname)):
+        if config.get(key):
+            try:
+                set_name(config[key])
+            except OSError as err:
+                raise from_oserror(err, f"set the {key} {config[key]!r} ({key})") from None
 
 
 def _set_personality(personality):
