@@ -119,6 +119,10 @@ def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_p
              for kind in ("prestart", "poststop")}
     hooks["poststart"] = [{"path": "/bin/sh", "args": ["sh", "-c", f"echo poststart $HOOK_MARK. >> {out}"],
                            "env": []}]  # an explicit empty env stays empty
+    # In the container (runc's init) the environment is process.env, not the runtime's.
+    inside = os.path.join(bundle.rootfs, "env")
+    hooks["createContainer"] = [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $HOOK_MARK.$FROM_PROCESS > {inside}"]}]
+    bundle.config["process"]["env"].append("FROM_PROCESS=yes")
     bundle.config["hooks"] = hooks
     bundle.config["linux"]["cgroupsPath"] = new_cgroup_path()
     bundle.config["process"]["args"] = ["true"]
@@ -130,6 +134,8 @@ def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_p
         delete_with(runtime, tmp_path / "state")
     assert result.returncode == 0, result.stderr
     assert out.read_text().splitlines() == ["prestart from-the-runtime", "poststart .", "poststop from-the-runtime"]
+    with open(inside) as f:
+        assert f.read() == ".yes\n"
 
 
 # --- C9: smaller gaps ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
     try:
         for i, hook in enumerate(hooks):
             try:
-                _run(hook, state, f"hooks.{kind}[{i}]", stub)
+                _run(hook, state, f"hooks.{kind}[{i}]", stub, (config.get("process") or {}).get("env") or [])
             except PyboxError as err:
                 if on_failure is None:
                     raise
@@ -29,11 +29,16 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
             os.close(stub[0])
 
 
-def _run(hook, state, where, stub=None):
+def _run(hook, state, where, stub=None, default_env=()):
     import subprocess
     args = hook.get("args") or [hook["path"]]
-    # Without "env" a hook gets the runtime's own environment, as with runc and crun.
-    env = None if hook.get("env") is None else dict(item.partition("=")[::2] for item in hook["env"])
+    # Without "env" a hook gets the runtime's own environment, as with runc and crun; in the
+    # container that is runc's init's: process.env.
+    env = hook.get("env")
+    if env is None and stub is not None:
+        env = default_env
+    if env is not None:
+        env = dict(item.partition("=")[::2] for item in env)
     executable, pass_fds = hook["path"], ()
     if stub is not None:  # the stub execs argv[0] with argv[1:]; it reports nothing itself
         if not os.access(hook["path"], os.X_OK):
