@@ -19,7 +19,10 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
     try:
         for i, hook in enumerate(hooks):
             try:
-                _run(hook, state, f"hooks.{kind}[{i}]", stub, (config.get("process") or {}).get("env") or [])
+                if stub is not None and hook.get("env") is None:
+                    # In the container, as under runc's init, the environment is process.env.
+                    hook = dict(hook, env=(config.get("process") or {}).get("env") or [])
+                _run(hook, state, f"hooks.{kind}[{i}]", stub)
             except PyboxError as err:
                 if on_failure is None:
                     raise
@@ -29,16 +32,11 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
             os.close(stub[0])
 
 
-def _run(hook, state, where, stub=None, default_env=()):
+def _run(hook, state, where, stub=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
-    # Without "env" a hook gets the runtime's own environment, as with runc and crun; in the
-    # container that is runc's init's: process.env.
-    env = hook.get("env")
-    if env is None and stub is not None:
-        env = default_env
-    if env is not None:
-        env = dict(item.partition("=")[::2] for item in env)
+    # Without "env" a hook gets the runtime's own environment, as with runc and crun.
+    env = None if hook.get("env") is None else dict(item.partition("=")[::2] for item in hook["env"])
     executable, pass_fds = hook["path"], ()
     if stub is not None:  # the stub execs argv[0] with argv[1:]; it reports nothing itself
         if not os.access(hook["path"], os.X_OK):
