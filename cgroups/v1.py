@@ -44,9 +44,9 @@ class V1Manager(Manager):
 
     def create(self):
         for h in self.hierarchies:
-            made = files.make_dirs(h["dir"], self.created)
-            if made and "cpuset" in h["key"].split(","):
-                _inherit_cpuset(made)
+            files.make_dirs(h["dir"], self.created)
+            if "cpuset" in h["key"].split(","):
+                _fill_cpuset(h["dir"])
 
     def apply(self, resources):
         from pybox.cgroups import v1_resources
@@ -120,14 +120,23 @@ class V1Manager(Manager):
         return dict(super().to_record(), hierarchies=self.hierarchies)
 
 
-def _inherit_cpuset(made):
-    """A new v1 cpuset cgroup starts with no CPUs and no memory nodes: give every directory made
-    (outermost first) those of the parent they were made under."""
-    parent = os.path.dirname(made[0])
+def _fill_cpuset(directory):
+    """A v1 cpuset cgroup starts with no CPUs and no memory nodes, and a process cannot join it
+    (ENOSPC). As runc (cpusetEnsureParent): where the directory or a parent above it has an empty
+    cpuset.cpus or cpuset.mems, fill it from its parent, outermost first."""
     for name in ("cpuset.cpus", "cpuset.mems"):
-        value = files.read(parent, name)
-        for directory in made:
-            files.write(directory, name, value, "cpu")
+        empty, d = [], directory
+        value = files.read(d, name)
+        while value == "":  # None: no such file, above the hierarchy's root
+            empty.append(d)
+            d = os.path.dirname(d)
+            value = files.read(d, name)
+        for d in reversed(empty if value else []):
+            try:
+                files.put(d, name, value)
+            except OSError as err:
+                raise PyboxError(f"cgroup {d}: copying {name} {value!r} from its parent: {err.strerror}",
+                                 err.errno) from None
 
 
 def open_v1(path_for, hierarchies):

@@ -191,7 +191,8 @@ def test_poststop_hook_failure_reaches_the_log(pybox, bundle, tmp_path):
     bundle.args("true")
     pybox("--log", str(log), "--log-format", "json", "run", "-b", bundle.path, "c1")
     entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["level"] for e in entries] == ["error"] and "hooks.poststop[0]" in entries[0]["msg"]
+    # runtime-spec: a failing poststop hook is a warning; delete still succeeds.
+    assert [e["level"] for e in entries] == ["warning"] and "hooks.poststop[0]" in entries[0]["msg"]
 
 
 def test_duplicate_id_is_refused(pybox, bundle):

@@ -152,6 +152,9 @@ def main(argv=None):
         if g.command in (None, "--help", "help"):
             print(GLOBAL_HELP)
             return 0 if g.command else 1
+        if g.log:
+            from pybox.runtime import log
+            log.check_writable(g)
         module = COMMANDS.get(g.command)
         if module is None:
             raise PyboxError(f"unknown command {g.command!r} (see pybox --help)")

@@ -187,13 +187,15 @@ def _poststart_hooks(record):
     config = record.config()
     if not (config.get("hooks") or {}).get("poststart"):
         return
+    # runtime-spec: a failing poststart hook is logged as a warning; the hooks after it still
+    # run and the container keeps running.
+    _run_hooks_warning(config, "poststart", record.oci_state(), f"start {record.id}")
+
+
+def _run_hooks_warning(config, kind, state, where):
+    from pybox.runtime import log
     from pybox.runtime.hooks import run_hooks
-    try:
-        run_hooks(config, "poststart", record.oci_state())
-    except PyboxError as err:
-        # runtime-spec: a failing poststart hook is logged, the container keeps running.
-        from pybox.runtime import log
-        log.error(None, f"start {record.id}: {err}")
+    run_hooks(config, kind, state, on_failure=lambda err: log.warning(None, f"{where}: {err}"))
 
 
 def _release_init(record):
@@ -292,12 +294,7 @@ def _destroy(record):
     _remove_dir(record.dir)
     if not (config.get("hooks") or {}).get("poststop"):
         return
-    from pybox.runtime.hooks import run_hooks
-    try:
-        run_hooks(config, "poststop", state)
-    except PyboxError as err:
-        from pybox.runtime import log
-        log.error(None, f"delete {record.id}: {err}")
+    _run_hooks_warning(config, "poststop", state, f"delete {record.id}")  # as poststart
 
 
 def _kill_and_wait(pid, record):

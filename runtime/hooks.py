@@ -6,9 +6,11 @@ from pybox import jsonio
 from pybox.errors import PyboxError
 
 
-def run_hooks(config, kind, state, in_container=False):
+def run_hooks(config, kind, state, in_container=False, on_failure=None):
     """in_container: the hooks run inside the container (createContainer, startContainer), so
-    they are exec'd through the sealed stub, as the container's process is (init/dmz.py)."""
+    they are exec'd through the sealed stub, as the container's process is (init/dmz.py).
+    on_failure: called with each hook's error, and the hooks after it still run (poststart and
+    poststop: the runtime-spec says warn and go on); without it the first failure raises."""
     hooks = (config.get("hooks") or {}).get(kind) or []
     stub = None
     if hooks and in_container:
@@ -16,7 +18,15 @@ def run_hooks(config, kind, state, in_container=False):
         stub = dmz.prepare()
     try:
         for i, hook in enumerate(hooks):
-            _run(hook, state, f"hooks.{kind}[{i}]", stub)
+            try:
+                if stub is not None and hook.get("env") is None:
+                    # In the container, as under runc's init, the environment is process.env.
+                    hook = dict(hook, env=(config.get("process") or {}).get("env") or [])
+                _run(hook, state, f"hooks.{kind}[{i}]", stub)
+            except PyboxError as err:
+                if on_failure is None:
+                    raise
+                on_failure(err)
     finally:
         if stub is not None:
             os.close(stub[0])
@@ -35,7 +45,8 @@ def _unblock_all():
 def _run(hook, state, where, stub=None):
     import subprocess
     args = hook.get("args") or [hook["path"]]
-    env = dict(item.partition("=")[::2] for item in hook.get("env") or [])
+    # Without "env" a hook gets the runtime's own environment, as with runc and crun.
+    env = None if hook.get("env") is None else dict(item.partition("=")[::2] for item in hook["env"])
     executable, pass_fds = hook["path"], ()
     if stub is not None:  # the stub execs argv[0] with argv[1:]; it reports nothing itself
         if not os.access(hook["path"], os.X_OK):

@@ -8,6 +8,8 @@ import os
 import sys
 import time
 
+from pybox.errors import PyboxError
+
 
 def _timestamp():
     now = time.time()
@@ -25,6 +27,18 @@ _globals = None  # the command's global options, for code that is not handed the
 def configure(g):
     global _globals
     _globals = g
+
+
+def check_writable(g):
+    """--log names a file we must be able to append to: say so now, as runc does, rather than
+    drop every line later (the error goes to stderr only, with --log cleared)."""
+    if not g.log:
+        return
+    try:
+        os.close(os.open(g.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+    except OSError as err:
+        path, g.log = g.log, None
+        raise PyboxError(f"--log {path}: {err.strerror}") from None
 
 
 def write(g, level, message):
@@ -48,6 +62,11 @@ def write(g, level, message):
 def error(g, message):
     print(f"pybox: {message}", file=sys.stderr)
     write(g, "error", message)
+
+
+def warning(g, message):
+    print(f"pybox: warning: {message}", file=sys.stderr)
+    write(g, "warning", message)
 
 
 def debug(g, message):

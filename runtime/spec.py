@@ -121,7 +121,7 @@ def validate(config, bundle):
     flags = _validate_namespaces(linux)
     _validate_mappings(linux, flags)
     _validate_mounts(config.get("mounts") or [], linux)
-    if not flags & k.CLONE_NEWNS:
+    if not flags & k.CLONE_NEWNS and not _joins(linux, "mount"):  # joined: set up there, as runc
         _refuse_what_needs_a_mount_namespace(config)
     _validate_hooks(config.get("hooks") or {})
     _validate_sysctl(linux.get("sysctl") or {}, flags | _joined_flags(linux))
@@ -397,20 +397,23 @@ def _validate_sysctl(sysctl, flags):
             need = k.CLONE_NEWIPC
         elif key.startswith("net."):
             need = k.CLONE_NEWNET
-        elif key in ("kernel.hostname", "kernel.domainname"):
-            fail(where, "set hostname/domainname instead")
+        elif key == "kernel.domainname":  # in the uts namespace; runc allows it there
+            need = k.CLONE_NEWUTS
+        elif key == "kernel.hostname":
+            fail(where, "set hostname instead")
         else:
             fail(where, "not in a namespace the container owns; setting it would change the host")
         if not flags & need:
-            fail(where, "needs its own " + ("ipc" if need == k.CLONE_NEWIPC else "network") + " namespace")
+            names = {k.CLONE_NEWIPC: "ipc", k.CLONE_NEWNET: "network", k.CLONE_NEWUTS: "uts"}
+            fail(where, f"needs its own {names[need]} namespace")
 
 
 def _validate_device(dev, where):
     if _expect(dev, dict, where).get("type") not in ("c", "b", "u", "p"):
         fail(f"{where}.type", "must be c, b, u or p")
     path = dev.get("path")
-    if not isinstance(path, str) or not path.startswith("/dev/"):
-        fail(f"{where}.path", "must be an absolute path below /dev")
+    if not isinstance(path, str) or not path.startswith("/") or os.path.normpath(path) == "/":
+        fail(f"{where}.path", "must be an absolute path")  # runc allows paths outside /dev
     if dev["type"] != "p":
         for key in ("major", "minor"):
             _expect(dev.get(key), int, f"{where}.{key}")

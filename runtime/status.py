@@ -18,7 +18,9 @@ ALLOWED = {
     "pause": {RUNNING},
     "resume": {PAUSED},
     "exec": {CREATED, RUNNING},
-    "delete": {STOPPED},
+    # A created container that never started may be deleted without --force: runc kills its
+    # init and removes it (containerd's shim relies on this after a failed start).
+    "delete": {STOPPED, CREATED},
     "update": {CREATED, RUNNING, PAUSED},
 }
 

@@ -40,7 +40,9 @@ class InitContext:
                 self.new_flags |= NAMESPACE_FLAGS[ns["type"]]
         self.userns = bool(self.new_flags & k.CLONE_NEWUSER) or any(t == "user" for t, _ in self.joins)
         self.cgroupns = bool(self.new_flags & k.CLONE_NEWCGROUP)
-        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS)
+        # The container's own mount namespace, new or joined by path: as runc, the init sets up
+        # the rootfs (mounts, pivot_root) in a joined one too.
+        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS) or any(t == "mount" for t, _ in self.joins)
         # Without a user or time namespace the parent can hand the init its pid namespace
         # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
         # A pid namespace made by the parent would belong to the host's user namespace, and a
@@ -48,12 +50,9 @@ class InitContext:
         self.forks_init_directly = not self.userns and not (self.new_flags & k.CLONE_NEWTIME) \
             and all(t != "time" for t, _ in self.joins)
         # When the init mounts the cgroup: with a cgroup namespace, once it has joined its
-        # cgroup ("join"); else host binds, in order with the other mounts ("rootfs"), or after
-        # "go" when the cgroup is made only after a direct fork and the plan comes with "go".
-        if self.cgroupns:
-            self.cgroup_mounts_at = "join"
-        else:
-            self.cgroup_mounts_at = "go" if self.forks_init_directly else "rootfs"
+        # cgroup ("join"); else host binds, after "go", which brings the plan (the cgroup exists
+        # by then) while the host's cgroup directories are still in reach.
+        self.cgroup_mounts_at = "join" if self.cgroupns else "go"
         self.given_by_parent = 0  # CLONE_NEW* flags of the namespaces the init was born in
 
     def open_state_fds(self):

@@ -27,13 +27,19 @@ _PROPAGATION_FLAGS = {"shared": k.MS_SHARED, "slave": k.MS_SLAVE, "private": k.M
 
 def prepare_root(rootfs, propagation):
     """Stop our mounts reaching the host, then make the rootfs a mount point of its own."""
-    k.mount(None, "/", None, _propagation(propagation or "rslave"))
-    if propagation:
-        # A shared parent would make pivot_root fail (and our binds reach its peers); an
-        # unbindable one would refuse the bind below. The rootfs gets `propagation` once it is /.
-        _make_parent_mount_private(rootfs)
-    k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
-    return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        k.mount(None, "/", None, _propagation(propagation or "rslave"))
+    except OSError as err:
+        raise from_oserror(err, f"make / {propagation or 'rslave'} (linux.rootfsPropagation)") from None
+    try:
+        if propagation:
+            # A shared parent would make pivot_root fail (and our binds reach its peers); an
+            # unbindable one would refuse the bind below. The rootfs gets `propagation` once it is /.
+            _make_parent_mount_private(rootfs)
+        k.mount(rootfs, rootfs, None, k.MS_BIND | k.MS_REC)
+        return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise from_oserror(err, f"bind the rootfs {rootfs} (root.path)") from None
 
 
 def _make_parent_mount_private(path):
@@ -50,7 +56,10 @@ def _make_parent_mount_private(path):
 def apply_root_propagation(propagation):
     """rootfsPropagation, on the container's / (as runc does, after pivot_root)."""
     if propagation and "private" not in propagation:
-        k.mount(None, "/", None, _propagation(propagation))
+        try:
+            k.mount(None, "/", None, _propagation(propagation))
+        except OSError as err:
+            raise from_oserror(err, f"make / {propagation} (linux.rootfsPropagation)") from None
 
 
 def _propagation(name):
@@ -71,6 +80,8 @@ def mount_all(root_fd, mounts, ctx, deferred_cgroup):
             mount_one(root_fd, m, ctx)
         except OSError as err:
             raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
+        except PyboxError as err:
+            raise err.within(f"mount {m.get('destination')} (mounts[{i}])") from None
 
 
 def mount_one(root_fd, m, ctx):
@@ -264,34 +275,42 @@ def _symlinks(dir_fd, name_targets):
 
 def create_devices(root_fd, devices, in_userns):
     """Default devices, linux.devices, and /dev's symlinks; bind from the host where mknod is denied."""
-    dev_fd = make_in_root(root_fd, "/dev")
     try:
-        dev_dir = os.open(fd_path(dev_fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    finally:
-        os.close(dev_fd)
+        dev_dir = _open_dir_in_root(root_fd, "/dev")
+    except OSError as err:
+        raise from_oserror(err, "make /dev in the rootfs") from None
     try:
         for name, major, minor in DEFAULT_DEVICES:
-            _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
-        for d in devices:
+            try:
+                _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
+            except OSError as err:
+                raise from_oserror(err, f"device /dev/{name}") from None
+        for i, d in enumerate(devices):
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
-            _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
-                    d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
-        _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
+            try:
+                _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
+                        d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
+            except OSError as err:
+                raise from_oserror(err, f"device {d['path']} (linux.devices[{i}])") from None
+        try:
+            _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
+        except OSError as err:
+            raise from_oserror(err, "make the symlinks in /dev") from None
     finally:
         os.close(dev_dir)
 
 
 def _device(root_fd, dev_dir, path, mode, major, minor, uid, gid, in_userns):
-    rel = os.path.relpath(path, "/dev")
-    if "/" in rel:
-        parent = make_in_root(root_fd, os.path.dirname(path))
-        os.close(parent)
+    """A device node at path: in /dev through dev_dir, elsewhere (runc allows any path) through
+    its parent, made and resolved inside the root."""
+    parent, name = os.path.split(os.path.normpath(path))
+    parent_dir = dev_dir if parent == "/dev" else _open_dir_in_root(root_fd, parent)
     try:
         if in_userns:
             raise PermissionError
-        os.mknod(rel, mode, os.makedev(major, minor), dir_fd=dev_dir)
-        os.chmod(rel, mode & 0o7777, dir_fd=dev_dir)  # mknod applies the umask
-        os.chown(rel, uid, gid, dir_fd=dev_dir)
+        os.mknod(name, mode, os.makedev(major, minor), dir_fd=parent_dir)
+        os.chmod(name, mode & 0o7777, dir_fd=parent_dir)  # mknod applies the umask
+        os.chown(name, uid, gid, dir_fd=parent_dir)
     except FileExistsError:
         pass
     except PermissionError:
@@ -301,34 +320,62 @@ def _device(root_fd, dev_dir, path, mode, major, minor, uid, gid, in_userns):
             k.mount(path, fd_path(target), None, k.MS_BIND)
         finally:
             os.close(target)
+    finally:
+        if parent_dir != dev_dir:
+            os.close(parent_dir)
+
+
+def _open_dir_in_root(root_fd, path):
+    made = make_in_root(root_fd, path)
+    try:
+        return os.open(fd_path(made), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(made)
 
 
 def pivot_into(rootfs, no_pivot):
     """Make rootfs the container's /; the old root is detached so the host is out of reach."""
+    try:
+        _pivot_into(rootfs, no_pivot)
+    except OSError as err:
+        step = "move the rootfs to / (--no-pivot)" if no_pivot else "pivot_root into the rootfs"
+        raise from_oserror(err, f"{step} {rootfs} (root.path)") from None
+
+
+def _pivot_into(rootfs, no_pivot):
     os.chdir(rootfs)
     if no_pivot:
         k.mount(rootfs, "/", None, k.MS_MOVE)
         os.chroot(".")
     else:
-        k.pivot_root(".", ".")
-        # The old root is now stacked under "/": make it private so unmounting it cannot
-        # propagate to the host, then detach it.
+        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            k.pivot_root(".", ".")
+            # The old root is now stacked on "/": make it (and only it: the new root's mounts keep
+            # the propagation they were given, rshared volumes included) a slave, so that detaching
+            # it cannot propagate to the host, then detach it. As runc: fchdir into the old root.
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         k.mount(None, ".", None, k.MS_SLAVE | k.MS_REC)
         k.umount2(".", k.MNT_DETACH)
     os.chdir("/")
 
 
-def _existing(paths):
-    """Yield (path, O_PATH fd) for each path that exists in the (pivoted) root; missing ones are skipped."""
+def _existing(paths, field, first=0):
+    """Yield (index, path, O_PATH fd) for each path that exists in the (pivoted) root; missing ones
+    are skipped. Errors name the path as field[index], counting from first."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for path in paths:
+        for i, path in enumerate(paths, first):
             try:
                 fd = open_in_root(root_fd, path)
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            except OSError as err:
+                raise from_oserror(err, f"open {path} ({field}[{i}])") from None
             try:
-                yield path, fd
+                yield i, path, fd
             finally:
                 os.close(fd)
     finally:
@@ -336,23 +383,32 @@ def _existing(paths):
 
 
 def mask_paths(paths):
-    for _, fd in _existing(paths):
-        if is_dir_fd(fd):
-            k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
-        else:
-            k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+    for i, path, fd in _existing(paths, "linux.maskedPaths"):
+        try:
+            if is_dir_fd(fd):
+                k.mount("tmpfs", fd_path(fd), "tmpfs", k.MS_RDONLY, "size=0k")
+            else:
+                k.mount("/dev/null", fd_path(fd), None, k.MS_BIND)
+        except OSError as err:
+            raise from_oserror(err, f"mask {path} (linux.maskedPaths[{i}])") from None
 
 
 def readonly_paths(paths):
-    for path, fd in _existing(paths):
-        k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
-        # Resolve again to reach the new bind mount itself rather than the directory beneath it.
-        for _, mounted in _existing([path]):
-            _remount_bind(fd_path(mounted), k.MS_RDONLY)
+    for i, path, fd in _existing(paths, "linux.readonlyPaths"):
+        try:
+            k.mount(fd_path(fd), fd_path(fd), None, k.MS_BIND | k.MS_REC)
+            # Resolve again to reach the new bind mount itself rather than the directory beneath it.
+            for _, _, mounted in _existing([path], "linux.readonlyPaths", i):
+                _remount_bind(fd_path(mounted), k.MS_RDONLY)
+        except OSError as err:
+            raise from_oserror(err, f"make {path} read-only (linux.readonlyPaths[{i}])") from None
 
 
 def readonly_root():
-    _remount_bind("/", k.MS_RDONLY)
+    try:
+        _remount_bind("/", k.MS_RDONLY)
+    except OSError as err:
+        raise from_oserror(err, "remount / read-only (root.readonly)") from None
 
 
 def write_sysctls(sysctl):
@@ -362,4 +418,4 @@ def write_sysctls(sysctl):
             with open(path, "w") as f:
                 f.write(value)
         except OSError as err:
-            raise from_oserror(err, f"sysctl {key}") from None
+            raise from_oserror(err, f"write {value!r} to {path} (linux.sysctl.{key})") from None

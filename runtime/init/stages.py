@@ -26,7 +26,7 @@ def intermediate(ctx):
         offsets_fd = _open_time_offsets(ctx)
         common.join_namespaces(ctx, ["user"])
         if ctx.new_flags & k.CLONE_NEWUSER:
-            k.unshare(k.CLONE_NEWUSER)
+            _unshare(k.CLONE_NEWUSER)
             ctx.sync.send("userns")
             ctx.sync.expect("userns-ok")
             os.setresgid(0, 0, 0)
@@ -66,13 +66,21 @@ def _enter_namespaces(ctx, done, offsets_fd=None):
     init is in its cgroup."""
     skip = {kind for kind, flag in NAMESPACE_FLAGS.items() if flag & done}
     common.join_namespaces(ctx, [t for t in common.JOIN_ORDER if t not in skip and t != "mount"])
-    k.unshare(ctx.new_flags & ~(done | k.CLONE_NEWCGROUP))
+    _unshare(ctx.new_flags & ~(done | k.CLONE_NEWCGROUP))
     if ctx.new_flags & k.CLONE_NEWNET:
         from pybox.netns.loopback import loopback_up
         loopback_up()  # as runc does: a new network namespace starts with lo down
     if ctx.new_flags & k.CLONE_NEWTIME:
         _write_time_offsets(ctx.linux.get("timeOffsets") or {}, offsets_fd)
     common.join_namespaces(ctx, ["mount"])
+
+
+def _unshare(flags):
+    try:
+        k.unshare(flags)
+    except OSError as err:
+        kinds = ", ".join(kind for kind, flag in NAMESPACE_FLAGS.items() if flag & flags)
+        raise from_oserror(err, f"create the {kinds} namespaces (linux.namespaces)") from None
 
 
 def _write_time_offsets(offsets, fd):
@@ -82,6 +90,8 @@ def _write_time_offsets(offsets, fd):
             fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, ("\n".join(lines) + "\n").encode())
+        except OSError as err:
+            raise from_oserror(err, "write /proc/self/timens_offsets (linux.timeOffsets)") from None
         finally:
             os.close(fd)
 
@@ -164,10 +174,12 @@ def _finish_rootfs(ctx):
 
 
 def _set_names(config):
-    if config.get("hostname"):
-        k.sethostname(config["hostname"])
-    if config.get("domainname"):
-        k.setdomainname(config["domainname"])
+    for key, set_name in (("hostname", k.sethostname), ("domainname", k.setdomainname)):
+        if config.get(key):
+            try:
+                set_name(config[key])
+            except OSError as err:
+                raise from_oserror(err, f"set the {key} {config[key]!r} ({key})") from None
 
 
 def _set_personality(personality):
@@ -182,7 +194,7 @@ def _join_cgroup(ctx):
     ctx.sync.expect("cgroup-ok")
     proc.set_affinity(ctx.process, "final")
     if ctx.cgroupns:
-        k.unshare(k.CLONE_NEWCGROUP)
+        _unshare(k.CLONE_NEWCGROUP)
     if ctx.cgroup_mounts_at == "join" and ctx.new_mountns:
         root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
