@@ -383,3 +383,22 @@ def test_exec_makes_a_session_leader(pybox, runc, bundle):
     assert pgrp == session == pid
     if "runc" in outputs:
         assert outputs["runc"][0] == outputs["runc"][1] == outputs["runc"][2]
+
+
+# --- C10: errors name the step and the field ----------------------------------------------------
+
+@pytest.mark.parametrize("change,field", [
+    # SCHED_DEADLINE wants runtime <= deadline <= period: the kernel says EINVAL
+    (lambda c: c["process"].update(scheduler={"policy": "SCHED_DEADLINE", "runtime": 2000000,
+                                              "deadline": 1000000, "period": 1000000}), "process.scheduler"),
+    # a group the user namespace does not map
+    (lambda c: c["process"]["user"].update(additionalGids=[4000000]), "process.user"),
+], ids=["scheduler", "user"])
+def test_a_process_setting_the_kernel_refuses_names_the_field(pybox, bundle, change, field):
+    if field == "process.user":
+        bundle.in_user_namespace()
+    change(bundle.config)
+    bundle.args("true")
+    result = pybox("run", "--bundle", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and f"{field}: " in result.stderr, result.stderr

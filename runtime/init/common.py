@@ -18,8 +18,9 @@ JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "time", "cgroup", "mount"]
 def fatal(ctx, err):
     if isinstance(err, PyboxError):
         message = str(err)
-    elif isinstance(err, OSError):
-        message = f"{err.filename}: {err.strerror}" if err.filename else (err.strerror or str(err))
+    elif isinstance(err, OSError):  # a step without context of its own: say at least where
+        what = f"{err.filename}: " if err.filename else ""
+        message = f"{'exec' if ctx.init_pid else 'container init'}: {what}{err.strerror or err}"
     else:
         message = f"{type(err).__name__}: {err}"
     if ctx.sync.sock.fileno() >= 0:
@@ -81,7 +82,10 @@ def setup_terminal(ctx, dev_console):
     from pybox.runtime.console import open_container_pty
     if ctx.console_fd is None:
         raise PyboxError("process.terminal is true but there is no console socket to send the terminal to")
-    open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"), dev_console)
+    try:
+        open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"), dev_console)
+    except OSError as err:
+        raise from_oserror(err, "process.terminal: the container's pty") from None
 
 
 def _set_memory_policy(policy):

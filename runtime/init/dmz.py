@@ -80,11 +80,15 @@ def prepare():
         from pybox.errors import PyboxError
         raise PyboxError(f"exec: no exec stub for {MACHINE} (CVE-2019-5736 protection)")
     try:
-        fd = os.memfd_create("pybox-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | MFD_EXEC)
-    except OSError:  # before Linux 6.3 MFD_EXEC is unknown (EINVAL)
-        fd = os.memfd_create("pybox-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    os.write(fd, image)
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+        try:
+            fd = os.memfd_create("pybox-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | MFD_EXEC)
+        except OSError:  # before Linux 6.3 MFD_EXEC is unknown (EINVAL)
+            fd = os.memfd_create("pybox-exec", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        os.write(fd, image)
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+    except OSError as err:
+        from pybox.errors import from_oserror
+        raise from_oserror(err, "exec: the sealed exec stub (memfd)") from None
     # execve of /proc/self/fd/N is a plain execve, which every seccomp profile that lets the
     # container run at all allows; without /proc, fexecve (execveat) is the way.
     via = f"/proc/self/fd/{fd}"

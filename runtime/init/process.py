@@ -22,25 +22,45 @@ def set_limits(process):
         except (OSError, ValueError, OverflowError) as err:
             raise PyboxError(f"setrlimit {rl['type']}: {getattr(err, 'strerror', None) or err}") from None
     if "oomScoreAdj" in process:
-        with open("/proc/self/oom_score_adj", "w") as f:
+        with step("process.oomScoreAdj"), open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
     prio = process.get("ioPriority")
     if prio:
         IOPRIO_WHO_PROCESS = 1
-        k.ioprio_set(IOPRIO_WHO_PROCESS, 0, (IOPRIO_CLASSES[prio["class"]] << 13) | prio.get("priority", 0))
+        with step("process.ioPriority"):
+            k.ioprio_set(IOPRIO_WHO_PROCESS, 0, (IOPRIO_CLASSES[prio["class"]] << 13) | prio.get("priority", 0))
     sched = process.get("scheduler")
     if sched:
         flags = sum(SCHED_FLAGS[f] for f in sched.get("flags") or [])
-        k.sched_setattr(0, SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
-                        sched.get("priority", 0), sched.get("runtime", 0), sched.get("deadline", 0),
-                        sched.get("period", 0))
+        with step("process.scheduler"):
+            k.sched_setattr(0, SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
+                            sched.get("priority", 0), sched.get("runtime", 0), sched.get("deadline", 0),
+                            sched.get("period", 0))
+
+
+class step:
+    """`with step("process.user"):` turns an OSError of the kernel calls inside into one line
+    naming the config field (or the step) that failed."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if kind is not None and issubclass(kind, OSError):
+            raise from_oserror(err, self.name) from None
+        return False
 
 
 def set_affinity(process, stage):
     """process.execCPUAffinity: `initial` until the cgroup is joined, `final` after it."""
     cpus = (process.get("execCPUAffinity") or {}).get(stage)
     if cpus:
-        os.sched_setaffinity(0, cpu_list(cpus))
+        with step(f"process.execCPUAffinity.{stage}"):
+            os.sched_setaffinity(0, cpu_list(cpus))
 
 
 def cap_mask(names):
@@ -134,17 +154,22 @@ def become(process, hold=0):
     capabilities that were skipped."""
     caps = process.get("capabilities") or {}
     set_limits(process)
-    drop_bounding(caps)
-    set_identity(process.get("user") or {})
-    skipped = set_capabilities(caps, hold)
+    with step("process.capabilities.bounding"):
+        drop_bounding(caps)
+    with step("process.user"):
+        set_identity(process.get("user") or {})
+    with step("process.capabilities"):
+        skipped = set_capabilities(caps, hold)
     if process.get("noNewPrivileges"):
-        k.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
+        with step("process.noNewPrivileges"):
+            k.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
     return skipped
 
 
 def release_held(process):
     """The final capset, dropping what become() held; the ambient set is left as it was."""
-    k.capset(*cap_sets(process.get("capabilities") or {}))
+    with step("process.capabilities"):
+        k.capset(*cap_sets(process.get("capabilities") or {}))
 
 
 def default_signals():
