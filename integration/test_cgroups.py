@@ -4,7 +4,6 @@ Every cgroup is made below this process's own cgroups (a relative path) and remo
 The same tests run on this hybrid host and, through scripts/cgroup2-vm, on a cgroup v2 kernel.
 """
 
-import errno
 import os
 import signal
 import subprocess

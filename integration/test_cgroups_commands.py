@@ -1,7 +1,6 @@
 """`pybox update`, `events`, `pause`/`resume` and `ps` on a real container, through the CLI."""
 
 import json
-import os
 import subprocess
 
 import pytest

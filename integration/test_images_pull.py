@@ -76,7 +76,8 @@ def test_multiarch_picks_the_platform(store, images, name, tmp_path):
     default = store.pull(images[name])
     assert compare_with_umoci(store, default, images[name], tmp_path) == []
     arm = store.pull(images[name], platform="linux/arm/v7")
-    read = lambda image: open(os.path.join(image.layer_dirs()[-1], "arch")).read()
+    def read(image):
+        return open(os.path.join(image.layer_dirs()[-1], "arch")).read()
     assert read(default) == "amd64" and read(arm) == "arm"
     with pytest.raises(PyboxError, match="no image for linux/s390x"):
         store.pull(images[name], platform="linux/s390x")
@@ -244,7 +245,8 @@ def test_schema1_is_refused_with_a_clear_message(store, schema1_registry, tmp_pa
 
 
 def test_images_share_layers_and_rmi_keeps_shared_ones(store, images, fault_proxy):
-    via_proxy = lambda name: images[name].replace(fault_proxy.upstream, fault_proxy.host)
+    def via_proxy(name):
+        return images[name].replace(fault_proxy.upstream, fault_proxy.host)
     single = store.pull(via_proxy("single"))
     fault_proxy.seen.clear()
     multi = store.pull(via_proxy("multi"))

@@ -178,7 +178,8 @@ def test_truncated_layer_fails_cleanly(store, tmp_path, how):
 def test_cli_import_and_images(tmp_path):
     env = dict(os.environ, PYBOX_STORAGE=str(tmp_path / "store"))
     write_rootfs_tar(str(tmp_path / "rootfs.tar"))
-    run = lambda *a, **kw: subprocess.run([PYBOX, *a], capture_output=True, text=True, env=env, **kw)
+    def run(*a, **kw):
+        return subprocess.run([PYBOX, *a], capture_output=True, text=True, env=env, **kw)
     assert run("import", str(tmp_path / "rootfs.tar"), "busybox").returncode == 0
     listing = run("images").stdout
     assert "docker.io/library/busybox" in listing and "latest" in listing

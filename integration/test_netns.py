@@ -227,7 +227,7 @@ def test_attaches_killed_at_random_moments_leave_nothing_after_detach(host, net)
     import time
 
     namespaces = [host.netns(f"r{i}", lo_up=False) for i in range(8)]
-    for round_ in range(6):
+    for _ in range(6):
         pid = os.fork()
         if pid == 0:
             try:

@@ -1,6 +1,5 @@
 """podman (through conmon) and containerd (through its runc shim) with pybox as their runtime."""
 
-import os
 import shutil
 import signal
 import subprocess

@@ -3,7 +3,6 @@
 import json
 import os
 
-from integration.test_runtime_lifecycle import wait_for
 
 
 def test_no_host_fd_reaches_the_container(pybox, bundle):

@@ -197,7 +197,7 @@ def test_killed_imports_leave_nothing_after_image_prune(tmp_path):
     rootfs.write_bytes(layer_tar([entry("f", data=os.urandom(8 << 20))]))
     for seed, source in ((1, layout.path), (2, str(rootfs))):
         # The invariant holds after every kill; and each import starts from an empty store.
-        kill_at_random(lambda i: [PYBOX, "import", source, f"app:{i + 1}"], env, seed,
+        kill_at_random(lambda i, source=source: [PYBOX, "import", source, f"app:{i + 1}"], env, seed,
                        settle=lambda i: check_after_prune(storage, env))
     subprocess.run([PYBOX, "import", layout.path, "app:again"], env=env, check=True,
                    capture_output=True, timeout=60)

@@ -276,7 +276,8 @@ def capget():
     header = ffi.new("struct cap_header *", {"version": 0x20080522, "pid": 0})
     data = ffi.new("struct cap_data[2]")
     syscall("capget", header, data)
-    join = lambda field: getattr(data[0], field) | (getattr(data[1], field) << 32)
+    def join(field):
+        return getattr(data[0], field) | (getattr(data[1], field) << 32)
     return join("effective"), join("permitted"), join("inheritable")
 
 

@@ -19,7 +19,7 @@ def lib():
         try:
             _lib = ffi.dlopen("libseccomp.so.2")
         except OSError as err:
-            raise PyboxError(f"seccomp: cannot load libseccomp.so.2 (install libseccomp2): {err}")
+            raise PyboxError(f"seccomp: cannot load libseccomp.so.2 (install libseccomp2): {err}") from None
     return _lib
 
 

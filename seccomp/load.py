@@ -16,7 +16,7 @@ def install(filt):
     try:
         result = kernel.seccomp(SECCOMP_SET_MODE_FILTER, filt.flags, filt.program)
     except OSError as err:
-        raise from_oserror(err, "load seccomp filter")
+        raise from_oserror(err, "load seccomp filter") from None
     return result if filt.notify else None
 
 
@@ -35,4 +35,4 @@ def send_listener(filt, fd, state):
             sock.connect(path)
             sock.sendmsg([payload], rights)
     except OSError as err:
-        raise PyboxError(f"seccomp listener {path}: {err.strerror or err}", err.errno)
+        raise PyboxError(f"seccomp listener {path}: {err.strerror or err}", err.errno) from None

@@ -6,7 +6,7 @@ parser = Parser("features", [], usage="features")
 
 
 def features():
-    from pybox import OCI_VERSION, kernel as k
+    from pybox import OCI_VERSION
     from pybox.runtime.spec import HOOK_KINDS
     from pybox.runtime.init.mountopts import FLAGS, IDMAP, PROPAGATION, RECURSIVE
     from pybox.runtime.spec import CAPABILITIES, MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, NAMESPACE_FLAGS
