@@ -138,3 +138,45 @@ def test_containerd_run_exec_ps_pause_kill(containerd):
     finally:
         run(*ctr, "task", "rm", "-f", "c2", check=False)
         run(*ctr, "containers", "rm", "c2", check=False)
+
+
+# Signal dispositions and the mask reach the container as the caller set them, not as Python
+# (which ignores SIGPIPE and SIGXFSZ) left them: for the init and for exec, under both callers.
+SIGNALS = "grep -E '^Sig(Ign|Blk)' /proc/self/status | tr -s '\\t' ' '"
+
+
+def _ignored_and_blocked(text):
+    fields = dict(line.split(": ") for line in text.strip().splitlines())
+    return int(fields["SigIgn"], 16), int(fields["SigBlk"], 16)
+
+
+def test_podman_init_and_exec_start_with_default_signals(podman):
+    out = run(*podman, "run", "--rm", *ULIMITS, "localhost/pybox-bb", "sh", "-c", SIGNALS).stdout
+    assert _ignored_and_blocked(out) == (0, 0)
+    run(*podman, "run", "-d", "--name", "pbs", *ULIMITS, "localhost/pybox-bb", "sleep", "1000")
+    try:
+        assert _ignored_and_blocked(run(*podman, "exec", "pbs", "sh", "-c", SIGNALS).stdout) == (0, 0)
+        out = run(*podman, "exec", "pbs", "sh", "-c", "yes | head -1", timeout=30).stdout
+        assert out.strip() == "y"  # with SIGPIPE ignored, `yes` never ends
+    finally:
+        run(*podman, "rm", "--force", "--time", "0", "pbs", check=False)
+
+
+def test_containerd_init_and_exec_start_with_default_signals(containerd):
+    ctr = containerd
+    image = "localhost/pybox-bb:latest"
+    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/s1", "--runc-binary", PYBOX, image, "s1",
+              "sh", "-c", SIGNALS).stdout
+    assert _ignored_and_blocked(out) == (0, 0)
+    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/s2", "--runc-binary", PYBOX, image, "s2", "sleep", "1000")
+    try:
+        out = run(*ctr, "task", "exec", "--exec-id", "e1", "s2", "sh", "-c", SIGNALS).stdout
+        assert _ignored_and_blocked(out) == (0, 0)
+    finally:
+        run(*ctr, "task", "kill", "-s", "KILL", "s2", check=False)
+        for _ in range(100):
+            if "s2" not in run(*ctr, "task", "ls").stdout or "STOPPED" in run(*ctr, "task", "ls").stdout:
+                break
+            time.sleep(0.05)
+        run(*ctr, "task", "rm", "-f", "s2", check=False)
+        run(*ctr, "containers", "rm", "s2", check=False)
