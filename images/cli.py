@@ -31,7 +31,7 @@ def main(g, argv):
 def _pull_lean(argv):
     """`pull` is what a person waits on most: click's 37 ms import is skipped here."""
     from pybox.errors import PyboxError
-    from pybox.runtime.args import Parser
+    from pybox.args import Parser
     parser = Parser("pull", ["--platform =", "--quiet -q", "--tls-verify ="], positionals=["ref"],
                     usage="pull [--platform os/arch[/variant]] [-q] [--tls-verify=false] REF")
     _, v = parser.parse(argv)

@@ -153,7 +153,7 @@ def main(argv=None):
             print(GLOBAL_HELP)
             return 0 if g.command else 1
         if g.log:
-            from pybox.runtime import log
+            from pybox import log
             log.check_writable(g)
         module = COMMANDS.get(g.command)
         if module is None:
@@ -182,7 +182,7 @@ def _dispatch(module, g, rest):
 
 
 def _run(module, g, rest):
-    from pybox.runtime.args import HelpRequested
+    from pybox.args import HelpRequested
     try:
         __import__(module)  # importlib itself costs 1.5 ms to import
         return sys.modules[module].main(g, rest) or 0
@@ -199,7 +199,7 @@ def _run_logged(module, g, rest):
     """With --log or --debug, code that is not handed g logs too; --debug adds the command line,
     its exit status and its duration."""
     import time
-    from pybox.runtime import log
+    from pybox import log
     log.configure(g)
     log.debug(g, "command: " + " ".join([g.command, *rest]))
     started = time.monotonic()
@@ -212,7 +212,7 @@ def _run_logged(module, g, rest):
 
 
 def _fail(g, message):
-    from pybox.runtime import log
+    from pybox import log
     log.error(g, message)
     return 1
 

@@ -193,7 +193,7 @@ def _poststart_hooks(record):
 
 
 def _run_hooks_warning(config, kind, state, where):
-    from pybox.runtime import log
+    from pybox import log
     from pybox.runtime.hooks import run_hooks
     run_hooks(config, kind, state, on_failure=lambda err: log.warning(None, f"{where}: {err}"))
 

@@ -168,7 +168,7 @@ def _converse(channel, ctx, handlers, intermediate_pid):
 
 def warn(message):
     """One line on stderr and in --log, and go on (what runc logs at level warning)."""
-    from pybox.runtime import log
+    from pybox import log
     sys.stderr.write(f"pybox: warning: {message}\n")
     log.write(None, "warning", message)
 

@@ -11,7 +11,7 @@ import os
 import sys
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import HelpRequested, Parser
+from pybox.args import HelpRequested, Parser
 
 USAGE = __doc__.split("\n\n")[1]
 CAPS = "--capabilities --cap *"  # repeatable; or comma-separated
@@ -134,7 +134,7 @@ def _program(g, path, caps):
 
 
 def _compile(g, path, caps):
-    from pybox.runtime import log
+    from pybox import log
     from pybox.seccomp import compile_filter, default_profile
     if path == "default":
         profile, where = default_profile(caps), "default"

@@ -1,7 +1,7 @@
 import pytest
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 from pybox.runtime.cli import parse_globals
 
 

@@ -1,6 +1,6 @@
 """pybox cleanup ID (internal): conmon's exit command; releases the network, honours --rm."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("cleanup", [], positionals=["id"], usage="cleanup <container-id>")
 

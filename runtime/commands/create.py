@@ -1,6 +1,6 @@
 """pybox create [--bundle DIR] [--pid-file F] [--console-socket S] ... ID"""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 CREATE_OPTIONS = ["--bundle -b =", "--pid-file =", "--console-socket =", "--no-pivot",
                   "--no-new-keyring", "--preserve-fds =", "--notify-socket ="]

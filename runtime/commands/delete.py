@@ -1,6 +1,6 @@
 """pybox delete [--force] ID"""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("delete", ["--force -f"], positionals=["id"], usage="delete [--force] <container-id>")
 

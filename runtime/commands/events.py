@@ -8,7 +8,7 @@ container, until the container's cgroup is gone.
 import time
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("events", ["--stats", "--interval ="], positionals=["id"],
                 usage="events [--stats] [--interval 5s] <container-id>")

@@ -5,7 +5,7 @@ container by name or id prefix; it is translated to runc's form.
 """
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("exec", [
     "--console-socket =", "--cwd =", "--env -e *", "--tty -t", "--user -u =",
@@ -30,7 +30,7 @@ def main(g, argv):
         try:
             argv = docker_to_runc(g, argv)
         except UserError as err:  # docker's status when the process cannot be started
-            from pybox.runtime import log
+            from pybox import log
             log.error(g, f"exec: {err}")
             return 126
     return runc_exec(g, argv)

@@ -1,6 +1,6 @@
 """pybox features: what this pybox supports, as runtime-spec features.md describes it."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("features", [], usage="features")
 

@@ -1,6 +1,6 @@
 """pybox inspect CONTAINER...: a JSON array, docker's field names."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("inspect", ["--format -f ="], rest="containers", usage="inspect CONTAINER...")
 

@@ -6,7 +6,7 @@ docker's form: pybox kill [-s SIGNAL] CONTAINER... (default KILL), by name or id
 import _signal  # `signal` imports enum: several ms on every kill
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("kill", ["--all -a"], positionals=["id"], rest="signal",
                 usage="kill [--all] <container-id> [signal]")

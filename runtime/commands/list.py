@@ -1,7 +1,7 @@
 """pybox list [--format table|json] [-q]"""
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("list", ["--format -f =", "--quiet -q"], usage="list [--format table|json] [-q]")
 

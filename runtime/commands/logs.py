@@ -1,6 +1,6 @@
 """pybox logs [-f] [--tail N] [-t] CONTAINER: what a detached container wrote (conmon's k8s-file)."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("logs", ["--follow -f", "--tail -n =", "--timestamps -t"], positionals=["container"],
                 usage="logs [-f] [--tail N] CONTAINER")

@@ -1,6 +1,6 @@
 """pybox pause ID: freeze every process of the container."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("pause", [], positionals=["id"], usage="pause <container-id>")
 

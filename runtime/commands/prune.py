@@ -1,6 +1,6 @@
 """pybox prune (container prune): remove every stopped container."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("prune", ["--force -f"], usage="prune [-f]")
 

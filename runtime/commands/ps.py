@@ -4,7 +4,7 @@ docker's form, without an ID: pybox ps [-a] [-q] [--format json]: the containers
 """
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("ps", ["--format -f ="], positionals=["id"], rest="ps_args",
                 usage="ps [--format table|json] <container-id> [ps options]")

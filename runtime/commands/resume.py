@@ -1,6 +1,6 @@
 """pybox resume ID: thaw a paused container."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("resume", [], positionals=["id"], usage="resume <container-id>")
 

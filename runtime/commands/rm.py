@@ -1,6 +1,6 @@
 """pybox rm [-f] CONTAINER...: remove containers, their rootfs, logs and network lease."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("rm", ["--force -f", "--volumes -v"], rest="containers",
                 usage="rm [-f] CONTAINER...")

@@ -13,7 +13,7 @@ import os
 import _signal  # `signal` imports enum: several ms on every run
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 from pybox.runtime.commands.create import CREATE_OPTIONS, options_from
 
 parser = Parser("run", CREATE_OPTIONS + ["--detach -d", "--keep"], positionals=["id"],

@@ -3,7 +3,7 @@
 import os
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("spec", ["--bundle -b =", "--rootless"], usage="spec [--bundle DIR] [--rootless]")
 

@@ -3,7 +3,7 @@
 docker's form: pybox start CONTAINER... starts stopped containers again, detached.
 """
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("start", [], positionals=["id"], usage="start <container-id>")
 docker_parser = Parser("start", ["--attach -a", "--interactive -i"], rest="containers",

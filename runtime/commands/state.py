@@ -1,6 +1,6 @@
 """pybox state ID: the runtime-spec state as JSON."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("state", [], positionals=["id"], usage="state <container-id>")
 

@@ -3,7 +3,7 @@
 One sample, as docker's --no-stream: CPU % is measured over half a second.
 """
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("stats", ["--no-stream", "--all -a", "--format ="], rest="containers",
                 usage="stats [--no-stream] [--format json] [CONTAINER...]")

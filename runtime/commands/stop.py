@@ -1,7 +1,7 @@
 """pybox stop [-t SECS] CONTAINER...: the stop signal, then SIGKILL after SECS (default 10)."""
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("stop", ["--time -t ="], rest="containers", usage="stop [-t SECS] CONTAINER...")
 

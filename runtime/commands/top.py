@@ -1,6 +1,6 @@
 """pybox top CONTAINER [ps options]: the host's ps, only the container's processes."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("top", [], positionals=["container"], rest="ps_args", usage="top CONTAINER [ps options]")
 

@@ -1,7 +1,7 @@
 """pybox update [--resources FILE|-] [runc's limit flags] ID: change a running container's limits."""
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 # flag -> (section, key, parse); the flags runc's `update` takes, with its spellings.
 FLAGS = {

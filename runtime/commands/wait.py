@@ -1,6 +1,6 @@
 """pybox wait CONTAINER...: block until each stops; print its exit status."""
 
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 parser = Parser("wait", [], rest="containers", usage="wait CONTAINER...")
 

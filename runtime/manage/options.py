@@ -3,7 +3,7 @@
 import os
 
 from pybox.errors import PyboxError
-from pybox.runtime.args import Parser
+from pybox.args import Parser
 
 RUN_OPTIONS = [
     "--detach -d", "--rm", "--name =", "--interactive -i", "--tty -t",

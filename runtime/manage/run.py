@@ -16,7 +16,7 @@ def main(g, argv):
     try:
         return _run(g, argv)
     except (PyboxError, OSError) as err:
-        from pybox.runtime import log
+        from pybox import log
         if isinstance(err, OSError):
             err = f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")
         log.error(g, f"run: {err}")
