@@ -1,6 +1,6 @@
 """Benchmark: pybox against runc (and crun) on the same busybox bundle, in one run.
 
-    python -m integration.bench_runtime [--runs 100]
+    python -m integration.bench_runtime [--runs 100] [--seccomp]
 
 Prints medians and the ratio pybox/runc for: `run` of /bin/true, back to back and after 100 ms
 of quiet (the kernel's first cgroup migration after a quiet spell waits out an RCU grace period);
@@ -29,8 +29,9 @@ from pybox.runtime.defaults import default_spec
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
 
 
-def make_bundle(base, cgroups_path, name="bundle", args=("true",), rootfs=None):
-    """A bundle running args; rootfs: share another bundle's (absolute) instead of building one."""
+def make_bundle(base, cgroups_path, name="bundle", args=("true",), rootfs=None, seccomp=False):
+    """A bundle running args; rootfs: share another bundle's (absolute) instead of building one;
+    seccomp: with Docker's default profile, as podman, containerd and `pybox run` give one."""
     bundle = os.path.join(base, name)
     os.makedirs(bundle)
     if rootfs is None:
@@ -42,6 +43,9 @@ def make_bundle(base, cgroups_path, name="bundle", args=("true",), rootfs=None):
     # hierarchy's root, runc and pybox from the caller's cgroup.
     spec["linux"]["cgroupsPath"] = cgroups_path
     spec["ociVersion"] = "1.0.2"  # crun 1.8.1 knows no later version
+    if seccomp:
+        from pybox.seccomp.default import default_profile
+        spec["linux"]["seccomp"] = default_profile(spec["process"]["capabilities"]["bounding"])
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     return bundle
@@ -237,18 +241,19 @@ def report(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--seccomp", action="store_true", help="bundles with Docker's default seccomp profile")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pybox-bench-")
     try:
         with cgroup_parent() as parent:
-            bench(base, parent, args.runs)
+            bench(base, parent, args.runs, args.seccomp)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def bench(base, parent, runs):
-    bundle = make_bundle(base, f"{parent}/c")
-    sleeper = make_bundle(base, f"{parent}/x", "sleeper", ("sleep", "1000"), f"{bundle}/rootfs")
+def bench(base, parent, runs, seccomp=False):
+    bundle = make_bundle(base, f"{parent}/c", seccomp=seccomp)
+    sleeper = make_bundle(base, f"{parent}/x", "sleeper", ("sleep", "1000"), f"{bundle}/rootfs", seccomp=seccomp)
     scratch_dirs(base, ("pybox", "runc", "crun"))
     runtimes = {"pybox": [PYBOX]}
     if shutil.which("runc"):
@@ -256,7 +261,8 @@ def bench(base, parent, runs):
     if shutil.which("crun"):
         runtimes["crun"] = [*crun_prefix(), "crun"]
     results = measure(runtimes, bundle, sleeper, base, runs)
-    print(f"{runs} runs each, medians; python {sys.version.split()[0]}, {os.uname().release}")
+    print(f"{runs} runs each, medians{', with docker-default seccomp' if seccomp else ''}; "
+          f"python {sys.version.split()[0]}, {os.uname().release}")
     report(results)
 
 
