@@ -85,7 +85,7 @@ def exec_process(root, container_id, process, opts):
         write_atomic(os.path.abspath(opts.pid_file), str(pid))
     if opts.detach:
         return 0
-    from pybox.runtime.commands.run import forward_signals, wait_for
+    from pybox.runtime.foreground import forward_signals, wait_for
     forward_signals(pid)
     return wait_for(pid, master)
 

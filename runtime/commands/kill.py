@@ -7,24 +7,10 @@ import _signal  # `signal` imports enum: several ms on every kill
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
+from pybox.runtime.signals import parse_signal
 
 parser = Parser("kill", ["--all -a"], positionals=["id"], rest="signal",
                 usage="kill [--all] <container-id> [signal]")
-
-
-def parse_signal(text):
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        number = abs(int(text))
-        if not 0 < number < _signal.NSIG:
-            raise PyboxError(f"invalid signal {text!r}")
-        return number
-    name = text.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    number = getattr(_signal, name, None)
-    if not isinstance(number, int) or not 0 < number < _signal.NSIG:
-        raise PyboxError(f"invalid signal {text!r}")
-    return number
 
 
 docker_parser = Parser("kill", ["--signal -s ="], rest="containers", usage="kill [-s SIGNAL] CONTAINER...")

@@ -10,7 +10,6 @@ init, proxies the terminal when process.terminal is set, exits with the containe
 """
 
 import os
-import _signal  # `signal` imports enum: several ms on every run
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
@@ -18,10 +17,6 @@ from pybox.runtime.commands.create import CREATE_OPTIONS, options_from
 
 parser = Parser("run", CREATE_OPTIONS + ["--detach -d", "--keep"], positionals=["id"],
                 usage="run [options] <container-id>")
-
-FORWARDED = [_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
-             _signal.SIGUSR2, _signal.SIGCONT]
-
 
 RUNC_ONLY = {"--bundle", "-b", "--keep", "--pid-file", "--console-socket", "--no-pivot",
              "--preserve-fds", "--no-new-keyring", "--notify-socket"}
@@ -81,6 +76,7 @@ def _is_runtime_config(path):
 def runc_run(g, argv):
     from pybox import kernel as k
     from pybox.runtime import container
+    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, wait_for
     from pybox.runtime.selfexe import protect_create
     from pybox.runtime.spec import load_bundle
     _, v = parser.parse(argv)
@@ -92,14 +88,14 @@ def runc_run(g, argv):
         container.start(g.root, v["id"], record)
         return 0
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
-    console = _console_pair(opts)
+    console = console_pair(opts)
     try:
         record = container.create(g.root, v["id"], opts)
     finally:
         if console:
             os.close(console[1])
     pid = record.data["pid"]
-    master = _receive_master(console[0]) if console else None
+    master = receive_master(console[0]) if console else None
     forward_signals(pid)
     try:
         container.start(g.root, v["id"], record)
@@ -108,59 +104,3 @@ def runc_run(g, argv):
         if not v["keep"]:
             container.delete(g.root, v["id"], force=True, record=record)
     return status
-
-
-def _console_pair(opts):
-    """With a terminal and no --console-socket, pybox itself receives and proxies the pty."""
-    if opts.console_socket:
-        return None
-    from pybox.runtime.spec import load_bundle
-    opts.config = load_bundle(opts.bundle)  # read once: create uses it too
-    if not opts.config["process"].get("terminal"):
-        return None
-    from pybox.runtime.console import listen_socket_pair
-    ours, theirs = listen_socket_pair()
-    opts.console_fd = theirs.detach()
-    return ours, opts.console_fd
-
-
-def _receive_master(sock):
-    from pybox.runtime.sync import receive_fd
-    try:
-        return receive_fd(sock)
-    finally:
-        sock.close()
-
-
-def forward_signals(pid):
-    def forward(sig, _frame):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    for sig in FORWARDED:
-        _signal.signal(sig, forward)
-
-
-def wait_for(pid, master):
-    if master is not None:
-        from pybox.runtime.console import proxy
-        proxy(master, lambda: _alive(pid))
-    while True:
-        try:
-            waited, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            raise PyboxError("the container's init is not our child; cannot wait for it") from None
-        if waited == pid:
-            break
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
-def _alive(pid):
-    """True while pid runs; WNOWAIT leaves its exit status for the real wait."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
-    except ChildProcessError:
-        return False

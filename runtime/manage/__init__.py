@@ -1,9 +1,13 @@
 """pybox.runtime.manage: the docker/podman-style layer over the OCI runtime.
 
-    from pybox.runtime.manage import containers, lifecycle
-    box = lifecycle.run_container(root, run_options)        # image -> bundle -> running container
-    containers.resolve(store, "web")                        # by name, id or unique id prefix
-    lifecycle.stop(root, box, timeout=10); lifecycle.remove(root, box, force=True)
+    from pybox.runtime.manage import containers, lifecycle, options
+    store = lifecycle.open_store()
+    box = lifecycle.create_box(root, store, options.parse_run(argv))  # image -> rootfs -> bundle
+    lifecycle.start_detached(root, store, box)              # or run_foreground: returns the status
+    box = containers.resolve(store, "web")                  # by name, id or unique id prefix
+    lifecycle.stop(root, box, timeout=10); lifecycle.remove(root, store, box, force=True)
+
+Front ends (pybox.runtime.commands) call down into this package; it imports nothing from them.
 
 A container's bundle is its directory in the image store (containers/ID/, next to its overlay
 upper/work/rootfs, as podman keeps userdata there): config.json, meta.json (name, image, ports,

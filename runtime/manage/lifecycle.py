@@ -109,11 +109,11 @@ def status_of(root, box):
 def run_foreground(root, store, box):
     """Create, connect, start and wait in this process (it stays the container's parent)."""
     from pybox import kernel as k
-    from pybox.runtime.commands.run import _console_pair, _receive_master, forward_signals, wait_for
+    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, wait_for
     root = runtime_root(root, box)
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
-    console = _console_pair(opts)
+    console = console_pair(opts)
     relay = None if box.data["tty"] else _relay(box)
     try:
         record = _create_with_stdio(root, box, opts, relay)
@@ -124,7 +124,7 @@ def run_foreground(root, store, box):
         if console:
             os.close(console[1])
     pid = record.data["pid"]
-    master = _receive_master(console[0]) if console else None
+    master = receive_master(console[0]) if console else None
     status = 125
     try:
         net.connect(store, box, pid)
@@ -265,7 +265,7 @@ def signal_box(root, box, sig):
 
 def stop(root, box, timeout=10):
     """The stop signal, then SIGKILL after timeout seconds; fine on a stopped container."""
-    from pybox.runtime.commands.kill import parse_signal
+    from pybox.runtime.signals import parse_signal
     root = reachable_root(root, box)
     record = runtime_record(root, box)
     if record is None or not record.init_alive():
