@@ -1,128 +1,135 @@
 """`pybox pull|images|rmi|image|import|push`, with docker's and podman's names and habits.
 
-These are not on the container start path, so they use click (imported inside main).
+They parse with pybox.args like every other command (click cost 37 ms per `pybox images`).
 """
 
 import json
 import sys
 
+TLS_VERIFY = "--tls-verify = # check the registry's TLS certificate (false also allows HTTP); default true"
+
+# command: (options, positionals, optional positionals, rest (one or more words), usage, description)
+COMMANDS = {
+    "pull": (["--platform = # os/arch[/variant] to pull from a multi-platform image",
+              "--quiet -q # print only the image id", TLS_VERIFY], ["ref"], [], None,
+             "pull [--platform os/arch[/variant]] [-q] [--tls-verify=false] REF",
+             "Pull an image from a registry."),
+    "images": (["--format = # table or json (default table)", "--quiet -q # print only image ids",
+                "--no-trunc # show whole image ids"], [], [], None,
+               "images [--format table|json] [-q] [--no-trunc]", "List images."),
+    "rmi": (["--force -f # untag an image even if a container uses it"], [], [], "refs",
+            "rmi [-f] IMAGE...", "Remove images."),
+    "inspect": ([], [], [], "refs", "image inspect IMAGE...",
+                "Show the records and configs of images as JSON."),
+    "prune": (["--force -f # (accepted for docker compatibility)",
+               "--all -a # (accepted; dangling images only)"], [], [], None,
+              "image prune [-f] [-a]", "Remove images without a name that no container uses."),
+    "import": ([], ["source"], ["name"], None, "import SOURCE [NAME]",
+               "Import a docker-save or OCI archive, an OCI layout, "
+               "or a root filesystem (tarball or directory; - for standard input)."),
+    "push": ([TLS_VERIFY], ["ref"], ["dest"], None, "push [--tls-verify=false] IMAGE [DEST]",
+             "Push an image to a registry."),
+}
+# `pybox image SUB`: docker's names for the same commands
+IMAGE_COMMANDS = {"inspect": "inspect", "prune": "prune", "ls": "images", "list": "images",
+                  "rm": "rmi", "pull": "pull", "push": "push", "import": "import"}
+
 
 def main(g, argv):
-    if g.command == "pull" and "--help" not in argv and "-h" not in argv:
-        return _pull_lean(argv)
-    import click
     from pybox.errors import PyboxError
-    commands = _commands(click)
-    command = commands[g.command]
-    if g.command == "image" and not argv:
-        argv = ["--help"]  # as docker does: the list of image commands
+    name, prog = g.command, g.command
+    if name == "image":
+        from pybox.args import HelpRequested
+        if not argv or argv[0] in ("-h", "--help"):  # as docker does: the list of image commands
+            raise HelpRequested(_image_help())
+        if argv[0] not in IMAGE_COMMANDS:
+            raise PyboxError(f"image: unknown command {argv[0]!r} (one of {', '.join(IMAGE_COMMANDS)})")
+        name, prog, argv = IMAGE_COMMANDS[argv[0]], f"image {argv[0]}", argv[1:]
+    v = _parser(name, prog).parse(argv)[1]
     try:
-        return command.main(args=argv, prog_name=f"pybox {g.command}", standalone_mode=False) or 0
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.ClickException as err:
-        raise PyboxError(err.format_message()) from None
-    except click.exceptions.Abort as abort:
-        if isinstance(abort.__context__, EOFError):  # not ^C: data that ended too soon
-            raise PyboxError(f"{g.command}: unexpected end of data: {abort.__context__}") from None
+        RUN[name](v)
+    except EOFError as err:  # data that ended too soon
+        raise PyboxError(f"{prog}: unexpected end of data: {err}") from None
+    except KeyboardInterrupt:
         return 130
-
-
-def _pull_lean(argv):
-    """`pull` is what a person waits on most: click's 37 ms import is skipped here."""
-    from pybox.errors import PyboxError
-    from pybox.args import Parser
-    parser = Parser("pull", ["--platform =", "--quiet -q", "--tls-verify ="], positionals=["ref"],
-                    usage="pull [--platform os/arch[/variant]] [-q] [--tls-verify=false] REF")
-    _, v = parser.parse(argv)
-    tls = (v["tls_verify"] or "true").lower()
-    if tls not in ("true", "false", "1", "0"):
-        raise PyboxError(f"pull: --tls-verify takes true or false, not {v['tls_verify']!r}")
-    _pull(v["ref"], v["platform"], v["quiet"], tls in ("true", "1"))
     return 0
 
 
-def _pull(ref, platform, quiet, tls_verify):
+def _parser(name, prog):
+    from pybox.args import Parser
+    options, positionals, optional, rest, usage, description = COMMANDS[name]
+    return Parser(prog, options, positionals=positionals, optional=optional, rest=rest,
+                  rest_required=bool(rest), usage=usage, description=description)
+
+
+def _image_help():
+    lines = ["usage: pybox image COMMAND", "", "Manage images.", "", "commands:"]
+    for sub, name in IMAGE_COMMANDS.items():
+        lines.append(f"  {sub:10} {COMMANDS[name][5]}")
+    return "\n".join(lines)
+
+
+def _tls_verify(prog, value):
+    from pybox.errors import PyboxError
+    word = (value or "true").lower()
+    if word in ("true", "1", "yes", "y", "on", "t"):
+        return True
+    if word in ("false", "0", "no", "n", "off", "f"):
+        return False
+    raise PyboxError(f"{prog}: --tls-verify takes true or false, not {value!r}")
+
+
+def _pull(v):
     from pybox.images.progress import Progress
-    progress = None if quiet else Progress.for_stream(sys.stderr)
-    image = _store().pull(ref, platform=platform, progress=progress, tls_verify=tls_verify)
+    progress = None if v["quiet"] else Progress.for_stream(sys.stderr)
+    image = _store().pull(v["ref"], platform=v["platform"], progress=progress,
+                          tls_verify=_tls_verify("pull", v["tls_verify"]))
     print(image.id)
+
+
+def _images(v):
+    from pybox.errors import PyboxError
+    fmt = v["format"] or "table"
+    if fmt not in ("table", "json"):
+        raise PyboxError(f"images: --format takes table or json, not {fmt!r}")
+    _list_images(_store().images(), fmt, v["quiet"], v["no_trunc"])
+
+
+def _rmi(v):
+    store = _store()
+    for ref in v["refs"]:
+        what = store.get(ref).id
+        result = store.remove(ref, force=v["force"])
+        print(f"{result.capitalize()}: {ref if result == 'untagged' else what}")
+
+
+def _inspect_cmd(v):
+    store = _store()
+    print(json.dumps([_inspect(store.get(ref)) for ref in v["refs"]], indent=2))
+
+
+def _prune(v):
+    for image_id in _store().prune():
+        print(f"Deleted: {image_id}")
+
+
+def _import(v):
+    from pybox.images.importer import import_image
+    print(import_image(_store(), v["source"], v["name"]).id)
+
+
+def _push(v):
+    from pybox.images.push import push as push_image
+    print(push_image(_store(), v["ref"], v["dest"], _tls_verify("push", v["tls_verify"])))
+
+
+RUN = {"pull": _pull, "images": _images, "rmi": _rmi, "inspect": _inspect_cmd, "prune": _prune,
+       "import": _import, "push": _push}
 
 
 def _store():
     from pybox.images.store import Store
     return Store()
-
-
-def _commands(click):
-    TLS_VERIFY = click.option("--tls-verify", type=bool, default=True, show_default=True,
-                              help="check the registry's TLS certificate (false also allows HTTP)")
-
-    @click.command(help="Pull an image from a registry.")
-    @click.option("--platform", help="os/arch[/variant] to pull from a multi-platform image")
-    @click.option("--quiet", "-q", is_flag=True, help="print only the image id")
-    @TLS_VERIFY
-    @click.argument("ref")
-    def pull(ref, platform, quiet, tls_verify):
-        _pull(ref, platform, quiet, tls_verify)
-
-    @click.command(help="List images.")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-    @click.option("--quiet", "-q", is_flag=True, help="print only image ids")
-    @click.option("--no-trunc", is_flag=True)
-    def images(fmt, quiet, no_trunc):
-        _list_images(_store().images(), fmt, quiet, no_trunc)
-
-    @click.command(help="Remove images.")
-    @click.option("--force", "-f", is_flag=True, help="untag an image even if a container uses it")
-    @click.argument("refs", nargs=-1, required=True)
-    def rmi(refs, force):
-        store = _store()
-        for ref in refs:
-            what = store.get(ref).id
-            result = store.remove(ref, force=force)
-            print(f"{result.capitalize()}: {ref if result == 'untagged' else what}")
-
-    @click.command(name="inspect", help="Show the records and configs of images as JSON.")
-    @click.argument("refs", nargs=-1, required=True)
-    def inspect(refs):
-        store = _store()
-        print(json.dumps([_inspect(store.get(ref)) for ref in refs], indent=2))
-
-    @click.command(help="Remove images without a name that no container uses.")
-    @click.option("--force", "-f", is_flag=True, help="(accepted for docker compatibility)")
-    @click.option("--all", "-a", "all_", is_flag=True, help="(accepted; dangling images only)")
-    def prune(force, all_):
-        for image_id in _store().prune():
-            print(f"Deleted: {image_id}")
-
-    @click.command(name="import", help="Import a docker-save or OCI archive, an OCI layout, "
-                   "or a root filesystem (tarball or directory; - for standard input).")
-    @click.argument("source")
-    @click.argument("name", required=False)
-    def import_(source, name):
-        from pybox.images.importer import import_image
-        print(import_image(_store(), source, name).id)
-
-    @click.command(help="Push an image to a registry.")
-    @TLS_VERIFY
-    @click.argument("ref")
-    @click.argument("dest", required=False)
-    def push(ref, dest, tls_verify):
-        from pybox.images.push import push as push_image
-        print(push_image(_store(), ref, dest, tls_verify))
-
-    image = click.Group(name="image", help="Manage images.")
-    image.add_command(inspect)
-    image.add_command(prune)
-    image.add_command(images, name="ls")
-    image.add_command(images, name="list")
-    image.add_command(rmi, name="rm")
-    image.add_command(pull)
-    image.add_command(push)
-    image.add_command(import_)
-    return {"pull": pull, "images": images, "rmi": rmi, "image": image, "import": import_,
-            "push": push}
 
 
 def _inspect(image):

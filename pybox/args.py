@@ -8,16 +8,18 @@ An option spec is a string: names separated by spaces, then an optional marker:
     "--bundle -b ="   takes a value
     "--env -e *"      takes a value, may repeat (collected in a list)
     "--detach -d"     a switch
-The destination is the first long name with dashes turned into underscores.
+The destination is the first long name with dashes turned into underscores. Text after " # " is
+the option's line in --help.
 """
 
 from pybox.errors import PyboxError
 
 
 class Option:
-    __slots__ = ("names", "dest", "takes_value", "repeat")
+    __slots__ = ("names", "dest", "takes_value", "repeat", "help")
 
     def __init__(self, spec):
+        spec, _, self.help = spec.partition(" # ")
         words = spec.split()
         self.repeat = words[-1] == "*"
         self.takes_value = words[-1] in ("=", "*")
@@ -26,13 +28,19 @@ class Option:
 
 
 class Parser:
-    def __init__(self, command, options, positionals=(), rest=None, usage=""):
-        """positionals: names of required positionals; rest: name collecting all remaining words."""
+    def __init__(self, command, options, positionals=(), rest=None, usage="", optional=(),
+                 rest_required=False, description=""):
+        """positionals: names of required positionals; optional: names of positionals that may be
+        left out (None then); rest: name collecting all remaining words, which with rest_required
+        are words of ours (at least one, options may come between them), not a container's."""
         self.command = command
         self.options = [Option(s) for s in options]
         self.positionals = list(positionals)
+        self.optional = list(optional)
         self.rest = rest
+        self.rest_required = rest_required
         self.usage = usage
+        self.description = description
         self.by_name = {}
         for opt in self.options:
             for name in opt.names:
@@ -77,7 +85,7 @@ class Parser:
                     values[opt.dest] = _switch_value(name, value) if eq else True
                 continue
             words.append(arg)
-            if self.rest and len(words) >= len(self.positionals):
+            if self.rest and not self.rest_required and len(words) >= len(self.positionals):
                 words.extend(argv[i:])  # the container's own arguments are not ours to parse
                 break
         return values, self._assign(words, values)
@@ -86,19 +94,28 @@ class Parser:
         if len(words) < len(self.positionals):
             missing = self.positionals[len(words)]
             raise PyboxError(f"{self.command}: missing argument <{missing}> (usage: pybox {self.usage})")
-        if not self.rest and len(words) > len(self.positionals):
-            raise PyboxError(f"{self.command}: unexpected argument {words[len(self.positionals)]!r}")
-        for name, word in zip(self.positionals, words):
+        named = self.positionals + self.optional
+        if not self.rest and len(words) > len(named):
+            raise PyboxError(f"{self.command}: unexpected argument {words[len(named)]!r}")
+        if self.rest_required and len(words) <= len(self.positionals):
+            raise PyboxError(f"{self.command}: missing argument <{self.rest}> (usage: pybox {self.usage})")
+        for name in self.optional:
+            values[name] = None
+        for name, word in zip(named, words):
             values[name] = word
         if self.rest:
             values[self.rest] = words[len(self.positionals):]
         return values
 
     def help_text(self):
-        lines = [f"usage: pybox {self.usage or self.command}", "", "options:"]
+        lines = [f"usage: pybox {self.usage or self.command}", ""]
+        if self.description:
+            lines += [self.description, ""]
+        lines.append("options:")
         for opt in self.options:
             marker = " VALUE" if opt.takes_value else ""
-            lines.append(f"  {', '.join(opt.names)}{marker}")
+            names = f"{', '.join(opt.names)}{marker}"
+            lines.append(f"  {names:24} {opt.help}".rstrip() if opt.help else f"  {names}")
         return "\n".join(lines)
 
 
