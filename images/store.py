@@ -125,7 +125,7 @@ class Store:
         if digest and digest != actual:
             raise PyboxError(f"blob {digest}: content has digest {actual}")
         if not self.has_blob(actual):
-            from pybox.images.files import write_atomic
+            from pybox.fsutil import write_atomic
             write_atomic(self.blob_path(actual), data)
             self.new_blobs.add(actual)
         return actual
@@ -222,7 +222,7 @@ class Store:
 
     def _save_index(self, index):
         import json
-        from pybox.images.files import write_atomic
+        from pybox.fsutil import write_atomic
         write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode())
 
     def update_index(self, change):
