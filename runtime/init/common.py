@@ -91,7 +91,8 @@ def setup_terminal(ctx, dev_console):
 def _set_memory_policy(policy):
     """linux.memoryPolicy: kept across execve, inherited by the container's children."""
     if policy:
-        from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, cpu_list
+        from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES
+        from pybox.units import cpu_list
         mode = MEMORY_POLICY_MODES[policy["mode"]]
         for flag in policy.get("flags") or []:
             mode |= MEMORY_POLICY_FLAGS[flag]
