@@ -102,7 +102,7 @@ def _set_memory_policy(policy):
             raise PyboxError(f"linux.memoryPolicy: {err.strerror}") from None
 
 
-def exec_process(ctx, before_exec=None):
+def become_and_exec(ctx, before_exec=None):
     """Identity, capabilities, cwd, then "ready" and execve; before_exec (the init's wait for
     `start`) runs once the parent has let go.
 
