@@ -126,7 +126,7 @@ class Store:
             raise PyboxError(f"blob {digest}: content has digest {actual}")
         if not self.has_blob(actual):
             from pybox.fsutil import write_atomic
-            write_atomic(self.blob_path(actual), data)
+            write_atomic(self.blob_path(actual), data, durable=True)
             self.new_blobs.add(actual)
         return actual
 
@@ -223,7 +223,7 @@ class Store:
     def _save_index(self, index):
         import json
         from pybox.fsutil import write_atomic
-        write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode())
+        write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode(), durable=True)
 
     def update_index(self, change):
         """Run change(index) under the index lock and save what it leaves; returns its result."""

@@ -3,8 +3,12 @@
 import os
 
 
-def write_atomic(path, data, mode=0o600):
-    """Write data (str or bytes) to a temporary name beside path, fsync, rename into place.
+def write_atomic(path, data, mode=0o600, durable=False):
+    """Write data (str or bytes) to a temporary name beside path and rename it into place.
+
+    The rename alone keeps readers from seeing half a file. durable=True also fsyncs before it,
+    for files a crash must not leave empty (the image store's blobs and index); state and
+    metadata rewritten on every command skip it: it would cost each of them a disk flush.
 
     The temporary name is unique per process and call, so two writers (threads too) never share
     one, and a symlink planted there is not followed; on any failure (ENOSPC, a signal) it is
@@ -21,7 +25,8 @@ def write_atomic(path, data, mode=0o600):
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
