@@ -173,3 +173,21 @@ def wait_for(predicate, timeout, what):
             raise PyboxError(f"timed out waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def enable_controllers(directory, wanted=None):
+    """Make the controllers available to directory's children: +ctrl in the subtree_control of
+    every ancestor from the hierarchy root down to directory. A failure (a cgroup that holds
+    processes cannot delegate, say) is left for apply() to report when a limit needs it."""
+    chain = [directory]
+    while exists(chain[-1], "cgroup.type"):  # the root cgroup has no cgroup.type
+        chain.append(os.path.dirname(chain[-1]))
+    for level in reversed(chain):
+        available = (read(level, "cgroup.controllers") or "").split()
+        enabled = set((read(level, "cgroup.subtree_control") or "").split())
+        for controller in available:
+            if (wanted is None or controller in wanted) and controller not in enabled:
+                try:
+                    put(level, "cgroup.subtree_control", "+" + controller)
+                except OSError:
+                    pass

@@ -120,3 +120,41 @@ class CpuFields:
     def empty(self):
         values = (self.shares, self.quota, self.period, self.burst, self.rt_runtime, self.rt_period)
         return not any(values) and self.idle is None
+
+
+THROTTLES = (("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
+             ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
+             ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
+             ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"))
+
+
+def devnum(dev, field):
+    if not isinstance(dev, dict):
+        raise PyboxError(f"linux.resources.{field}: must be an object")
+    major = unsigned(dev, "major", f"{field}.major")
+    minor = unsigned(dev, "minor", f"{field}.minor")
+    if major is None or minor is None:
+        raise PyboxError(f"linux.resources.{field}: needs major and minor")
+    return f"{major}:{minor}"
+
+
+def hugepage_limit(entry, field):
+    if not isinstance(entry, dict):
+        raise PyboxError(f"linux.resources.{field}: must be an object")
+    size = string(entry, "pageSize", f"{field}.pageSize")
+    limit = unsigned(entry, "limit", f"{field}.limit")
+    if size is None or "/" in size or limit is None:
+        raise PyboxError(f"linux.resources.{field}: needs pageSize (such as 2MB) and limit")
+    return size, limit
+
+
+def rdma_line(device, limits):
+    field = f"rdma.{device}"
+    if not isinstance(limits, dict) or " " in device:
+        raise PyboxError(f"linux.resources.{field}: must be an object with hcaHandles/hcaObjects")
+    words = [device]
+    for key, name in (("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object")):
+        value = unsigned(limits, key, f"{field}.{key}")
+        if value is not None:
+            words.append(f"{name}={value}")
+    return " ".join(words)

@@ -61,18 +61,6 @@ def blkio_entries(text):
     return entries
 
 
-def cpu_list(text):
-    """ "0-2,5" -> [0, 1, 2, 5]"""
-    numbers = []
-    for part in text.split(","):
-        if "-" in part:
-            first, _, last = part.partition("-")
-            numbers.extend(range(int(first), int(last) + 1))
-        elif part.strip():
-            numbers.append(int(part))
-    return numbers
-
-
 def hugepage_sizes():
     """The kernel's huge page sizes as cgroup files name them: "2MB", "1GB"."""
     try:

@@ -3,7 +3,7 @@
 import os
 
 from pybox.cgroups import files, spec
-from pybox.cgroups.spec import number, section, string, unsigned
+from pybox.cgroups.spec import THROTTLES, devnum, hugepage_limit, number, rdma_line, section, string, unsigned
 from pybox.errors import PyboxError
 
 
@@ -158,28 +158,12 @@ def block_io(mgr, resources):
         for key, name in (("weight", prefix + "weight_device"), ("leafWeight", "blkio.leaf_weight_device")):
             value = unsigned(dev, key, f"{field}.{key}")
             if value:
-                files.write(directory, name, f"{_devnum(dev, field)} {value}", field)
+                files.write(directory, name, f"{devnum(dev, field)} {value}", field)
     for key, name in THROTTLES:
         for i, dev in enumerate(spec.listing(blkio, key, f"blockIO.{key}")):
             field = f"blockIO.{key}[{i}]"
             rate = unsigned(dev, "rate", f"{field}.rate")
-            files.write(directory, name, f"{_devnum(dev, field)} {rate or 0}", field)
-
-
-THROTTLES = (("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
-             ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
-             ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
-             ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"))
-
-
-def _devnum(dev, field):
-    if not isinstance(dev, dict):
-        raise PyboxError(f"linux.resources.{field}: must be an object")
-    major = unsigned(dev, "major", f"{field}.major")
-    minor = unsigned(dev, "minor", f"{field}.minor")
-    if major is None or minor is None:
-        raise PyboxError(f"linux.resources.{field}: needs major and minor")
-    return f"{major}:{minor}"
+            files.write(directory, name, f"{devnum(dev, field)} {rate or 0}", field)
 
 
 def hugetlb(mgr, resources):
@@ -193,21 +177,10 @@ def hugetlb(mgr, resources):
         unified = mgr.unified_dir()
         if unified is None:
             raise PyboxError(f"linux.resources.{field}: the hugetlb cgroup controller is not mounted")
-        from pybox.cgroups import v2
         # Hybrid hosts may keep hugetlb on cgroup2; the parent must hand it down (never the
         # container's own cgroup: one with controllers enabled could not hold processes).
-        v2.enable_controllers(os.path.dirname(unified), ["hugetlb"])
+        files.enable_controllers(os.path.dirname(unified), ["hugetlb"])
         files.write(unified, f"hugetlb.{size}.max", limit, field)
-
-
-def hugepage_limit(entry, field):
-    if not isinstance(entry, dict):
-        raise PyboxError(f"linux.resources.{field}: must be an object")
-    size = string(entry, "pageSize", f"{field}.pageSize")
-    limit = unsigned(entry, "limit", f"{field}.limit")
-    if size is None or "/" in size or limit is None:
-        raise PyboxError(f"linux.resources.{field}: needs pageSize (such as 2MB) and limit")
-    return size, limit
 
 
 def network(mgr, resources):
@@ -229,15 +202,3 @@ def rdma(mgr, resources):
     for device, limits in section(resources, "rdma").items():
         directory = _dir(mgr, "rdma", f"rdma.{device}")
         files.write(directory, "rdma.max", rdma_line(device, limits), f"rdma.{device}")
-
-
-def rdma_line(device, limits):
-    field = f"rdma.{device}"
-    if not isinstance(limits, dict) or " " in device:
-        raise PyboxError(f"linux.resources.{field}: must be an object with hcaHandles/hcaObjects")
-    words = [device]
-    for key, name in (("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object")):
-        value = unsigned(limits, key, f"{field}.{key}")
-        if value is not None:
-            words.append(f"{name}={value}")
-    return " ".join(words)

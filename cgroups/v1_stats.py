@@ -3,7 +3,8 @@
 import os
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import CPUSET_FLAGS, blkio_entries, cpu_list, empty_stats, finish, hugepage_sizes
+from pybox.units import cpu_list
+from pybox.cgroups.stats import CPUSET_FLAGS, blkio_entries, empty_stats, finish, hugepage_sizes
 
 NS_PER_TICK = 10_000_000  # cpuacct.stat counts USER_HZ (100 Hz) ticks
 

@@ -29,7 +29,7 @@ class V2Manager(Manager):
     def create(self):
         parent = os.path.dirname(self.dir)
         files.make_dirs(parent, self.created)
-        enable_controllers(parent)
+        files.enable_controllers(parent)
         files.make_dirs(self.dir, self.created)
 
     def apply(self, resources):
@@ -76,24 +76,6 @@ class V2Manager(Manager):
 
     def to_record(self):
         return dict(super().to_record(), dir=self.dir)
-
-
-def enable_controllers(directory, wanted=None):
-    """Make the controllers available to directory's children: +ctrl in the subtree_control of
-    every ancestor from the hierarchy root down to directory. A failure (a cgroup that holds
-    processes cannot delegate, say) is left for apply() to report when a limit needs it."""
-    chain = [directory]
-    while files.exists(chain[-1], "cgroup.type"):  # the root cgroup has no cgroup.type
-        chain.append(os.path.dirname(chain[-1]))
-    for level in reversed(chain):
-        available = (files.read(level, "cgroup.controllers") or "").split()
-        enabled = set((files.read(level, "cgroup.subtree_control") or "").split())
-        for controller in available:
-            if (wanted is None or controller in wanted) and controller not in enabled:
-                try:
-                    files.put(level, "cgroup.subtree_control", "+" + controller)
-                except OSError:
-                    pass
 
 
 def open_v2(path, hierarchy):

@@ -4,8 +4,7 @@ import math
 import os
 
 from pybox.cgroups import files, spec
-from pybox.cgroups.spec import number, section, string, unsigned
-from pybox.cgroups.v1_resources import THROTTLES, _devnum, hugepage_limit, rdma_line
+from pybox.cgroups.spec import THROTTLES, devnum, hugepage_limit, number, rdma_line, section, string, unsigned
 from pybox.errors import PyboxError
 
 V2_THROTTLE = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
@@ -150,12 +149,12 @@ def io(d, resources):
         value = unsigned(dev, "weight", f"{field}.weight")
         if value:
             name, value = ("io.bfq.weight", value) if bfq else ("io.weight", blkio_weight_to_io(value))
-            _write(d, name, f"{_devnum(dev, field)} {value}", field)
+            _write(d, name, f"{devnum(dev, field)} {value}", field)
     for key, _ in THROTTLES:
         for i, dev in enumerate(spec.listing(blkio, key, f"blockIO.{key}")):
             field = f"blockIO.{key}[{i}]"
             rate = unsigned(dev, "rate", f"{field}.rate")
-            _write(d, "io.max", f"{_devnum(dev, field)} {V2_THROTTLE[key]}={rate or 'max'}", field)
+            _write(d, "io.max", f"{devnum(dev, field)} {V2_THROTTLE[key]}={rate or 'max'}", field)
 
 
 def hugetlb(d, resources):

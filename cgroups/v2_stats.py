@@ -1,7 +1,8 @@
 """`events --stats` data from cgroup v2 files, in runc's JSON shape (fs2 stats)."""
 
 from pybox.cgroups import files
-from pybox.cgroups.stats import CPUSET_FLAGS, cpu_list, empty_stats, finish, hugepage_sizes
+from pybox.units import cpu_list
+from pybox.cgroups.stats import CPUSET_FLAGS, empty_stats, finish, hugepage_sizes
 
 UNLIMITED = (1 << 64) - 1  # what runc reports for "max"
 

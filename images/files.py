@@ -1,25 +1,8 @@
-"""Small file helpers of the store: atomic writes, flock-based locks, removing trees."""
+"""Small file helpers of the store: flock-based locks, removing trees (atomic writes: pybox.fsutil)."""
 
 import errno
 import os
 import stat
-
-
-def write_atomic(path, data, mode=0o600):
-    """Write to a temporary name in the same directory, fsync, then rename into place."""
-    tmp = f"{path}.tmp-{os.getpid()}-{id(data):x}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as f:
-                f.write(data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:  # ENOSPC, most likely: leave no partial file
-        _unlink(tmp, None)
-        raise
 
 
 class FileLock:

@@ -103,18 +103,14 @@ class Limits:
             setattr(self, key, size)
 
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def _size(value):
+    from pybox.units import parse_size
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return int(value)
-    text = str(value).strip().lower().removesuffix("ib").removesuffix("b")
-    unit = text[-1:] if text[-1:] in _UNITS else ""
     try:
-        return int(float(text[: len(text) - len(unit)]) * _UNITS[unit])
+        return parse_size(str(value))
     except ValueError:
         return None
 

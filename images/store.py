@@ -125,8 +125,8 @@ class Store:
         if digest and digest != actual:
             raise PyboxError(f"blob {digest}: content has digest {actual}")
         if not self.has_blob(actual):
-            from pybox.images.files import write_atomic
-            write_atomic(self.blob_path(actual), data)
+            from pybox.fsutil import write_atomic
+            write_atomic(self.blob_path(actual), data, durable=True)
             self.new_blobs.add(actual)
         return actual
 
@@ -222,8 +222,8 @@ class Store:
 
     def _save_index(self, index):
         import json
-        from pybox.images.files import write_atomic
-        write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode())
+        from pybox.fsutil import write_atomic
+        write_atomic(self.path("images.json"), json.dumps(index, indent=1).encode(), durable=True)
 
     def update_index(self, change):
         """Run change(index) under the index lock and save what it leaves; returns its result."""

@@ -78,9 +78,6 @@ def hosts(hostname, address=None, extra_hosts=()):
 
 
 def _write(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    from pybox.fsutil import write_atomic
+    write_atomic(path, text, 0o644)
     return path

@@ -12,6 +12,7 @@ import json
 import os
 
 from pybox.errors import PyboxError
+from pybox.fsutil import write_atomic
 from pybox.netns.enter import netns_path
 
 
@@ -89,10 +90,7 @@ class Book:
     def save(self):
         data = {"subnet": str(self.subnet), "last": self.last,
                 "leases": {cid: lease.to_json() for cid, lease in self.leases.items()}}
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(data))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data), 0o644)
 
     def stale(self):
         """The leases whose network namespace no longer exists."""

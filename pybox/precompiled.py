@@ -107,9 +107,8 @@ def write(package_dir=_PACKAGE_DIR):
     index, blobs = build(package_dir)
     head = marshal.dumps(index)
     target = os.path.join(package_dir, FILE)
-    with open(target + ".tmp", "wb") as f:
-        f.write(len(head).to_bytes(8, "little") + head + b"".join(blobs))
-    os.replace(target + ".tmp", target)
+    from pybox.fsutil import write_atomic
+    write_atomic(target, len(head).to_bytes(8, "little") + head + b"".join(blobs), 0o644)
     return target
 
 

@@ -10,7 +10,8 @@ from _signal import SIGKILL  # `signal` imports enum: several ms on every comman
 
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
-from pybox.runtime.state import Record, open_existing, write_atomic
+from pybox.fsutil import write_atomic
+from pybox.runtime.state import Record, open_existing
 
 
 class CreateOptions:

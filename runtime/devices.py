@@ -9,7 +9,9 @@ ALWAYS_ALLOWED = [
 ]
 
 
-def device_rules(config_rules, linux_devices):
+def with_default_rules(config_rules, linux_devices):
+    """The config's rules (deny-all when it has none), then runc's always-allowed devices and
+    linux.devices, as linux.resources.devices entries (cgroups.spec.device_rules parses those)."""
     rules = list(config_rules or [{"allow": False, "access": "rwm"}])
     for kind, major, minor, access in ALWAYS_ALLOWED:
         rules.append(_rule(kind, major, minor, access))
@@ -31,5 +33,5 @@ def _rule(kind, major, minor, access):
 def resources_with_default_devices(linux):
     """linux.resources with the device rules runc applies: the config's, then the defaults."""
     resources = dict(linux.get("resources") or {})
-    resources["devices"] = device_rules(resources.get("devices"), linux.get("devices"))
+    resources["devices"] = with_default_rules(resources.get("devices"), linux.get("devices"))
     return resources

@@ -5,7 +5,8 @@ import os
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
 from pybox.runtime.spec import NAMESPACE_FILES, _validate_process
-from pybox.runtime.state import open_existing, write_atomic
+from pybox.fsutil import write_atomic
+from pybox.runtime.state import open_existing
 
 
 def build_process(record, overrides):

@@ -215,7 +215,7 @@ def _validate_process(process, path, typed=False):
             if key not in ("initial", "final"):
                 fail(where, "unknown field (initial or final)")
             try:
-                cpu_list(_expect(value, str, where))
+                _cpus(_expect(value, str, where))
             except ValueError:
                 fail(where, f"{value!r} is not a CPU list like 0-3,7")
     sched = process.get("scheduler")
@@ -227,17 +227,11 @@ def _validate_process(process, path, typed=False):
                 fail(f"{path}.scheduler.flags[{i}]", f"unknown flag {flag!r}")
 
 
-def cpu_list(text):
-    """The CPUs of a list such as "0-3,7" (the cpuset format)."""
-    cpus = set()
-    for part in text.split(","):
-        first, dash, last = part.strip().partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
-            raise ValueError(text)
-        cpus.update(range(int(first), int(last if dash else first) + 1))
-    if not cpus:
+def _cpus(text):
+    """cpu_list, but an empty list is an error too: no CPU (or node) to run on."""
+    from pybox.units import cpu_list
+    if not cpu_list(text):
         raise ValueError(text)
-    return cpus
 
 
 def _validate_namespaces(linux):
@@ -371,7 +365,7 @@ def _validate_memory_policy(policy):
     nodes = policy.get("nodes")
     if nodes:
         try:
-            cpu_list(_expect(nodes, str, f"{where}.nodes"))
+            _cpus(_expect(nodes, str, f"{where}.nodes"))
         except ValueError:
             fail(f"{where}.nodes", f"{nodes!r} is not a node list like 0-1,3")
     elif policy["mode"] in ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"):

@@ -11,6 +11,7 @@ import os
 import time
 
 from pybox import jsonio
+from pybox.fsutil import write_atomic
 from pybox.errors import PyboxError
 from pybox.runtime import status as st
 
@@ -138,20 +139,6 @@ def _frozen(cgroup_record):
         return load_manager(cgroup_record).frozen()
     except (OSError, PyboxError):
         return False
-
-
-def write_atomic(path, text):
-    """Readers see the old file or the new one, never half of one (rename is atomic).
-
-    No fsync: state lives on /run (tmpfs) and means nothing after a reboot anyway.
-    """
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def open_existing(root, container_id):

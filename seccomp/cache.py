@@ -61,22 +61,13 @@ def _private_stat(st):
 def store(directory, digest, program):
     """Best effort: a read-only or full disk only costs the next start a compile."""
     path = os.path.join(directory, digest + ".bpf")
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from pybox.fsutil import write_atomic
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, program)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomic(path, program)
         _prune(directory)
         return True
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return False
 
 

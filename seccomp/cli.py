@@ -171,14 +171,8 @@ def _read(path):
 
 
 def _write_atomically(path, data):
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from pybox.fsutil import write_atomic
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data, 0o644)
     except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise PyboxError(f"{path}: {err.strerror}", err.errno) from None

@@ -27,23 +27,16 @@ parser = Parser("update", ["--resources -r ="] + [f"--{f.replace('_', '-')} =" f
                 + ["--cpu-shares =", "--l3-cache-schema =", "--mem-bw-schema ="],
                 positionals=["id"], usage="update [options] <container-id>")
 
-UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
 
 def parse_size(text, flag="size"):
-    """runc's RAMInBytes: 1024-based, "256m", "1g", "512KiB", "100"; "-1" means unlimited."""
-    value = text.strip().lower()
-    if value == "-1":
+    """runc's RAMInBytes (pybox.units.parse_size); "-1" means unlimited."""
+    from pybox.units import parse_size as bytes_of
+    if text.strip() == "-1":
         return -1
-    digits = value.rstrip("kmgtpib ")
-    suffix = value[len(digits):].strip().removesuffix("b").removesuffix("i")
     try:
-        number = float(digits)
+        return bytes_of(text)
     except ValueError:
-        number = None
-    if number is None or number < 0 or suffix not in UNITS:
-        raise PyboxError(f"update: --{flag}: invalid size {text!r} (use bytes or 256m, 1g, ...)")
-    return int(number * UNITS[suffix])
+        raise PyboxError(f"update: --{flag}: invalid size {text!r} (use bytes or 256m, 1g, ...)") from None
 
 
 def _parse(kind, text, flag):

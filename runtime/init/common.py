@@ -91,7 +91,8 @@ def setup_terminal(ctx, dev_console):
 def _set_memory_policy(policy):
     """linux.memoryPolicy: kept across execve, inherited by the container's children."""
     if policy:
-        from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, cpu_list
+        from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES
+        from pybox.units import cpu_list
         mode = MEMORY_POLICY_MODES[policy["mode"]]
         for flag in policy.get("flags") or []:
             mode |= MEMORY_POLICY_FLAGS[flag]
@@ -101,7 +102,7 @@ def _set_memory_policy(policy):
             raise PyboxError(f"linux.memoryPolicy: {err.strerror}") from None
 
 
-def exec_process(ctx, before_exec=None):
+def become_and_exec(ctx, before_exec=None):
     """Identity, capabilities, cwd, then "ready" and execve; before_exec (the init's wait for
     `start`) runs once the parent has let go.
 

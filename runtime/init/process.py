@@ -10,7 +10,8 @@ import os
 
 from pybox import kernel as k
 from pybox.errors import PyboxError, from_oserror
-from pybox.runtime.spec import CAP_NUMBERS, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES, cpu_list
+from pybox.runtime.spec import CAP_NUMBERS, IOPRIO_CLASSES, RLIMITS, SCHED_FLAGS, SCHED_POLICIES
+from pybox.units import cpu_list
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -132,7 +132,7 @@ def container_init(ctx):
             common.setup_terminal(ctx, dev_console=ctx.new_mountns)  # not the host's /dev/console
         if ctx.new_mountns:  # last: "runbindable" would refuse the binds above
             rfs.apply_root_propagation(ctx.linux.get("rootfsPropagation"))
-        common.exec_process(ctx, before_exec=lambda: _wait_for_start(ctx))
+        common.become_and_exec(ctx, before_exec=lambda: _wait_for_start(ctx))
     except BaseException as err:  # noqa: BLE001
         common.fatal(ctx, err)
 

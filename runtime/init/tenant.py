@@ -25,7 +25,7 @@ def tenant(ctx):
         os.setsid()  # a session and process group of its own, as runc gives every exec'd process
         if ctx.process.get("terminal"):
             common.setup_terminal(ctx, dev_console=False)  # /dev/console stays the init's
-        common.exec_process(ctx)
+        common.become_and_exec(ctx)
     except BaseException as err:  # noqa: BLE001
         common.fatal(ctx, err)
 

@@ -4,7 +4,8 @@ import os
 
 from pybox import jsonio
 from pybox.errors import PyboxError
-from pybox.runtime.state import now_rfc3339, write_atomic
+from pybox.fsutil import write_atomic
+from pybox.runtime.state import now_rfc3339
 
 META = "meta.json"
 

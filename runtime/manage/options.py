@@ -68,15 +68,10 @@ def check_user_ids(user, what):
             raise PyboxError(f"{what}: {kind} {value} is outside 0..{MAX_ID}")
 
 
-UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def parse_bytes(text, flag):
-    number, unit = text.lower().rstrip("b") or "0", "b"
-    if number and number[-1] in UNITS:
-        number, unit = number[:-1], number[-1]
+    from pybox.units import parse_size
     try:
-        value = int(float(number) * UNITS[unit])
+        value = parse_size(text)
     except ValueError:
         value = 0
     if value <= 0:

@@ -3,7 +3,8 @@
 import pytest
 
 from pybox.cgroups import hierarchy, spec
-from pybox.cgroups.stats import blkio_entries, cpu_list
+from pybox.cgroups.stats import blkio_entries
+from pybox.units import cpu_list
 from pybox.errors import PyboxError
 from pybox.runtime.commands import events, update
 
