@@ -23,7 +23,7 @@ import os
 from pybox.errors import PyboxError
 
 DEFAULT_ROOT = "/var/lib/pybox"
-RECORD = "meta.json"  # the engine's container record (pybox.runtime.manage.containers.META)
+RECORD = "meta.json"  # the engine's container record (pybox.engine.containers.META)
 
 
 class Image:

@@ -13,7 +13,8 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDERS = {"pybox": "pybox", "runtime": "pybox.runtime", "cgroups": "pybox.cgroups", "netns": "pybox.netns",
-           "images": "pybox.images", "seccomp": "pybox.seccomp"}
+           "images": "pybox.images", "seccomp": "pybox.seccomp",
+           "engine": "pybox.engine"}
 
 BASE, KERNEL, SUBSYSTEM, RUNTIME, ENGINE, FRONT = range(6)
 LAYER_NAMES = ["base", "kernel", "subsystem", "runtime", "engine", "front end"]
@@ -25,7 +26,7 @@ def layer(module):
     if module in ("pybox.runtime.cli", "pybox.images.cli", "pybox.seccomp.cli") or \
             module.startswith("pybox.runtime.commands"):
         return FRONT
-    if module.startswith("pybox.runtime.manage"):
+    if module.startswith("pybox.engine"):
         return ENGINE
     if module.startswith("pybox.runtime"):
         return RUNTIME
@@ -124,7 +125,7 @@ def test_imports_only_go_down_a_layer_and_form_no_cycle():
 
 
 def test_every_layer_is_recognised():
-    assert layer("pybox.runtime.manage.run") == ENGINE
+    assert layer("pybox.engine.run") == ENGINE
     assert layer("pybox.runtime.commands.run") == FRONT
     assert layer("pybox.cgroups.v2") == SUBSYSTEM
     assert layer("pybox.errors") == BASE

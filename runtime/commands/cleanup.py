@@ -6,8 +6,8 @@ parser = Parser("cleanup", [], positionals=["id"], usage="cleanup <container-id>
 
 
 def main(g, argv):
-    from pybox.runtime.manage.containers import load
-    from pybox.runtime.manage.lifecycle import after_exit, open_store
+    from pybox.engine.containers import load
+    from pybox.engine.lifecycle import after_exit, open_store
     _, v = parser.parse(argv)
     store = open_store()
     box = load(store, v["id"])

@@ -26,7 +26,7 @@ RUNC_VALUED = ("--console-socket", "--cwd", "--env", "-e", "--user", "-u", "--ad
 
 def main(g, argv):
     if is_docker_form(g, argv):
-        from pybox.runtime.manage.lifecycle import UserError
+        from pybox.engine.lifecycle import UserError
         try:
             argv = docker_to_runc(g, argv)
         except UserError as err:  # docker's status when the process cannot be started
@@ -37,7 +37,7 @@ def main(g, argv):
 
 
 def is_docker_form(g, argv):
-    from pybox.runtime.manage.dispatch import is_docker_ref, words_of
+    from pybox.engine.dispatch import is_docker_ref, words_of
     words = words_of(argv, valued=RUNC_VALUED)
     flags = argv[:argv.index(words[0])] if words else argv
     for arg in flags:
@@ -49,9 +49,9 @@ def is_docker_form(g, argv):
 
 
 def docker_to_runc(g, argv):
-    from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.lifecycle import exec_user, reachable_root
-    from pybox.runtime.manage.options import expand_short
+    from pybox.engine.each import one
+    from pybox.engine.lifecycle import exec_user, reachable_root
+    from pybox.engine.options import expand_short
     _, v = docker_parser.parse(expand_short(docker_parser, argv))
     _, box = one(v["container"])
     g.root = reachable_root(g.root, box)  # the --root the container was created under
@@ -64,7 +64,7 @@ def docker_to_runc(g, argv):
     if v["user"]:
         out += ["--user", exec_user(g.root, box, v["user"])]
     if v["privileged"]:  # docker's and podman's: every capability, whatever the container has
-        from pybox.runtime.manage.bundle import all_cap_names
+        from pybox.engine.bundle import all_cap_names
         for name in all_cap_names():
             out += ["--cap", name]
     return out + [box.id, *v["args"]]
@@ -72,7 +72,7 @@ def docker_to_runc(g, argv):
 
 def _check_ids(user, gids):
     """--user UID[:GID] and -g GID: ids, 0..MAX_ID ((uid_t)-1 is no user)."""
-    from pybox.runtime.manage.options import MAX_ID
+    from pybox.engine.options import MAX_ID
     for text in user.split(":") + list(gids):
         if text and not (text.isdigit() and text.isascii() and int(text) <= MAX_ID):
             raise PyboxError(f"exec: --user {user!r} / --additional-gids: ids are 0..{MAX_ID}, "

@@ -8,8 +8,8 @@ parser = Parser("inspect", ["--format -f ="], rest="containers", usage="inspect 
 def main(g, argv):
     from pybox import jsonio
     from pybox.errors import PyboxError
-    from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.show import inspect
+    from pybox.engine.each import one
+    from pybox.engine.show import inspect
     _, v = parser.parse(argv)
     if not v["containers"]:
         raise PyboxError("inspect: give at least one container")

@@ -29,7 +29,7 @@ def main(g, argv):
 
 
 def is_docker_form(g, argv):
-    from pybox.runtime.manage.dispatch import is_docker_ref, words_of
+    from pybox.engine.dispatch import is_docker_ref, words_of
     if any(arg.partition("=")[0] in ("-s", "--signal") for arg in argv):
         return True
     words = words_of(argv)
@@ -47,8 +47,8 @@ def _is_signal(word):
 
 
 def docker_kill(g, argv):
-    from pybox.runtime.manage.each import for_each
-    from pybox.runtime.manage.lifecycle import signal_box
+    from pybox.engine.each import for_each
+    from pybox.engine.lifecycle import signal_box
     _, v = docker_parser.parse(argv)
     sig = parse_signal(v["signal"] or "KILL")
     return for_each(v["containers"], lambda store, box: signal_box(g.root, box, sig), "kill")

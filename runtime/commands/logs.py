@@ -7,8 +7,8 @@ parser = Parser("logs", ["--follow -f", "--tail -n =", "--timestamps -t"], posit
 
 
 def main(g, argv):
-    from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.logs import show
+    from pybox.engine.each import one
+    from pybox.engine.logs import show
     _, v = parser.parse(argv)
     _, box = one(v["container"])
     show(g.root, box, follow=v["follow"], tail=v["tail"], timestamps=v["timestamps"])

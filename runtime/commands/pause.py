@@ -7,7 +7,7 @@ parser = Parser("pause", [], positionals=["id"], usage="pause <container-id>")
 
 def main(g, argv):
     from pybox.runtime.container import pause
-    from pybox.runtime.manage.dispatch import runtime_target
+    from pybox.engine.dispatch import runtime_target
     _, v = parser.parse(argv)
     pause(*runtime_target(g.root, v["id"]))  # docker's users name containers
     return 0

@@ -6,8 +6,8 @@ parser = Parser("prune", ["--force -f"], usage="prune [-f]")
 
 
 def main(g, argv):
-    from pybox.runtime.manage.containers import all_boxes
-    from pybox.runtime.manage.lifecycle import open_store, remove, status_of
+    from pybox.engine.containers import all_boxes
+    from pybox.engine.lifecycle import open_store, remove, status_of
     parser.parse(argv)
     store = open_store()
     for box in all_boxes(store):

@@ -15,7 +15,7 @@ docker_parser = Parser("ps", ["--all -a", "--quiet -q", "--format =", "--no-trun
 
 
 def main(g, argv):
-    from pybox.runtime.manage.dispatch import words_of
+    from pybox.engine.dispatch import words_of
     if not words_of(argv, valued=("--format", "-f")):
         return docker_ps(g, argv)
     from pybox import jsonio
@@ -51,10 +51,10 @@ def _table(found, ps_args):
 
 def docker_ps(g, argv):
     from pybox import jsonio
-    from pybox.runtime.manage.containers import all_boxes
-    from pybox.runtime.manage.lifecycle import open_store, status_of
-    from pybox.runtime.manage.options import expand_short
-    from pybox.runtime.manage.show import ps_row, ps_table
+    from pybox.engine.containers import all_boxes
+    from pybox.engine.lifecycle import open_store, status_of
+    from pybox.engine.options import expand_short
+    from pybox.engine.show import ps_row, ps_table
     _, v = docker_parser.parse(expand_short(docker_parser, argv))
     boxes = all_boxes(open_store())
     if not v["all"]:

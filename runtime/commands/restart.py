@@ -7,8 +7,8 @@ parser = Parser("restart", ["--time -t ="], rest="containers", usage="restart [-
 
 
 def main(g, argv):
-    from pybox.runtime.manage.each import for_each
-    from pybox.runtime.manage.lifecycle import start_detached, stop
+    from pybox.engine.each import for_each
+    from pybox.engine.lifecycle import start_detached, stop
     _, v = parser.parse(argv)
     timeout = timeout_of(v)
 

@@ -7,7 +7,7 @@ parser = Parser("resume", [], positionals=["id"], usage="resume <container-id>")
 
 def main(g, argv):
     from pybox.runtime.container import resume
-    from pybox.runtime.manage.dispatch import runtime_target
+    from pybox.engine.dispatch import runtime_target
     _, v = parser.parse(argv)
     resume(*runtime_target(g.root, v["id"]))  # docker's users name containers
     return 0

@@ -7,8 +7,8 @@ parser = Parser("rm", ["--force -f", "--volumes -v"], rest="containers",
 
 
 def main(g, argv):
-    from pybox.runtime.manage.each import for_each
-    from pybox.runtime.manage.lifecycle import remove
-    from pybox.runtime.manage.options import expand_short
+    from pybox.engine.each import for_each
+    from pybox.engine.lifecycle import remove
+    from pybox.engine.options import expand_short
     _, v = parser.parse(expand_short(parser, argv))
     return for_each(v["containers"], lambda store, box: remove(g.root, store, box, v["force"]), "rm")

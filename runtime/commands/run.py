@@ -1,6 +1,6 @@
 """pybox run [--bundle DIR] [--detach] [--keep] ... ID: create and start; in the foreground, wait.
 
-`pybox run [options] IMAGE [CMD...]` is docker's run (pybox.runtime.manage); runc's form is
+`pybox run [options] IMAGE [CMD...]` is docker's run (pybox.engine); runc's form is
 recognised by its own flags, or by a single word that names no image next to an OCI
 ./config.json (is_runc_form has the whole rule).
 
@@ -24,7 +24,7 @@ RUNC_ONLY = {"--bundle", "-b", "--keep", "--pid-file", "--console-socket", "--no
 
 def main(g, argv):
     if not is_runc_form(argv):
-        from pybox.runtime.manage.run import main as docker_run
+        from pybox.engine.run import main as docker_run
         return docker_run(g, argv)
     return runc_run(g, argv)
 
@@ -51,7 +51,7 @@ def is_runc_form(argv):
             return False  # -it, --rm, --name ...: docker's flags
     if len(words) != 1 or not _may_be_runc_id(words[0]) or not _is_runtime_config("config.json"):
         return False
-    from pybox.runtime.manage.run import names_image
+    from pybox.engine.run import names_image
     return not names_image(words[0])
 
 

@@ -11,7 +11,7 @@ docker_parser = Parser("start", ["--attach -a", "--interactive -i"], rest="conta
 
 
 def main(g, argv):
-    from pybox.runtime.manage.dispatch import is_docker_ref, words_of
+    from pybox.engine.dispatch import is_docker_ref, words_of
     words = words_of(argv)
     if len(words) != 1 or is_docker_ref(g.root, words[0]) or len(argv) != 1:
         return docker_start(g, argv)
@@ -22,7 +22,7 @@ def main(g, argv):
 
 
 def docker_start(g, argv):
-    from pybox.runtime.manage.each import for_each
-    from pybox.runtime.manage.lifecycle import start_again
+    from pybox.engine.each import for_each
+    from pybox.engine.lifecycle import start_again
     _, v = docker_parser.parse(argv)
     return for_each(v["containers"], lambda store, box: start_again(g.root, store, box), "start")

@@ -13,8 +13,8 @@ INTERVAL = 0.5
 def main(g, argv):
     import time
     from pybox import jsonio
-    from pybox.runtime.manage.containers import all_boxes, resolve
-    from pybox.runtime.manage.lifecycle import open_store, runtime_record, status_of
+    from pybox.engine.containers import all_boxes, resolve
+    from pybox.engine.lifecycle import open_store, runtime_record, status_of
     _, v = parser.parse(argv)
     store = open_store()
     boxes = [resolve(store, ref) for ref in v["containers"]] or all_boxes(store)

@@ -14,8 +14,8 @@ def timeout_of(v):
 
 
 def main(g, argv):
-    from pybox.runtime.manage.each import for_each
-    from pybox.runtime.manage.lifecycle import stop
+    from pybox.engine.each import for_each
+    from pybox.engine.lifecycle import stop
     _, v = parser.parse(argv)
     timeout = timeout_of(v)
     return for_each(v["containers"], lambda store, box: stop(g.root, box, timeout), "stop")

@@ -8,8 +8,8 @@ parser = Parser("top", [], positionals=["container"], rest="ps_args", usage="top
 def main(g, argv):
     from pybox.runtime.commands.ps import _table
     from pybox.runtime.container import pids
-    from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.lifecycle import reachable_root
+    from pybox.engine.each import one
+    from pybox.engine.lifecycle import reachable_root
     _, v = parser.parse(argv)
     _, box = one(v["container"])
     return _table(sorted(pids(reachable_root(g.root, box), box.id)), v["ps_args"] or ["-ef"])

@@ -7,8 +7,8 @@ parser = Parser("wait", [], rest="containers", usage="wait CONTAINER...")
 
 def main(g, argv):
     from pybox.errors import PyboxError
-    from pybox.runtime.manage.each import one
-    from pybox.runtime.manage.lifecycle import wait_exit_code
+    from pybox.engine.each import one
+    from pybox.engine.lifecycle import wait_exit_code
     _, v = parser.parse(argv)
     if not v["containers"]:
         raise PyboxError("wait: give at least one container")

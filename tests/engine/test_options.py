@@ -6,9 +6,9 @@ import pytest
 
 from pybox.errors import PyboxError
 from pybox.runtime.commands.run import is_runc_form
-from pybox.runtime.manage import options
-from pybox.runtime.manage.bundle import command_line
-from pybox.runtime.manage.dispatch import words_of
+from pybox.engine import options
+from pybox.engine.bundle import command_line
+from pybox.engine.dispatch import words_of
 
 
 def test_combined_short_switches_stop_at_the_image():

@@ -3,7 +3,7 @@
 import calendar
 import time
 
-from pybox.runtime.manage.lifecycle import runtime_record, status_of
+from pybox.engine.lifecycle import runtime_record, status_of
 
 
 def seconds_since(stamp):

@@ -8,7 +8,7 @@ from pybox.errors import PyboxError
 
 
 def show(root, box, follow=False, tail=None, timestamps=False):
-    from pybox.runtime.manage.lifecycle import monitored
+    from pybox.engine.lifecycle import monitored
     try:
         log = open(box.path("ctr.log"), "rb")
     except FileNotFoundError:

@@ -7,8 +7,8 @@ from pybox.errors import PyboxError
 
 def for_each(refs, action, command):
     """action(store, box) for every ref; exit status 1 if any failed (each failure on one line)."""
-    from pybox.runtime.manage.containers import resolve
-    from pybox.runtime.manage.lifecycle import open_store
+    from pybox.engine.containers import resolve
+    from pybox.engine.lifecycle import open_store
     if not refs:
         raise PyboxError(f"{command}: give at least one container")
     store = open_store()
@@ -24,7 +24,7 @@ def for_each(refs, action, command):
 
 
 def one(ref):
-    from pybox.runtime.manage.containers import resolve
-    from pybox.runtime.manage.lifecycle import open_store
+    from pybox.engine.containers import resolve
+    from pybox.engine.lifecycle import open_store
     store = open_store()
     return store, resolve(store, ref)

@@ -1,6 +1,6 @@
-"""pybox.runtime.manage: the docker/podman-style layer over the OCI runtime.
+"""pybox.engine: the docker/podman-style layer over the OCI runtime.
 
-    from pybox.runtime.manage import containers, lifecycle, options
+    from pybox.engine import containers, lifecycle, options
     store = lifecycle.open_store()
     box = lifecycle.create_box(root, store, options.parse_run(argv))  # image -> rootfs -> bundle
     lifecycle.start_detached(root, store, box)              # or run_foreground: returns the status

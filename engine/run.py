@@ -4,7 +4,7 @@ from pybox.errors import PyboxError
 
 
 def names_image(word):
-    from pybox.runtime.manage.lifecycle import open_store
+    from pybox.engine.lifecycle import open_store
     try:
         return open_store().find(word) is not None
     except (PyboxError, OSError):
@@ -24,7 +24,7 @@ def main(g, argv):
 
 
 def _run(g, argv):
-    from pybox.runtime.manage import lifecycle, options
+    from pybox.engine import lifecycle, options
     v = options.parse_run(argv)
     store = lifecycle.open_store()
     box = lifecycle.create_box(g.root, store, v)

@@ -3,7 +3,7 @@
 import os
 
 from pybox.errors import PyboxError
-from pybox.runtime.manage import options as o
+from pybox.engine import options as o
 
 # Docker's default capability set (moby oci/caps/defaults.go).
 DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -193,7 +193,7 @@ def _seed_volume(rootfs, dest, source):
     must not make pybox copy host files into the container, nor its device nodes make pybox
     read the host's devices (they are recreated, as docker does)."""
     from pybox import kernel as k
-    from pybox.runtime.manage.tree import copy_tree
+    from pybox.engine.tree import copy_tree
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = k.openat2(root_fd, dest.lstrip("/"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,

@@ -3,7 +3,7 @@
 import os
 
 from pybox.errors import PyboxError
-from pybox.runtime.manage import options as o
+from pybox.engine import options as o
 
 MODES = ("none", "host", "bridge")
 

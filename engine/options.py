@@ -114,7 +114,7 @@ def parse_volume(text, store):
         if not os.path.exists(source):
             raise PyboxError(f"--volume {text!r}: {source} does not exist")
     else:
-        from pybox.runtime.manage.containers import check_name
+        from pybox.engine.containers import check_name
         check_name(source)
         source = store.path("volumes", source, "_data")
         os.makedirs(source, 0o755, exist_ok=True)

@@ -25,7 +25,7 @@ def is_docker_ref(root, word):
     if os.path.isdir(os.path.join(root, word)) and word not in (".", ".."):
         return False
     from pybox.errors import PyboxError
-    from pybox.runtime.manage.containers import resolve
+    from pybox.engine.containers import resolve
     try:
         resolve(_StoreRoot(), word)
         return True
@@ -58,7 +58,7 @@ def runtime_target(root, word):
     container is under the --root it was created with."""
     if not is_docker_ref(root, word):
         return root, word
-    from pybox.runtime.manage.containers import resolve
-    from pybox.runtime.manage.lifecycle import reachable_root
+    from pybox.engine.containers import resolve
+    from pybox.engine.lifecycle import reachable_root
     box = resolve(_StoreRoot(), word)
     return reachable_root(root, box), box.id

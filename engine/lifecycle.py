@@ -14,7 +14,7 @@ import time
 from pybox.errors import PyboxError
 from pybox.runtime import container
 from pybox.runtime import status as st
-from pybox.runtime.manage import containers, net
+from pybox.engine import containers, net
 from pybox.runtime.state import Record, now_rfc3339
 
 
@@ -26,7 +26,7 @@ def open_store():
 def create_box(root, store, v):
     """Image, metadata, rootfs and config.json of a new container (nothing left on failure)."""
     from pybox import jsonio
-    from pybox.runtime.manage.bundle import build_spec
+    from pybox.engine.bundle import build_spec
     fields = net.settings(v)
     image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(
@@ -141,13 +141,13 @@ def run_foreground(root, store, box):
 
 
 def _relay(box):
-    from pybox.runtime.manage.relay import Relay
+    from pybox.engine.relay import Relay
     return Relay(box.path("ctr.log"))
 
 
 def _create_with_stdio(root, box, opts, relay):
     """Without -i the container's stdin is /dev/null, as docker gives it; output goes via relay."""
-    from pybox.runtime.manage.relay import Relay
+    from pybox.engine.relay import Relay
     saved = relay.install() if relay else {}
     if not (box.data["interactive"] or box.data["tty"]):
         saved[0] = os.dup(0)
@@ -369,7 +369,7 @@ def start_again(root, store, box):
 def exec_user(root, box, text):
     """-u NAME[:GROUP] as uid:gid, names looked up in the container's own /etc/passwd."""
     from pybox.images.config import resolve_user
-    from pybox.runtime.manage.options import check_user_ids, check_user_text
+    from pybox.engine.options import check_user_ids, check_user_text
     record = runtime_record(root, box)
     if record is None:
         raise PyboxError(f"container {box.name} is not running")
