@@ -99,7 +99,7 @@ def compile_profile(profile, where="linux.seccomp"):
         ctx.set_attr(libseccomp.ATTR_CTL_NNP, 0)  # the runtime sets no_new_privs itself
         if len(profile["syscalls"]) >= 8:  # runc's threshold: libseccomp < 2.5.4 lost the default without rules
             ctx.set_attr(libseccomp.ATTR_CTL_OPTIMIZE, 2)  # a binary tree: O(log n) per syscall
-        arches = _add_arches(ctx, profile["architectures"])
+        arches = _add_arches(ctx, profile["architectures"], f"{where}.architectures")
         skipped = []
         for i, rule in enumerate(profile["syscalls"]):
             skipped += _add_rule(ctx, rule, default, f"{where}.syscalls[{i}]")
@@ -112,12 +112,15 @@ def compile_profile(profile, where="linux.seccomp"):
     return program, list(dict.fromkeys(skipped))
 
 
-def _add_arches(ctx, names):
+def _add_arches(ctx, names, where):
     tokens = [libseccomp.native_arch()]
     for name in names:
         token = libseccomp.arch_token(ARCH_NAMES[name])
         if token and token not in tokens:
-            ctx.add_arch(token)
+            try:
+                ctx.add_arch(token)
+            except PyboxError as err:  # e.g. EDOM: a big-endian arch in a little-endian filter
+                raise PyboxError(f"{where}: {name}: {err}") from None
             tokens.append(token)
     return tokens
 
