@@ -7,7 +7,9 @@
     box = containers.resolve(store, "web")                  # by name, id or unique id prefix
     lifecycle.stop(root, box, timeout=10); lifecycle.remove(root, store, box, force=True)
 
-Front ends (pybox.runtime.commands) call down into this package; it imports nothing from them.
+Its command line is `pybox` (engine/cli.py, engine/commands/), which calls down into this
+package; the package imports nothing from the front ends, and the runtime (pybox.runtime)
+imports nothing from it.
 
 A container's bundle is its directory in the image store (containers/ID/, next to its overlay
 upper/work/rootfs, as podman keeps userdata there): config.json, meta.json (name, image, ports,

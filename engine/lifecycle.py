@@ -214,13 +214,13 @@ def _forget_old_run(root, store, box):
 
 
 def conmon_argv(root, box):
-    runtime = pybox_executable()
+    runtime, cleanup = pybox_executable("pybox-runc"), pybox_executable("pybox")
     argv = ["conmon", "--api-version", "1", "-c", box.id, "-u", box.id, "-n", box.name,
             "-r", runtime, "-b", box.bundle, "-p", box.path("pidfile"),
             "-P", box.path("conmon.pid"), "-l", f"k8s-file:{box.path('ctr.log')}",
             "--exit-dir", box.path("exits"), "--socket-dir-path", box.path("sockets"),
             "--runtime-arg", "--root", "--runtime-arg", root,
-            "--exit-command", runtime, "--exit-command-arg", "--root",
+            "--exit-command", cleanup, "--exit-command-arg", "--root",
             "--exit-command-arg", root, "--exit-command-arg", "cleanup",
             "--exit-command-arg", box.id]
     if box.data["tty"]:
@@ -228,10 +228,17 @@ def conmon_argv(root, box):
     return argv
 
 
-def pybox_executable():
+def pybox_executable(name):
+    """pybox-runc (conmon's runtime) or pybox (its exit command), from the same installation."""
+    import shutil
     import sys
-    candidate = os.path.join(os.path.dirname(sys.executable), "pybox")
-    return candidate if os.path.exists(candidate) else os.path.abspath(sys.argv[0])
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(candidate):
+        return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise PyboxError(f"{name} is not installed next to {sys.executable} nor on PATH")
+    return found
 
 
 def _conmon_error(box, stderr):

@@ -4,6 +4,7 @@ import os
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
+from pybox.units import MAX_ID
 
 RUN_OPTIONS = [
     "--detach -d", "--rm", "--name =", "--interactive -i", "--tty -t",
@@ -47,8 +48,7 @@ def parse_run(argv):
 
 
 # (uid_t)-1 is no user: setresuid(-1, ...) means "leave unchanged", and a process meant to
-# run as it would stay root.
-MAX_ID = 4294967294
+# run as it would stay root. MAX_ID is the highest id (pybox.units).
 
 
 def check_user_text(text, what):

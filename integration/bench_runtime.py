@@ -26,7 +26,7 @@ import time
 from integration.busybox import build_rootfs
 from pybox.runtime.defaults import default_spec
 
-PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
+PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox-runc")  # the runtime front end
 
 
 def make_bundle(base, cgroups_path, name="bundle", args=("true",), rootfs=None, seccomp=False):

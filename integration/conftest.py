@@ -17,7 +17,10 @@ import pytest
 from integration.busybox import build_rootfs
 from pybox.runtime.defaults import default_spec
 
+# The two front ends of the installation under test: pybox (docker-style) and pybox-runc
+# (runc's command line, what podman and containerd run).
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")
+PYBOX_RUNC = os.path.join(os.path.dirname(sys.executable), "pybox-runc")
 
 if os.geteuid() != 0:
     pytest.skip("integration tests run real containers and need root", allow_module_level=True)
@@ -74,27 +77,29 @@ def test_cgroup_path():
 
 
 class Runtime:
-    """Runs the real `pybox` binary with a private --root."""
+    """Runs the real `pybox-runc` binary with a private --root."""
+
+    binary = PYBOX_RUNC
 
     def __init__(self, root):
         self.root = str(root)
 
-    def __call__(self, *args, check=True, input=None, timeout=60, **kw):
+    def __call__(self, *args, check=True, input=None, timeout=60, binary=None, **kw):
         # Files, not pipes: a created container's init keeps pybox's stdio open (as runc's does),
         # so reading a pipe to its end would wait for the container.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            code = subprocess.run([PYBOX, "--root", self.root, *args], stdout=out, stderr=err,
+            code = subprocess.run([binary or self.binary, "--root", self.root, *args], stdout=out, stderr=err,
                                   input=input.encode() if input else None, timeout=timeout,
                                   **kw).returncode
             out.seek(0)
             err.seek(0)
             result = subprocess.CompletedProcess(args, code, out.read().decode(), err.read().decode())
         if check and result.returncode != 0:
-            raise AssertionError(f"pybox {' '.join(args)} exited {result.returncode}: {result.stderr}")
+            raise AssertionError(f"{os.path.basename(binary or self.binary)} {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result
 
     def state(self, cid):
-        return json.loads(self("state", cid).stdout)
+        return json.loads(self("state", cid, binary=PYBOX_RUNC).stdout)
 
 
 @pytest.fixture
@@ -194,7 +199,7 @@ with open(f"/proc/{int(open(pid_file).read())}/stat") as f:
 def parent_seen_by_a_subreaper(pybox, pid_file, *args):
     """Run `pybox ARGS` under a subreaper; True when the process in pid_file is its child."""
     with tempfile.TemporaryFile("w+") as out:  # not a pipe: the container keeps pybox's stdio
-        subprocess.run([sys.executable, "-c", SUBREAPER, str(pid_file), PYBOX, "--root", pybox.root, *args],
+        subprocess.run([sys.executable, "-c", SUBREAPER, str(pid_file), PYBOX_RUNC, "--root", pybox.root, *args],
                        stdout=out, timeout=60, check=True)
         out.seek(0)
         parent, subreaper = out.read().split()

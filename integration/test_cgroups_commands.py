@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX_RUNC
 
 MiB = 1 << 20
 
@@ -16,7 +16,7 @@ def running(bundle, tmp_path):
     root = str(tmp_path / "state")
 
     def pybox(*args, check=True):
-        result = subprocess.run([PYBOX, "--root", root, *args], stdin=subprocess.DEVNULL,
+        result = subprocess.run([PYBOX_RUNC, "--root", root, *args], stdin=subprocess.DEVNULL,
                                 capture_output=True, text=True, timeout=60)
         if check:
             assert result.returncode == 0, result.stderr
@@ -25,7 +25,7 @@ def running(bundle, tmp_path):
     bundle.config["linux"]["resources"]["memory"] = {"limit": 64 * MiB}
     bundle.args("sh", "-c", "sleep 60")
     # create's stdout is the container's: a pipe would stay open, so it goes to /dev/null.
-    subprocess.run([PYBOX, "--root", root, "create", "--bundle", bundle.path, "c1"], check=True,
+    subprocess.run([PYBOX_RUNC, "--root", root, "create", "--bundle", bundle.path, "c1"], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     try:
         pybox("start", "c1")

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from integration.conftest import PYBOX, own_cgroup_dirs, processes_rooted_in
+from integration.conftest import PYBOX_RUNC, own_cgroup_dirs, processes_rooted_in
 from pybox.errors import PyboxError
 from pybox.runtime import schema
 from pybox.runtime.defaults import default_spec
@@ -121,7 +121,7 @@ class Fuzz:
 
     def pybox(self, *args, timeout=30):
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            code = subprocess.run([PYBOX, "--root", self.state, *args], stdin=subprocess.DEVNULL, stdout=out,
+            code = subprocess.run([PYBOX_RUNC, "--root", self.state, *args], stdin=subprocess.DEVNULL, stdout=out,
                                   stderr=err, timeout=timeout).returncode
             err.seek(0)
             return code, err.read().decode(errors="replace")

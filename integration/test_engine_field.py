@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX, PYBOX_RUNC
 from integration.conftest import test_cgroup_path as new_cgroup_path
 from integration.test_frontend_net import host  # noqa: F401 (fixture)
-from tests.manage.frontend import Docker, busybox_layer, docker, import_image, storage  # noqa: F401
+from tests.engine.frontend import Docker, busybox_layer, docker, import_image, storage  # noqa: F401
 
 NONE = ("--network", "none")
 NOBODY = 65534
@@ -54,15 +54,18 @@ def one_line(stderr):
     return lines[0]
 
 
-# --- 11 C3: `run ID` in a bundle directory is runc's run ------------------------------------------
+# --- 11 C3, then 13: `run ID` in a bundle is pybox-runc's; pybox's run always takes an image -----
 def test_runc_run_without_bundle_takes_the_current_directory_as_runc_does(docker, tmp_path, busybox_rootfs):
-    """runc's run defaults --bundle to the current directory; callers rely on `cd bundle; runc run ID`."""
+    """runc's run defaults --bundle to the current directory; callers rely on `cd bundle; runc run ID`.
+    pybox-runc and `pybox runtime` do the same."""
     bundle = runc_spec_bundle(tmp_path / "bundle", busybox_rootfs, "echo", "from the bundle")
-    ours = run_in(bundle, [PYBOX, "--root", docker.root, "run", "ctr1"], env=docker.env)
+    ours = run_in(bundle, [PYBOX_RUNC, "--root", docker.root, "run", "ctr1"], env=docker.env)
+    explicit = run_in(bundle, [PYBOX, "--root", docker.root, "runtime", "run", "ctr2"], env=docker.env)
     set_process(bundle, "echo", "from the bundle")  # a cgroup of its own for runc
     runc = run_in(bundle, ["runc", "--root", str(tmp_path / "runc-state"), "run", "ctr1"])
     assert (runc.returncode, runc.stdout) == (0, "from the bundle\n"), runc.stderr
     assert (ours.returncode, ours.stdout) == (0, "from the bundle\n"), ours.stderr
+    assert (explicit.returncode, explicit.stdout) == (0, "from the bundle\n"), explicit.stderr
     assert docker.out("ps", "-a", "-q") == ""  # not taken for an image: no engine container
 
 
@@ -78,8 +81,8 @@ def test_runc_run_in_a_bundle_as_an_ordinary_user_never_reads_the_image_store(tm
         os.chown(state, NOBODY, NOBODY)
         env = dict(os.environ, PYBOX_STORAGE=str(tmp_path / "store-nobody-cannot-read"), HOME=top)
         os.makedirs(env["PYBOX_STORAGE"], 0o700)
-        plain = run_in(bundle, [PYBOX, "--root", state, "run", "x1"], env=env, user=NOBODY)
-        explicit = run_in(bundle, [PYBOX, "--root", state, "run", "--bundle", ".", "x1"], env=env,
+        plain = run_in(bundle, [PYBOX_RUNC, "--root", state, "run", "x1"], env=env, user=NOBODY)
+        explicit = run_in(bundle, [PYBOX_RUNC, "--root", state, "run", "--bundle", ".", "x1"], env=env,
                           user=NOBODY)
         assert (plain.returncode, plain.stderr) == (explicit.returncode, explicit.stderr)
         assert "images.json" not in plain.stderr and "image" not in plain.stderr
@@ -87,9 +90,9 @@ def test_runc_run_in_a_bundle_as_an_ordinary_user_never_reads_the_image_store(tm
         shutil.rmtree(top)
 
 
-def test_docker_run_from_a_directory_holding_a_runtime_config(host, docker, tmp_path, busybox_rootfs):
-    """The rule, both ways, from inside a `runc spec` bundle: an image in the store, a command,
-    a docker flag or an image reference is docker's run; a word naming no image is runc's."""
+def test_docker_run_from_a_directory_holding_a_runtime_config_never_guesses(host, docker, tmp_path, busybox_rootfs):
+    """Inside a `runc spec` bundle, `pybox run WORD` is docker's run all the same: an image, and
+    a word naming no image is docker's 125 "no such image", never the bundle run as runc's."""
     bundle = runc_spec_bundle(tmp_path / "bundle", busybox_rootfs, "echo", "runc form")
     argv = [PYBOX, "--root", docker.root]
     assert run_in(bundle, argv + ["run", "--rm", "busybox", "echo", "hi"], env=docker.env).stdout == "hi\n"
@@ -98,8 +101,20 @@ def test_docker_run_from_a_directory_holding_a_runtime_config(host, docker, tmp_
         assert result.returncode == 0, result.stderr
     rows = json.loads(docker.out("ps", "-a", "--format", "json"))
     assert sorted(r["Image"] for r in rows) == ["busybox", "busybox:latest"]
-    runc_form = run_in(bundle, argv + ["run", "not-an-image"], env=docker.env)
-    assert (runc_form.returncode, runc_form.stdout) == (0, "runc form\n"), runc_form.stderr
+    docker.env["PYBOX_REGISTRY_TIMEOUT"] = "1"
+    no_image = run_in(bundle, argv + ["run", "not-an-image"], env=docker.env)
+    assert no_image.returncode == 125 and "runc form" not in no_image.stdout
+    assert "not-an-image" in no_image.stderr.splitlines()[-1] and "Traceback" not in no_image.stderr
+
+
+def test_each_front_end_names_the_other_for_its_commands(tmp_path):
+    """No guessing between the two command lines: a command of the other one is one line naming it."""
+    for argv, hint in (([PYBOX, "create", "x"], "pybox-runc create"), ([PYBOX, "delete", "x"], "pybox-runc delete"),
+                       ([PYBOX_RUNC, "rm", "x"], "pybox rm"), ([PYBOX_RUNC, "images"], "pybox images")):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert result.returncode == 1 and hint in one_line(result.stderr), (argv, result.stderr)
+    runtime_only = subprocess.run([PYBOX, "--systemd-cgroup", "ps"], capture_output=True, text=True, timeout=30)
+    assert runtime_only.returncode == 1 and "pybox-runc" in one_line(runtime_only.stderr)
 
 
 # --- 11 D: the runtime root is the container's, whatever --root a command is given ---------------

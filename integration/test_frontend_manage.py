@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 
 NONE = ("--network", "none")
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 from tests.netns.fakehost import WAN_HOST, WAN_PEER, FakeHost, fetch, sh
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from integration.registry import registry  # noqa: F401 (fixture)
-from tests.manage.frontend import Docker, docker, storage  # noqa: F401 (fixtures)
+from tests.engine.frontend import Docker, docker, storage  # noqa: F401 (fixtures)
 
 NONE = ("--network", "none")
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 from tests.netns.fakehost import FakeHost, sh
 
 COUNT = 200

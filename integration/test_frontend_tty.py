@@ -8,7 +8,7 @@ import struct
 import termios
 import time
 
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 
 
 class Terminal:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX_RUNC
 from pybox.seccomp.default import default_profile
 
 FORBIDDEN = {"json", "re", "enum", "dataclasses", "typing", "shutil", "subprocess", "socket",
@@ -19,10 +19,10 @@ FORBIDDEN = {"json", "re", "enum", "dataclasses", "typing", "shutil", "subproces
 
 def imported_by(*argv):
     """Names of the modules `pybox ARGV` imports, in the runtime and in what it forks."""
-    with open(PYBOX) as f:
+    with open(PYBOX_RUNC) as f:
         interpreter = f.readline()[2:].split()[0]  # the launcher's own: #!PYTHON -IS
     with tempfile.TemporaryFile("w+") as err:  # not a pipe: the created init keeps pybox's stdio
-        code = subprocess.run([interpreter, "-IS", "-X", "importtime", PYBOX, *argv], stdout=subprocess.DEVNULL,
+        code = subprocess.run([interpreter, "-IS", "-X", "importtime", PYBOX_RUNC, *argv], stdout=subprocess.DEVNULL,
                               stderr=err, timeout=60, stdin=subprocess.DEVNULL).returncode
         err.seek(0)
         lines = err.read().splitlines()
@@ -45,4 +45,4 @@ def test_start_and_delete_stay_within_the_budget(pybox, bundle):
     pybox("create", "-b", bundle.path, "c1")
     assert imported_by("--root", pybox.root, "start", "c1") & FORBIDDEN == set()
     assert imported_by("--root", pybox.root, "delete", "--force", "c1") & FORBIDDEN == set()
-    assert sys.executable and os.path.exists(PYBOX)
+    assert sys.executable and os.path.exists(PYBOX_RUNC)

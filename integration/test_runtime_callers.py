@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX, cgroup_tree, remove_cgroups_made_since
+from integration.conftest import PYBOX_RUNC, cgroup_tree, remove_cgroups_made_since
 
 def own_memory_cgroup():
     with open("/proc/self/cgroup") as f:
@@ -53,7 +53,7 @@ def podman(tmp_path_factory, busybox_rootfs):
     base = tmp_path_factory.mktemp("podman")
     cgroups_before = cgroup_tree()
     cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", PYBOX]
+           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", PYBOX_RUNC]
     run(*cmd, "import", rootfs_tar(busybox_rootfs, base / "bb.tar"), "localhost/pybox-bb:latest")
     yield cmd
     run(*cmd, "rm", "--all", "--force", check=False)
@@ -120,10 +120,10 @@ def containerd(tmp_path_factory, podman):
 def test_containerd_run_exec_ps_pause_kill(containerd):
     ctr = containerd
     image = "localhost/pybox-bb:latest"
-    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/c1", "--runc-binary", PYBOX, image, "c1",
+    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/c1", "--runc-binary", PYBOX_RUNC, image, "c1",
               "sh", "-c", "echo hi; exit 0").stdout
     assert out.strip() == "hi"
-    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/c2", "--runc-binary", PYBOX, image, "c2", "sleep", "1000")
+    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/c2", "--runc-binary", PYBOX_RUNC, image, "c2", "sleep", "1000")
     try:
         assert run(*ctr, "task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo in").stdout.strip() == "in"
         assert "PID" in run(*ctr, "task", "ps", "c2").stdout
@@ -165,10 +165,10 @@ def test_podman_init_and_exec_start_with_default_signals(podman):
 def test_containerd_init_and_exec_start_with_default_signals(containerd):
     ctr = containerd
     image = "localhost/pybox-bb:latest"
-    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/s1", "--runc-binary", PYBOX, image, "s1",
+    out = run(*ctr, "run", "--rm", "--cgroup", f"{CTR_CGROUP}/s1", "--runc-binary", PYBOX_RUNC, image, "s1",
               "sh", "-c", SIGNALS).stdout
     assert _ignored_and_blocked(out) == (0, 0)
-    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/s2", "--runc-binary", PYBOX, image, "s2", "sleep", "1000")
+    run(*ctr, "run", "-d", "--cgroup", f"{CTR_CGROUP}/s2", "--runc-binary", PYBOX_RUNC, image, "s2", "sleep", "1000")
     try:
         out = run(*ctr, "task", "exec", "--exec-id", "e1", "s2", "sh", "-c", SIGNALS).stdout
         assert _ignored_and_blocked(out) == (0, 0)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX_RUNC
 from pybox.runtime.spec import NAMESPACE_FILES
 
 
@@ -298,7 +298,7 @@ def test_preserve_fds(pybox, bundle, tmp_path):
     bundle.args("sh", "-c", "echo through-fd3 >&3")
     with open(tmp_path / "out", "w") as target:
         # bash puts the file at fd 3 of pybox, where --preserve-fds 1 expects it.
-        proc = subprocess.run(f"exec 3>&{target.fileno()}; {PYBOX} --root {pybox.root} run "
+        proc = subprocess.run(f"exec 3>&{target.fileno()}; {PYBOX_RUNC} --root {pybox.root} run "
                               f"--preserve-fds 1 -b {bundle.path} c1", shell=True,
                               executable="/bin/bash", pass_fds=(target.fileno(),), timeout=30)
     assert proc.returncode == 0
@@ -414,7 +414,7 @@ def test_session_keyring(pybox, bundle, tmp_path, flags, inherited):
     bundle.config["linux"]["maskedPaths"].remove("/proc/keys")
     bundle.args("cat", "/proc/keys")
     with open(tmp_path / "out", "w") as out:
-        subprocess.run([sys.executable, "-c", IN_A_PRIVATE_KEYRING, name, PYBOX, "--root", pybox.root,
+        subprocess.run([sys.executable, "-c", IN_A_PRIVATE_KEYRING, name, PYBOX_RUNC, "--root", pybox.root,
                         "run", *flags, "-b", bundle.path, "c1"], stdout=out, timeout=30, check=True)
     assert (name in (tmp_path / "out").read_text()) == inherited
 
@@ -467,11 +467,11 @@ def test_bad_cpu_list_names_the_field(pybox, bundle):
 def test_net_devices_move_into_the_container(pybox, bundle):
     # pybox runs inside a network namespace made for this test, which plays the host.
     import subprocess
-    from integration.conftest import PYBOX
+    from integration.conftest import PYBOX_RUNC
     bundle.config["linux"]["netDevices"] = {"pbveth0": {"name": "moved0"}}
     bundle.args("sh", "-c", "ls /sys/class/net | sort | tr '\\n' ' '")
     script = (f"ip link add pbveth0 type veth peer name pbveth1 && "
-              f"{PYBOX} --root {pybox.root} run -b {bundle.path} c1 && "
+              f"{PYBOX_RUNC} --root {pybox.root} run -b {bundle.path} c1 && "
               f"ip -o link show | grep -c pbveth0 || true")
     result = subprocess.run(["unshare", "--net", "sh", "-c", script],
                             capture_output=True, text=True, timeout=60)

@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
-from tests.manage.frontend import docker, storage  # noqa: F401 (fixtures)
+from integration.conftest import PYBOX_RUNC
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 
 # Run by the re-executed interpreter, if the attack reaches it: keep an O_PATH handle on our own
 # executable, then become busybox sh (so that no process runs the victim any more) and write
@@ -51,7 +51,7 @@ class Victim:
         d.mkdir()
         self.python, self.launcher = str(d / "python-victim"), str(d / "pybox")
         shutil.copy2(os.path.realpath(sys.executable), self.python)
-        with open(PYBOX) as f:
+        with open(PYBOX_RUNC) as f:
             code = f.read().split("\n", 1)[1]
         with open(self.launcher, "w") as f:
             f.write(f"#!{self.python} -IS\n{code}")

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX_RUNC
 from integration.test_runtime_lifecycle import wait_for
 from pybox.runtime.spec import NAMESPACE_FILES
 
@@ -64,7 +64,7 @@ def test_exec_missing_program_is_one_line(pybox, bundle):
 
 def test_exec_with_a_terminal(pybox, bundle):
     started(pybox, bundle)
-    status, output = in_a_pty([PYBOX, "--root", pybox.root, "exec", "-t", "c1", "sh", "-c", "tty; stty size"])
+    status, output = in_a_pty([PYBOX_RUNC, "--root", pybox.root, "exec", "-t", "c1", "sh", "-c", "tty; stty size"])
     assert status == 0
     assert b"/dev/pts/" in output
     pybox("delete", "--force", "c1")
@@ -145,7 +145,7 @@ def test_exec_cwd_through_a_preserved_host_directory_is_refused(pybox, bundle, t
     started(pybox, bundle)
     (tmp_path / "host-marker").write_text("")
     with open(tmp_path / "out", "w") as out:
-        proc = subprocess.run(["bash", "-c", f'exec 3<{tmp_path}; exec "$@"', "bash", PYBOX, "--root", pybox.root,
+        proc = subprocess.run(["bash", "-c", f'exec 3<{tmp_path}; exec "$@"', "bash", PYBOX_RUNC, "--root", pybox.root,
                                "exec", "--preserve-fds", "1", "--cwd", "/proc/self/fd/3", "c1", "sh", "-c", "ls; echo ran"],
                               stdout=out, stderr=subprocess.STDOUT, timeout=30)
     output = (tmp_path / "out").read_text()
@@ -221,7 +221,7 @@ def test_exec_tty_leaves_dev_console_alone(pybox, bundle):
 
     before = mounts()
     for _ in range(2):
-        code, output = in_a_pty([PYBOX, "--root", pybox.root, "exec", "-t", "c1", "tty"])
+        code, output = in_a_pty([PYBOX_RUNC, "--root", pybox.root, "exec", "-t", "c1", "tty"])
         assert code == 0 and b"/dev/pts/" in output
     assert mounts() == before
     pybox("delete", "--force", "c1")
@@ -233,7 +233,7 @@ def test_exec_preserve_fds(pybox, bundle, tmp_path):
         # bash puts the file at fds 3 and 5 of pybox: --preserve-fds 1 passes on 3 only.
         proc = subprocess.run(
             ["bash", "-c", f'exec 3>&{target.fileno()} 5>&{target.fileno()}; exec "$@"', "bash",
-             PYBOX, "--root", pybox.root, "exec", "--preserve-fds", "1", "c1",
+             PYBOX_RUNC, "--root", pybox.root, "exec", "--preserve-fds", "1", "c1",
              "sh", "-c", "echo through-fd3 >&3; ls /proc/self/fd | tr '\\n' ' ' >&3"],
             pass_fds=(target.fileno(),), timeout=30)
     assert proc.returncode == 0

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX, processes_rooted_in
+from integration.conftest import PYBOX_RUNC, processes_rooted_in
 
 KILLS = 24
 
@@ -43,7 +43,7 @@ def test_a_killed_create_or_run_is_cleaned_by_delete_force(pybox, bundle, comman
     interrupted = 0
     for i in range(KILLS):
         cid = f"k{i}"
-        code = _kill_after([PYBOX, "--root", pybox.root, command, *extra, "-b", bundle.path, cid],
+        code = _kill_after([PYBOX_RUNC, "--root", pybox.root, command, *extra, "-b", bundle.path, cid],
                            rng.uniform(0.005, 0.04))
         interrupted += code == -9
         result = pybox("delete", "--force", cid, check=False)
@@ -59,8 +59,8 @@ def test_a_killed_delete_or_exec_is_finished_by_delete_force(pybox, bundle):
     for i in range(KILLS // 2):
         cid = f"d{i}"
         pybox("run", "--detach", "-b", bundle.path, cid)
-        _kill_after([PYBOX, "--root", pybox.root, "exec", cid, "sleep", "1000"], rng.uniform(0.005, 0.03))
-        _kill_after([PYBOX, "--root", pybox.root, "delete", "--force", cid], rng.uniform(0.001, 0.01))
+        _kill_after([PYBOX_RUNC, "--root", pybox.root, "exec", cid, "sleep", "1000"], rng.uniform(0.005, 0.03))
+        _kill_after([PYBOX_RUNC, "--root", pybox.root, "delete", "--force", cid], rng.uniform(0.001, 0.01))
         result = pybox("delete", "--force", cid, check=False)
         assert result.returncode == 0, result.stderr
         assert _gone(pybox, bundle, cid), f"kill {i}: left behind after delete --force"

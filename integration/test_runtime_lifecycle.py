@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX, parent_seen_by_a_subreaper
+from integration.conftest import PYBOX_RUNC, parent_seen_by_a_subreaper
 
 
 def wait_for(predicate, timeout=5.0):
@@ -47,7 +47,7 @@ def test_run_exits_with_the_container_status(pybox, bundle):
 
 def test_run_killed_by_a_signal_gives_128_plus_signal(pybox, bundle):
     bundle.args("sleep", "1000")
-    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    run = subprocess.Popen([PYBOX_RUNC, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
     assert wait_for(lambda: os.path.exists(os.path.join(pybox.root, "c1", "state.json"))
                     and pybox("state", "c1", check=False).returncode == 0
                     and pybox.state("c1")["status"] == "running")
@@ -58,7 +58,7 @@ def test_run_killed_by_a_signal_gives_128_plus_signal(pybox, bundle):
 def test_the_runtime_stays_in_its_own_cgroups(pybox, bundle):
     # pybox moves itself into the cgroup it is already in (pybox.cgroups.warmup): a no-op.
     bundle.args("sleep", "1000")
-    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    run = subprocess.Popen([PYBOX_RUNC, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
     assert wait_for(lambda: pybox("state", "c1", check=False).returncode == 0
                     and pybox.state("c1")["status"] == "running")
     with open(f"/proc/{run.pid}/cgroup") as theirs, open("/proc/self/cgroup") as ours:
@@ -69,7 +69,7 @@ def test_the_runtime_stays_in_its_own_cgroups(pybox, bundle):
 
 def test_run_forwards_signals_to_the_container(pybox, bundle):
     bundle.args("sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done")
-    run = subprocess.Popen([PYBOX, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
+    run = subprocess.Popen([PYBOX_RUNC, "--root", pybox.root, "run", "-b", bundle.path, "c1"])
     assert wait_for(lambda: pybox("state", "c1", check=False).returncode == 0
                     and pybox.state("c1")["status"] == "running")
     time.sleep(0.2)  # let the shell install its trap
@@ -285,7 +285,7 @@ def test_create_killed_midway_is_removed_by_delete_force(pybox, bundle, tmp_path
     bundle.config["hooks"] = {"createRuntime": [
         {"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}.tmp; mv {marker}.tmp {marker}; exec sleep 1000"]}]}
     bundle.write()
-    proc = subprocess.Popen([PYBOX, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
+    proc = subprocess.Popen([PYBOX_RUNC, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(marker.exists)
     proc.kill()
@@ -299,7 +299,7 @@ def test_create_killed_midway_is_removed_by_delete_force(pybox, bundle, tmp_path
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.04, 0.06, 0.09, 0.13])
 def test_create_killed_at_any_moment_leaves_nothing_after_delete_force(pybox, bundle, delay):
     bundle.args("sleep", "1000")
-    proc = subprocess.Popen([PYBOX, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
+    proc = subprocess.Popen([PYBOX_RUNC, "--root", pybox.root, "create", "-b", bundle.path, "c1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     proc.kill()

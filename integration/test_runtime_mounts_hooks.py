@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from integration.conftest import PYBOX, own_cgroup_dirs
+from integration.conftest import PYBOX_RUNC, own_cgroup_dirs
 from integration.conftest import test_cgroup_path as new_cgroup_path
 
 RUNC = "/usr/sbin/runc"
@@ -65,7 +65,7 @@ def shared_dir(tmp_path):
     subprocess.run(["umount", "-l", str(path)], check=True, timeout=10)
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_rshared_volume_propagates_a_mount_made_inside_to_the_host(runtime, bundle, shared_dir, tmp_path):
     # Kubernetes' Bidirectional mount propagation: the CRI gives the volume rshared and makes the
     # rootfs rshared; a mount made in the container below the volume must appear on the host.
@@ -110,7 +110,7 @@ def test_a_failing_poststart_or_poststop_hook_warns_and_the_next_still_runs(pybo
     assert ran.read_text() == "second\n"
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_a_hook_without_env_gets_the_runtimes_environment(runtime, bundle, tmp_path):
     # runc and crun run a hook that has no "env" with their own environment (Go's exec.Cmd with a
     # nil Env); hooks such as nvidia-container-runtime-hook rely on PATH from it.
@@ -157,7 +157,7 @@ def pid_alive(pid):
         return False
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_delete_without_force_removes_a_created_container(runtime, bundle, tmp_path):
     # runc deletes a created, never-started container without --force (it kills the init);
     # containerd's shim relies on it to clean up after a failed start.
@@ -175,7 +175,7 @@ def test_delete_without_force_removes_a_created_container(runtime, bundle, tmp_p
         delete_with(runtime, state)
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_a_log_file_that_cannot_be_opened_is_an_error(runtime, tmp_path):
     # runc: `--log` in a missing directory fails the command with the open error on stderr;
     # ignoring it would leave containerd's shim with no reason when a later step fails.
@@ -183,11 +183,11 @@ def test_a_log_file_that_cannot_be_opened_is_an_error(runtime, tmp_path):
     result = runtime_cmd(runtime, tmp_path / "state", "--log", str(log), "list")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and str(log) in result.stderr, result.stderr
-    if runtime == PYBOX:
+    if runtime == PYBOX_RUNC:
         assert result.stderr == f"pybox: --log {log}: No such file or directory\n"
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_kernel_domainname_sysctl_is_set_in_the_uts_namespace(runtime, bundle, tmp_path):
     # kernel.domainname belongs to the uts namespace: runc's validator allows it there.
     bundle.config["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example"}
@@ -210,7 +210,7 @@ def test_kernel_domainname_sysctl_without_a_uts_namespace_is_refused(pybox, bund
                              "needs its own uts namespace\n")
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_a_device_outside_dev_is_created(runtime, bundle, tmp_path):
     # runc creates linux.devices at any path in the rootfs (CDI specs may name such paths).
     bundle.config["linux"]["devices"] = [{"type": "c", "path": "/opt/devs/null2", "major": 1, "minor": 3,
@@ -236,7 +236,7 @@ def saved_mount_namespace(tmp_path):
         subprocess.run(["umount", str(path)], check=True, timeout=10)  # the private bind
 
 
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_joining_a_mount_namespace_by_path_sets_the_rootfs_up_there(runtime, bundle, tmp_path, saved_mount_namespace):
     # runc joins the namespace and builds the container's root in it (mounts, pivot_root).
     for ns in bundle.config["linux"]["namespaces"]:
@@ -256,7 +256,7 @@ def cpuset_dir(relative):
 
 
 @pytest.mark.skipif(cpuset_dir("x") is None, reason="no v1 cpuset hierarchy")
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_an_empty_v1_cpuset_parent_is_filled_from_its_parent(runtime, bundle, tmp_path):
     # A v1 cpuset cgroup that exists with cpus/mems unset (another tool made it) cannot take a
     # process (ENOSPC). runc fills it from its parent (cpusetEnsureParent) and creates fine.
@@ -284,7 +284,7 @@ def test_an_empty_v1_cpuset_parent_is_filled_from_its_parent(runtime, bundle, tm
 # --- C5: the cgroup mount in a user namespace without a cgroup namespace --------------------------
 
 @pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory"), reason="no v1 memory hierarchy")
-@pytest.mark.parametrize("runtime", [PYBOX, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
+@pytest.mark.parametrize("runtime", [PYBOX_RUNC, pytest.param(RUNC, marks=needs_runc)], ids=["pybox", "runc"])
 def test_user_namespace_without_cgroup_namespace_sees_its_v1_cgroups(runtime, bundle, tmp_path):
     # runc binds the container's own directory of each v1 hierarchy under /sys/fs/cgroup.
     bundle.in_user_namespace()

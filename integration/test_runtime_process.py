@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX_RUNC
 from integration.conftest import test_cgroup_path as new_cgroup_path
 
 RUNC = shutil.which("runc")
@@ -137,7 +137,7 @@ def test_a_callers_signal_mask_does_not_reach_the_container(pybox, bundle, tmp_p
     a new process tree, which is what the issue asks.)"""
     bundle.config["hooks"] = {"prestart": [hook(tmp_path / "prestart.txt")]}
     bundle.args("sh", "-c", STATUS)
-    result = run([sys.executable, "-c", BLOCKING_CALLER, PYBOX, "--root", pybox.root, "run",
+    result = run([sys.executable, "-c", BLOCKING_CALLER, PYBOX_RUNC, "--root", pybox.root, "run",
                   "--bundle", bundle.path, "c1"])
     assert result.returncode == 0, result.stderr
     assert_default_signals(result.stdout, "init")
@@ -282,7 +282,7 @@ def test_preserved_fds_that_were_given_reach_the_container(pybox, bundle, tmp_pa
     bundle.args("sh", "-c", "cat <&3; cat <&4")
     for i in (3, 4):
         (tmp_path / f"f{i}").write_text(f"fd{i}\n")
-    result = run(["/bin/sh", "-c", 'exec "$@" 3<"$F3" 4<"$F4"', "sh", PYBOX, "--root", pybox.root, "run",
+    result = run(["/bin/sh", "-c", 'exec "$@" 3<"$F3" 4<"$F4"', "sh", PYBOX_RUNC, "--root", pybox.root, "run",
                   "--preserve-fds", "2", "--bundle", bundle.path, "c1"],
                  env={**os.environ, "F3": str(tmp_path / "f3"), "F4": str(tmp_path / "f4")})
     assert result.returncode == 0, result.stderr

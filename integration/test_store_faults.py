@@ -15,7 +15,7 @@ import pytest
 from integration.conftest import PYBOX
 from integration.registry import registry, skopeo_push  # noqa: F401 (fixture)
 from tests.images.layouts import BASE, TOP, Layout, entry, layer_tar
-from tests.manage.frontend import Docker, import_busybox
+from tests.engine.frontend import Docker, import_busybox
 
 NONE = ("--network", "none")
 KILLS = 15

@@ -8,7 +8,7 @@ import os as _os
 __version__ = "0.1.0"
 OCI_VERSION = "1.2.0"
 
-# Installed, the subpackages (runtime, cgroups, netns, images, seccomp) sit inside this folder.
+# Installed, the subpackages (engine, runtime, cgroups, netns, images, seccomp) sit inside this folder.
 # In a source checkout they are the top-level folders beside it (pyproject.toml maps them), so
 # let imports from the checkout itself (the tests) find them there too.
 _here = _os.path.dirname(__file__)

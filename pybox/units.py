@@ -1,5 +1,8 @@
 """The text forms of sizes and CPU lists that configs, flags and kernel files use."""
 
+# The highest user or group id: (uid_t)-1 means "no id" to the kernel.
+MAX_ID = 4294967294
+
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 

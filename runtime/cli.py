@@ -1,16 +1,15 @@
-"""`pybox`: global options, the command table and the one place errors are printed.
+"""`pybox-runc`: the OCI runtime's command line, runc's commands and flags and nothing else.
 
-Commands are imported on dispatch (a name → module table), so `pybox state` pays only for what
-`state` needs. Each command module has main(g, argv) -> exit status, where g is the Globals.
+This is the binary that podman (conmon), containerd's runc shim, CRI-O and a RuntimeClass name in
+runc's place. The docker-style commands are `pybox`'s (pybox.engine.cli); `pybox runtime COMMAND`
+reaches these from there. pybox.command has the shared driver.
 """
 
-import os
 import sys
 
-from pybox.errors import PyboxError
+from pybox.command import exit_fast, run_main
 
 COMMANDS = {
-    # The OCI runtime contract (runc's commands and flags).
     "spec": "pybox.runtime.commands.spec",
     "create": "pybox.runtime.commands.create",
     "start": "pybox.runtime.commands.start",
@@ -23,206 +22,66 @@ COMMANDS = {
     "ps": "pybox.runtime.commands.ps",
     "pause": "pybox.runtime.commands.pause",
     "resume": "pybox.runtime.commands.resume",
-    "unpause": "pybox.runtime.commands.resume",  # docker's name for resume
     "features": "pybox.runtime.commands.features",
     "update": "pybox.runtime.commands.update",
     "events": "pybox.runtime.commands.events",
-    # docker's and podman's container commands (run, ps, exec, kill and start above serve both).
-    "rm": "pybox.runtime.commands.rm",
-    "stop": "pybox.runtime.commands.stop",
-    "restart": "pybox.runtime.commands.restart",
-    "logs": "pybox.runtime.commands.logs",
-    "inspect": "pybox.runtime.commands.inspect",
-    "wait": "pybox.runtime.commands.wait",
-    "top": "pybox.runtime.commands.top",
-    "stats": "pybox.runtime.commands.stats",
-    "prune": "pybox.runtime.commands.prune",
-    "cleanup": "pybox.runtime.commands.cleanup",
-    # Tools for people who write seccomp profiles.
-    "seccomp": "pybox.seccomp.cli",
-    # Images, with docker's and podman's names.
-    "pull": "pybox.images.cli",
-    "images": "pybox.images.cli",
-    "rmi": "pybox.images.cli",
-    "image": "pybox.images.cli",
-    "import": "pybox.images.cli",
-    "push": "pybox.images.cli",
 }
 
-GLOBAL_HELP = """usage: pybox [global options] COMMAND [options] [arguments]
+HELP = """usage: pybox-runc [global options] COMMAND [options] [arguments]
 
-pybox is an OCI container runtime. It runs containers from OCI bundles exactly as runc does,
-so podman and containerd can use it in runc's place, and runs images as docker and podman do.
+pybox-runc is pybox's OCI runtime, with runc's command line: podman, containerd, CRI-O and
+Kubernetes' RuntimeClass can name it wherever they would name runc. (Images and docker-style
+commands: `pybox --help`.)
 
 global options:
   --root DIR             where container state lives (default /run/pybox)
   --log FILE             also write log lines to FILE
   --log-format FORMAT    text or json (default text)
-  --debug                log debug messages
-  --systemd-cgroup       use the systemd cgroup driver
+  --debug                log the command line, its exit status and its duration
+  --systemd-cgroup       cgroupsPath is systemd's slice:prefix:name (not supported yet: refused)
   --version, -v          print the version
   --help, -h             show this help
 
-containers from images (docker's and podman's names):
-  run IMAGE [CMD]        create and start a container from an image
-  ps [-a]                list containers        logs CTR       print a container's output
-  exec CTR CMD           run a command in it    stop|kill CTR  stop it (TERM, then KILL)
-  start|restart CTR      start it again         rm CTR         remove it
-  pause|unpause CTR      freeze and thaw it     inspect CTR    show its details
-  top|stats|wait CTR     processes, usage, exit status         prune   remove stopped ones
+commands:
+  spec [--rootless]          write a default config.json for a bundle
+  create ID                  set a container up from a bundle, its process waiting
+  start ID                   run the created container's process
+  run ID                     create and start; in the foreground, wait and delete
+  state ID                   print the container's state as JSON
+  list                       list the containers under --root
+  kill ID [SIGNAL]           send a signal (default TERM) to the init, or --all processes
+  delete [--force] ID        remove a stopped (or, forced, any) container
+  exec ID COMMAND...         run a process in the container (or --process FILE)
+  ps ID                      list the container's processes
+  pause ID | resume ID       freeze and thaw every process
+  update ID                  change the cgroup limits (--memory ... or -r resources.json)
+  events [--stats] ID        statistics and OOM notices as JSON lines
+  features                   what this runtime supports, as JSON
 
-images:
-  pull|push REF          images [-q]            rmi REF        image inspect|prune
-  import FILE|DIR|- NAME
+`pybox-runc COMMAND --help` shows a command's options."""
 
-the OCI runtime (runc's commands, for podman, containerd and people with bundles):
-  spec  create  start  run  state  list  kill  delete  exec  ps  pause  resume  update  events
-  features
-
-seccomp profiles:
-  seccomp compile PROFILE -o FILE.bpf    seccomp explain PROFILE SYSCALL [ARGS]
-
-`pybox COMMAND --help` shows a command's options."""
-
-
-class Globals:
-    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "command")
-
-    def __init__(self):
-        self.root = "/run/pybox"
-        self.log = None
-        self.log_format = "text"
-        self.debug = False
-        self.systemd_cgroup = False
-        self.command = None
+ENGINE_ONLY = {"rm", "stop", "restart", "logs", "inspect", "wait", "top", "stats", "prune", "pull", "push",
+               "images", "rmi", "image", "import", "unpause", "cleanup", "seccomp"}
 
 
-_VALUED = {"--root": "root", "--log": "log", "--log-format": "log_format"}
-_SWITCHES = {"--debug": "debug", "--systemd-cgroup": "systemd_cgroup"}
-_IGNORED = {"--criu", "--rootless"}  # accepted for runc compatibility; nothing to do
+def misdirected(word):
+    if word in ENGINE_ONLY:
+        return f"{word!r} is a pybox command, not a runtime one: use `pybox {word}`"
+    return None
 
 
-def parse_globals(argv):
-    g = Globals()
-    i = 0
-    while i < len(argv) and argv[i].startswith("-"):
-        name, eq, value = argv[i].partition("=")
-        if name.startswith("-") and not name.startswith("--") and len(name) > 2:
-            name = "-" + name  # runc accepts -root as --root
-        i += 1
-        if name in _VALUED or name in _IGNORED:
-            if not eq:
-                if i >= len(argv):
-                    raise PyboxError(f"option {name} needs a value")
-                value = argv[i]
-                i += 1
-            if name in _VALUED:
-                setattr(g, _VALUED[name], value)
-        elif name in _SWITCHES:
-            setattr(g, _SWITCHES[name], value != "false")
-        elif name in ("--version", "-v"):
-            g.command = "--version"
-            return g, []
-        elif name in ("--help", "-h"):
-            g.command = "--help"
-            return g, []
-        else:
-            raise PyboxError(f"unknown global option {name}")
-    if g.log_format not in ("text", "json"):
-        raise PyboxError(f"--log-format must be text or json, not {g.log_format!r}")
-    if i < len(argv):
-        g.command = argv[i]
-        i += 1
-    return g, argv[i:]
-
-
-def version_text():
-    from pybox import OCI_VERSION, __version__
-    return f"pybox version {__version__}\nspec: {OCI_VERSION}\npython: {sys.version.split()[0]}"
-
-
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    g = None
-    try:
-        g, rest = parse_globals(argv)
-        if g.command == "--version":
-            print(version_text())
-            return 0
-        if g.command in (None, "--help", "help"):
-            print(GLOBAL_HELP)
-            return 0 if g.command else 1
-        if g.log:
-            from pybox import log
-            log.check_writable(g)
-        module = COMMANDS.get(g.command)
-        if module is None:
-            raise PyboxError(f"unknown command {g.command!r} (see pybox --help)")
-        return _dispatch(module, g, rest)
-    except PyboxError as err:
-        return _fail(g, str(err))
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 1
-
-
-# Commands that move a process into a cgroup: start paying the kernel's first-migration wait
-# now, while Python loads the command's code (pybox.cgroups.warmup).
-_MIGRATING = {"create", "run", "exec"}
-
-
-def _dispatch(module, g, rest):
-    if g.command in _MIGRATING and "--help" not in rest and "-h" not in rest:
+def prepare(g, argv):
+    """Commands that move a process into a cgroup start paying the kernel's first-migration
+    wait now, while Python loads the command's code (pybox.cgroups.warmup)."""
+    if g.command in ("create", "run", "exec") and "--help" not in argv and "-h" not in argv:
         from pybox.cgroups import warmup
         warmup.start()
-    if g.debug or g.log:
-        return _run_logged(module, g, rest)
-    return _run(module, g, rest)
 
 
-def _run(module, g, rest):
-    from pybox.args import HelpRequested
-    try:
-        __import__(module)  # importlib itself costs 1.5 ms to import
-        return sys.modules[module].main(g, rest) or 0
-    except HelpRequested as help_text:
-        print(help_text)
-        return 0
-    except OSError as err:
-        # An OSError that no step wrapped: still one line, naming what failed.
-        where = f" {err.filename}" if err.filename else ""
-        return _fail(g, f"{g.command}{where}: {err.strerror or err}")
-
-
-def _run_logged(module, g, rest):
-    """With --log or --debug, code that is not handed g logs too; --debug adds the command line,
-    its exit status and its duration."""
-    import time
-    from pybox import log
-    log.configure(g)
-    log.debug(g, "command: " + " ".join([g.command, *rest]))
-    started = time.monotonic()
-    try:
-        status = _run(module, g, rest)
-    except PyboxError as err:
-        status = _fail(g, str(err))
-    log.debug(g, f"{g.command}: exit status {status} after {(time.monotonic() - started) * 1000:.1f} ms")
-    return status
-
-
-def _fail(g, message):
-    from pybox import log
-    log.error(g, message)
-    return 1
+def main(argv=None, program="pybox-runc"):
+    argv = sys.argv[1:] if argv is None else argv
+    return run_main(argv, program, COMMANDS, HELP, misdirected, prepare=prepare)
 
 
 def run_and_exit():
-    """For the launcher: skip the interpreter's teardown (a few ms on every command)."""
-    code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass
-    os._exit(code)
+    exit_fast(main())

@@ -39,17 +39,23 @@ extras=""
 # modules from one precompiled file (pybox/precompiled.py; -I keeps the checkout off the path).
 site=$("$prefix/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 "$prefix/bin/python3" -I -m pybox.precompiled >/dev/null
-cat > "$prefix/bin/pybox" <<LAUNCHER
+# Two front ends: pybox (docker-style, pybox.engine.cli) and pybox-runc (runc's command line,
+# pybox.runtime.cli), which podman, containerd and CRI-O name as their runtime.
+for front in "pybox pybox.engine.cli" "pybox-runc pybox.runtime.cli"; do
+    name=${front% *} module=${front#* }
+    cat > "$prefix/bin/$name" <<LAUNCHER
 #!$prefix/bin/python3 -IS
 import sys
 sys.path.append("$site")
 from pybox.precompiled import install
 install()
-from pybox.runtime.cli import run_and_exit
+from $module import run_and_exit
 run_and_exit()
 LAUNCHER
-chmod 755 "$prefix/bin/pybox"
+    chmod 755 "$prefix/bin/$name"
+done
 ln -sf "$prefix/bin/pybox" /usr/local/bin/pybox
+ln -sf "$prefix/bin/pybox-runc" /usr/local/bin/pybox-runc
 
 # An image that needs no registry: `busybox`, made from Debian's busybox-static.
 "$prefix/bin/python3" -m pybox.images.busybox >/dev/null

@@ -2,7 +2,7 @@ import pytest
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
-from pybox.runtime.cli import parse_globals
+from pybox.command import parse_globals
 
 
 def make():

@@ -23,8 +23,8 @@ LAYER_NAMES = ["base", "kernel", "subsystem", "runtime", "engine", "front end"]
 def layer(module):
     if module in ("pybox.kernel", "pybox._kernel_ffi"):
         return KERNEL
-    if module in ("pybox.runtime.cli", "pybox.images.cli", "pybox.seccomp.cli") or \
-            module.startswith("pybox.runtime.commands"):
+    if module in ("pybox.runtime.cli", "pybox.engine.cli", "pybox.images.cli", "pybox.seccomp.cli") or \
+            module.startswith(("pybox.runtime.commands", "pybox.engine.commands")):
         return FRONT
     if module.startswith("pybox.engine"):
         return ENGINE
@@ -125,7 +125,8 @@ def test_imports_only_go_down_a_layer_and_form_no_cycle():
 
 
 def test_every_layer_is_recognised():
-    assert layer("pybox.engine.run") == ENGINE
+    assert layer("pybox.engine.lifecycle") == ENGINE
+    assert layer("pybox.engine.commands.run") == FRONT
     assert layer("pybox.runtime.commands.run") == FRONT
     assert layer("pybox.cgroups.v2") == SUBSYSTEM
     assert layer("pybox.errors") == BASE

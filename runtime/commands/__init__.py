@@ -1,1 +1,2 @@
-"""One module a command: parse the arguments, call the library, render the result."""
+"""pybox-runc's commands, one module each (runc's names and flags): parse the arguments, call the
+runtime, render the result."""

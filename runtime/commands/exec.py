@@ -1,7 +1,6 @@
-"""pybox exec [options] ID [COMMAND ARGS...] | pybox exec --process FILE ID
+"""pybox-runc exec [options] ID [COMMAND ARGS...] | pybox-runc exec --process FILE ID
 
-docker's form: pybox exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] CONTAINER CMD..., naming the
-container by name or id prefix; it is translated to runc's form.
+pybox's docker-style exec (pybox.engine.commands.exec) turns its flags into these.
 """
 
 from pybox.errors import PyboxError
@@ -15,64 +14,13 @@ parser = Parser("exec", [
 ], positionals=["id"], rest="args", usage="exec [options] <container-id> [command args...]")
 
 
-docker_parser = Parser("exec", ["--interactive -i", "--tty -t", "--detach -d", "--env -e *",
-                                "--user -u =", "--workdir -w =", "--privileged"],
-                       positionals=["container"], rest="args",
-                       usage="exec [-it] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND...")
-RUNC_VALUED = ("--console-socket", "--cwd", "--env", "-e", "--user", "-u", "--additional-gids", "-g",
-               "--process", "-p", "--pid-file", "--process-label", "--apparmor", "--cap", "-c",
-               "--preserve-fds", "--cgroup")
-
-
 def main(g, argv):
-    if is_docker_form(g, argv):
-        from pybox.engine.lifecycle import UserError
-        try:
-            argv = docker_to_runc(g, argv)
-        except UserError as err:  # docker's status when the process cannot be started
-            from pybox import log
-            log.error(g, f"exec: {err}")
-            return 126
     return runc_exec(g, argv)
-
-
-def is_docker_form(g, argv):
-    from pybox.engine.dispatch import is_docker_ref, words_of
-    words = words_of(argv, valued=RUNC_VALUED)
-    flags = argv[:argv.index(words[0])] if words else argv
-    for arg in flags:
-        name = arg.partition("=")[0]
-        if name in ("-i", "--interactive", "-w", "--workdir") or (
-                name[1:2] != "-" and len(name) > 2 and set(name[1:]) <= set("itd")):
-            return True
-    return bool(words) and is_docker_ref(g.root, words[0])
-
-
-def docker_to_runc(g, argv):
-    from pybox.engine.each import one
-    from pybox.engine.lifecycle import exec_user, reachable_root
-    from pybox.engine.options import expand_short
-    _, v = docker_parser.parse(expand_short(docker_parser, argv))
-    _, box = one(v["container"])
-    g.root = reachable_root(g.root, box)  # the --root the container was created under
-    out = ["--tty"] if v["tty"] else []
-    out += ["--detach"] if v["detach"] else []
-    for entry in v["env"]:
-        out += ["--env", entry]
-    if v["workdir"]:
-        out += ["--cwd", v["workdir"]]
-    if v["user"]:
-        out += ["--user", exec_user(g.root, box, v["user"])]
-    if v["privileged"]:  # docker's and podman's: every capability, whatever the container has
-        from pybox.engine.bundle import all_cap_names
-        for name in all_cap_names():
-            out += ["--cap", name]
-    return out + [box.id, *v["args"]]
 
 
 def _check_ids(user, gids):
     """--user UID[:GID] and -g GID: ids, 0..MAX_ID ((uid_t)-1 is no user)."""
-    from pybox.engine.options import MAX_ID
+    from pybox.units import MAX_ID
     for text in user.split(":") + list(gids):
         if text and not (text.isdigit() and text.isascii() and int(text) <= MAX_ID):
             raise PyboxError(f"exec: --user {user!r} / --additional-gids: ids are 0..{MAX_ID}, "

@@ -1,7 +1,4 @@
-"""pybox ps [--format table|json] ID [ps options]   (runc's: the processes of one container)
-
-docker's form, without an ID: pybox ps [-a] [-q] [--format json]: the containers.
-"""
+"""pybox-runc ps [--format table|json] ID [ps options]: the processes of one container."""
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
@@ -10,14 +7,7 @@ parser = Parser("ps", ["--format -f ="], positionals=["id"], rest="ps_args",
                 usage="ps [--format table|json] <container-id> [ps options]")
 
 
-docker_parser = Parser("ps", ["--all -a", "--quiet -q", "--format =", "--no-trunc"],
-                       usage="ps [-a] [-q] [--format table|json]")
-
-
 def main(g, argv):
-    from pybox.engine.dispatch import words_of
-    if not words_of(argv, valued=("--format", "-f")):
-        return docker_ps(g, argv)
     from pybox import jsonio
     from pybox.runtime.container import pids
     _, v = parser.parse(argv)
@@ -46,28 +36,6 @@ def _table(found, ps_args):
         fields = line.split()
         if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
             print(line)
-    return 0
-
-
-def docker_ps(g, argv):
-    from pybox import jsonio
-    from pybox.engine.containers import all_boxes
-    from pybox.engine.lifecycle import open_store, status_of
-    from pybox.engine.options import expand_short
-    from pybox.engine.show import ps_row, ps_table
-    _, v = docker_parser.parse(expand_short(docker_parser, argv))
-    boxes = all_boxes(open_store())
-    if not v["all"]:
-        boxes = [box for box in boxes if status_of(g.root, box) in ("running", "paused", "unknown")]
-    if v["quiet"]:
-        if boxes:
-            print("\n".join(box.id[:12] if not v["no_trunc"] else box.id for box in boxes))
-    elif v["format"] == "json":
-        print(jsonio.dumps([ps_row(g.root, box) for box in boxes]))
-    elif v["format"] in (None, "table"):
-        print(ps_table(g.root, boxes))
-    else:
-        raise PyboxError(f"ps: --format must be table or json, not {v['format']!r}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""pybox resume ID: thaw a paused container."""
+"""pybox-runc resume ID: thaw a paused container."""
 
 from pybox.args import Parser
 
@@ -7,7 +7,6 @@ parser = Parser("resume", [], positionals=["id"], usage="resume <container-id>")
 
 def main(g, argv):
     from pybox.runtime.container import resume
-    from pybox.engine.dispatch import runtime_target
     _, v = parser.parse(argv)
-    resume(*runtime_target(g.root, v["id"]))  # docker's users name containers
+    resume(g.root, v["id"])
     return 0

@@ -18,6 +18,8 @@ def import_busybox(storage):
 class Docker(Runtime):
     """Runs `pybox` with a private --root and image store; containers go below pybox-test cgroups."""
 
+    binary = PYBOX
+
     def __init__(self, root, storage):
         super().__init__(root)
         self.storage = storage

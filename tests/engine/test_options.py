@@ -1,14 +1,12 @@
-"""docker run's flags and the runc/docker dispatch, without containers."""
+"""docker run's flags, without containers."""
 
 import os
 
 import pytest
 
 from pybox.errors import PyboxError
-from pybox.runtime.commands.run import is_runc_form
 from pybox.engine import options
 from pybox.engine.bundle import command_line
-from pybox.engine.dispatch import words_of
 
 
 def test_combined_short_switches_stop_at_the_image():
@@ -80,30 +78,3 @@ def test_entrypoint_and_command_as_docker_combines_them(entrypoint, command, arg
     assert command_line(cfg, {"entrypoint": entrypoint, "command": command}) == args
 
 
-def test_runc_form_of_run_is_recognised_by_its_flags(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert is_runc_form(["--bundle", "/b", "id"])
-    assert is_runc_form(["-b", "/b", "--detach", "id"])
-    assert is_runc_form(["--keep", "id"])
-    assert not is_runc_form(["busybox", "ls", "--keep"])  # the container's own flags
-    assert not is_runc_form(["-d", "busybox"])  # no ./config.json
-
-
-def test_runc_form_of_run_without_bundle_needs_a_runtime_config_here(tmp_path, monkeypatch):
-    """`run [-d] WORD` is runc's only next to an OCI config.json and when WORD cannot be docker's."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PYBOX_STORAGE", str(tmp_path / "empty-store"))
-    (tmp_path / "config.json").write_text('{"name": "some project", "version": 2}')
-    assert not is_runc_form(["ctr1"])  # a config.json, but not a runtime's
-    (tmp_path / "config.json").write_text('{"ociVersion": "1.0.2-dev", "process": {}}')
-    assert is_runc_form(["ctr1"]) and is_runc_form(["-d", "ctr1"]) and is_runc_form(["--detach=true", "ctr1"])
-    assert not is_runc_form(["--rm", "ctr1"])  # runc's run has no --rm: docker's
-    assert not is_runc_form(["-it", "ctr1"])
-    assert not is_runc_form(["--network", "none", "ctr1"])
-    assert not is_runc_form(["alpine:3.19"]) and not is_runc_form(["quay.io/x/y"])  # image references
-    assert not is_runc_form(["ctr1", "echo", "hi"])  # a command: docker's
-
-
-def test_words_skip_option_values():
-    assert words_of(["-e", "A=1", "--tty", "ctr", "ls"], valued=("-e",)) == ["ctr", "ls"]
-    assert words_of(["ctr", "-9"]) == ["ctr", "-9"]

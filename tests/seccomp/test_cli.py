@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from pybox.runtime.cli import main
+from pybox.engine.cli import main
 from pybox.seccomp import bpf, compile_filter, default_profile
 
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox")

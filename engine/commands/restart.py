@@ -1,7 +1,7 @@
 """pybox restart [-t SECS] CONTAINER...: stop, then start again detached."""
 
 from pybox.args import Parser
-from pybox.runtime.commands.stop import timeout_of
+from pybox.engine.commands.stop import timeout_of
 
 parser = Parser("restart", ["--time -t ="], rest="containers", usage="restart [-t SECS] CONTAINER...")
 

@@ -1,14 +1,6 @@
-"""docker's `pybox run [options] IMAGE [CMD...]`."""
+"""pybox run [options] IMAGE [CMD...]: docker's run (runc's `run ID` is pybox-runc's)."""
 
 from pybox.errors import PyboxError
-
-
-def names_image(word):
-    from pybox.engine.lifecycle import open_store
-    try:
-        return open_store().find(word) is not None
-    except (PyboxError, OSError):
-        return False  # a store this user cannot read names no image
 
 
 def main(g, argv):

@@ -1,0 +1,93 @@
+"""`pybox`: the docker-style command line (images to running containers).
+
+Only docker's and podman's commands, and `pybox runtime COMMAND ...`, which reaches the OCI
+runtime's commands (pybox-runc's) for people with bundles. pybox.command has the shared driver.
+"""
+
+import sys
+
+from pybox.command import exit_fast, run_main
+
+COMMANDS = {
+    "run": "pybox.engine.commands.run",
+    "ps": "pybox.engine.commands.ps",
+    "exec": "pybox.engine.commands.exec",
+    "start": "pybox.engine.commands.start",
+    "stop": "pybox.engine.commands.stop",
+    "restart": "pybox.engine.commands.restart",
+    "kill": "pybox.engine.commands.kill",
+    "rm": "pybox.engine.commands.rm",
+    "pause": "pybox.engine.commands.pause",
+    "unpause": "pybox.engine.commands.pause",
+    "logs": "pybox.engine.commands.logs",
+    "inspect": "pybox.engine.commands.inspect",
+    "wait": "pybox.engine.commands.wait",
+    "top": "pybox.engine.commands.top",
+    "stats": "pybox.engine.commands.stats",
+    "prune": "pybox.engine.commands.prune",
+    "cleanup": "pybox.engine.commands.cleanup",  # conmon's exit command; not for people
+    # Images, with docker's and podman's names.
+    "pull": "pybox.images.cli",
+    "images": "pybox.images.cli",
+    "rmi": "pybox.images.cli",
+    "image": "pybox.images.cli",
+    "import": "pybox.images.cli",
+    "push": "pybox.images.cli",
+    # Tools for people who write seccomp profiles.
+    "seccomp": "pybox.seccomp.cli",
+    # The OCI runtime's own commands, as pybox-runc has them.
+    "runtime": "pybox.engine.commands.runtime",
+}
+
+HELP = """usage: pybox [global options] COMMAND [options] [arguments]
+
+pybox runs containers from images as docker and podman do. Its OCI runtime, for podman,
+containerd, CRI-O and Kubernetes, is `pybox-runc` (runc's command line).
+
+global options:
+  --root DIR             where the runtime keeps container state (default /run/pybox)
+  --log FILE             also write log lines to FILE
+  --log-format FORMAT    text or json (default text)
+  --debug                log the command line, its exit status and its duration
+  --version, -v          print the version
+  --help, -h             show this help
+
+containers:
+  run IMAGE [CMD]        create and start a container from an image
+  ps [-a]                list containers        logs CTR       print a container's output
+  exec CTR CMD           run a command in it    stop|kill CTR  stop it (TERM, then KILL)
+  start|restart CTR      start it again         rm CTR         remove it
+  pause|unpause CTR      freeze and thaw it     inspect CTR    show its details
+  top|stats|wait CTR     processes, usage, exit status         prune   remove stopped ones
+
+images:
+  pull|push REF          images [-q]            rmi REF        image inspect|prune
+  import FILE|DIR|- NAME
+
+seccomp profiles:
+  seccomp compile PROFILE -o FILE.bpf    seccomp explain PROFILE SYSCALL [ARGS]
+
+the OCI runtime, for people with bundles:
+  runtime COMMAND ...    pybox-runc's commands: spec create start run state list kill delete
+                         exec ps pause resume update events features
+
+`pybox COMMAND --help` shows a command's options."""
+
+RUNTIME_ONLY = {"spec", "create", "state", "list", "delete", "resume", "features", "update", "events"}
+
+
+def misdirected(word):
+    if word in RUNTIME_ONLY:
+        return (f"{word!r} is an OCI runtime command: use `pybox-runc {word}` "
+                f"or `pybox runtime {word}`")
+    return None
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    from pybox.runtime.cli import prepare
+    return run_main(argv, "pybox", COMMANDS, HELP, misdirected, runc=False, prepare=prepare)
+
+
+def run_and_exit():
+    exit_fast(main())
