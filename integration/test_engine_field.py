@@ -150,7 +150,7 @@ def test_ps_stop_and_rm_reach_a_container_started_with_another_root(docker, tmp_
     assert docker.out("rm", "-f", "far2") == "far2\n"  # running: killed, not orphaned
     wait_until(lambda: not alive(pids[second]))
     assert docker.out("ps", "-a", "-q") == ""
-    assert far.out("list", "-q").strip() == ""  # nothing left for `delete --force` under the far root
+    assert far.out("list", "-q", binary=PYBOX_RUNC).strip() == ""  # nothing left for `delete --force` under the far root
 
 
 def test_a_container_pybox_cannot_reach_is_an_error_never_exited(docker, tmp_path):

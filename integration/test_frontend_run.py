@@ -190,7 +190,7 @@ def test_network_container_shares_a_network_namespace(docker):
     assert first == second
 
 
-def test_runc_form_of_run_still_works_from_a_bundle(docker, tmp_path):
+def test_runtime_run_of_a_bundle_is_reached_through_pybox_runtime(docker, tmp_path):
     from pybox.runtime.defaults import default_spec
     bundle = tmp_path / "bundle"
     rootfs = bundle / "rootfs"
@@ -204,7 +204,7 @@ def test_runc_form_of_run_still_works_from_a_bundle(docker, tmp_path):
     os.symlink("busybox", rootfs / "hello")
     spec["process"]["args"] = ["/busybox", "echo", "from a bundle"]
     (bundle / "config.json").write_text(json.dumps(spec))
-    result = subprocess.run(docker.argv("run", "--bundle", str(bundle), "bundled"), env=docker.env,
+    result = subprocess.run(docker.argv("runtime", "run", "--bundle", str(bundle), "bundled"), env=docker.env,
                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
     assert result.stdout == "from a bundle\n", result.stderr
     assert result.returncode == 0

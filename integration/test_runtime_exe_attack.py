@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX_RUNC
+from integration.conftest import PYBOX, PYBOX_RUNC
 from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 
 # Run by the re-executed interpreter, if the attack reaches it: keep an O_PATH handle on our own
@@ -45,17 +45,19 @@ def _digest(path):
 
 
 class Victim:
-    """A pybox launcher whose interpreter is a private copy of the real one."""
+    """pybox's two launchers (pybox-runc: .launcher, pybox: .engine) with a private copy of the
+    real interpreter; the engine finds pybox-runc next to its interpreter, so conmon runs it too."""
 
     def __init__(self, d):
         d.mkdir()
-        self.python, self.launcher = str(d / "python-victim"), str(d / "pybox")
+        self.python, self.launcher, self.engine = str(d / "python-victim"), str(d / "pybox-runc"), str(d / "pybox")
         shutil.copy2(os.path.realpath(sys.executable), self.python)
-        with open(PYBOX_RUNC) as f:
-            code = f.read().split("\n", 1)[1]
-        with open(self.launcher, "w") as f:
-            f.write(f"#!{self.python} -IS\n{code}")
-        os.chmod(self.launcher, 0o755)
+        for original, copy in ((PYBOX_RUNC, self.launcher), (PYBOX, self.engine)):
+            with open(original) as f:
+                code = f.read().split("\n", 1)[1]
+            with open(copy, "w") as f:
+                f.write(f"#!{self.python} -IS\n{code}")
+            os.chmod(copy, 0o755)
         self.digest = _digest(self.python)
 
     def intact(self, seconds=4):
@@ -200,7 +202,7 @@ def evil_image(docker, tmp_path, victim):
         info = tarfile.TarInfo("evil")
         info.mode, info.size = 0o755, len(EVIL)
         tar.addfile(info, io.BytesIO(EVIL.encode()))
-    launcher = victim.launcher
+    launcher = victim.engine
     subprocess.run([launcher, "--root", docker.root, "import", path, "evil"], env=docker.env,
                    stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=True)
     return "evil"
@@ -215,13 +217,13 @@ LIBS = ["-v", "/usr/lib:/usr/lib:ro", "-v", "/usr/lib64:/usr/lib64:ro"]
 
 
 def test_docker_style_run_cannot_reach_the_host_interpreter(docker, evil_image, victim):
-    launcher = victim.launcher
+    launcher = victim.engine
     _docker(docker, launcher, "run", "-d", "--name", "c1", "--network", "none", *LIBS, evil_image, "/evil")
     assert victim.intact(), "the container wrote to the runtime's interpreter"
 
 
 def test_docker_style_exec_cannot_reach_the_host_interpreter(docker, evil_image, victim):
-    launcher = victim.launcher
+    launcher = victim.engine
     _docker(docker, launcher, "run", "-d", "--name", "c1", "--network", "none", *LIBS, evil_image,
             "sleep", "1000")
     _docker(docker, launcher, "exec", "c1", "/evil", check=False)

@@ -353,7 +353,7 @@ def test_features_is_json(pybox):
 
 
 def test_version_and_help(pybox):
-    assert "pybox version" in pybox("--version").stdout
+    assert "pybox-runc version" in pybox("--version").stdout
     assert "create" in pybox("--help").stdout
     assert "--bundle" in pybox("create", "--help").stdout
 
