@@ -1,6 +1,6 @@
 """docker-style lifecycle over the OCI runtime: run, start, stop, kill, rm, wait, cleanup.
 
-Detached containers run under conmon: it calls `pybox create`, keeps the container's output in
+Detached containers run under conmon: it calls `pybox-runc create`, keeps the container's output in
 a k8s-file log and writes the exit status, so no Python process stays per container.
 
 A container's metadata records the runtime --root it was created under (as podman records its

@@ -1,4 +1,4 @@
-"""The starter config.json that `pybox spec` writes: runc's, with a cgroup namespace."""
+"""The starter config.json that `pybox-runc spec` writes: runc's, with a cgroup namespace."""
 
 import os
 

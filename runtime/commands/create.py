@@ -1,4 +1,4 @@
-"""pybox create [--bundle DIR] [--pid-file F] [--console-socket S] ... ID"""
+"""pybox-runc create [--bundle DIR] [--pid-file F] [--console-socket S] ... ID"""
 
 from pybox.args import Parser
 

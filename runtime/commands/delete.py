@@ -1,4 +1,4 @@
-"""pybox delete [--force] ID"""
+"""pybox-runc delete [--force] ID"""
 
 from pybox.args import Parser
 

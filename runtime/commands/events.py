@@ -1,4 +1,4 @@
-"""pybox events [--stats] [--interval 5s] ID: resource statistics and OOM notices, as JSON lines.
+"""pybox-runc events [--stats] [--interval 5s] ID: resource statistics and OOM notices, as JSON lines.
 
 --stats prints one {"type": "stats", "id": ID, "data": {...}} snapshot (runc's shape). Without it,
 a snapshot every interval plus {"type": "oom", "id": ID} whenever the kernel OOM-kills in the

@@ -1,4 +1,4 @@
-"""pybox features: what this pybox supports, as runtime-spec features.md describes it."""
+"""pybox-runc features: what this pybox supports, as runtime-spec features.md describes it."""
 
 from pybox.args import Parser
 

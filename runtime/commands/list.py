@@ -1,4 +1,4 @@
-"""pybox list [--format table|json] [-q]"""
+"""pybox-runc list [--format table|json] [-q]"""
 
 from pybox.errors import PyboxError
 from pybox.args import Parser

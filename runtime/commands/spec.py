@@ -1,4 +1,4 @@
-"""pybox spec [--bundle DIR] [--rootless]: write a starter config.json."""
+"""pybox-runc spec [--bundle DIR] [--rootless]: write a starter config.json."""
 
 import os
 

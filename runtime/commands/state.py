@@ -1,4 +1,4 @@
-"""pybox state ID: the runtime-spec state as JSON."""
+"""pybox-runc state ID: the runtime-spec state as JSON."""
 
 from pybox.args import Parser
 

@@ -1,4 +1,4 @@
-"""pybox update [--resources FILE|-] [runc's limit flags] ID: change a running container's limits."""
+"""pybox-runc update [--resources FILE|-] [runc's limit flags] ID: change a running container's limits."""
 
 from pybox.errors import PyboxError
 from pybox.args import Parser
