@@ -1,4 +1,15 @@
-"""Container metadata (meta.json in the container's bundle) and lookup by name, id or id prefix."""
+"""The engine's container records, and lookup by name, id or id prefix.
+
+The engine owns containers/ID/ beside the image store's folders (under the store's root): the
+container's bundle (config.json), its record (meta.json: name, image, ports, lease, times, exit
+code), conmon's log and exit files, and etc/. The store owns the writable layer the bundle's
+root.path points at (rw/ID/rootfs) and never touches this folder; this module is the one that
+creates, lists, updates and removes records.
+
+A record is updated under an flock of its directory, re-read from disk first (update()), so two
+processes that change different fields (stop's address release and conmon's exit clean-up) never
+lose each other's change.
+"""
 
 import os
 
@@ -27,8 +38,20 @@ class Box:
         write_atomic(self.path(META), jsonio.dumps(self.data))
 
     def update(self, **fields):
-        self.data.update(fields)
-        self.save()
+        """Set these fields in the record on disk (as it is now) and in self.data."""
+        import fcntl
+        fd = os.open(self.bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                data = jsonio.load_file(self.path(META))
+            except (FileNotFoundError, ValueError):
+                data = self.data  # being made, or damaged: ours is the best there is
+            data.update(fields)
+            self.data = data
+            self.save()
+        finally:
+            os.close(fd)
 
     def exit_code(self):
         """conmon's exit file if it wrote one, else what a foreground run recorded."""
@@ -48,7 +71,15 @@ class Box:
 
 
 def containers_dir(store):
-    return store.path("containers")
+    path = store.path("containers")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def _names_lock(store):
+    """Held while a record is made (its name reserved) or an orphan record collected."""
+    from pybox.images.files import FileLock
+    return FileLock(os.path.join(containers_dir(store), ".lock"))
 
 
 def load(store, container_id):
@@ -64,8 +95,11 @@ def load(store, container_id):
 def all_boxes(store):
     """Every container with readable metadata (a damaged one is still found by its full id)."""
     boxes = []
-    for cid in sorted(os.listdir(containers_dir(store))):
-        box = load_path(os.path.join(containers_dir(store), cid))
+    top = containers_dir(store)
+    for cid in sorted(os.listdir(top)):
+        if cid.startswith("."):
+            continue
+        box = load_path(os.path.join(top, cid))
         if box is not None:
             boxes.append(box)
     return sorted(boxes, key=lambda b: b.data.get("created", ""), reverse=True)
@@ -95,7 +129,7 @@ def new(store, name, fields):
     container_id = os.urandom(32).hex()
     if name:
         check_name(name)
-    with store.containers_lock():
+    with _names_lock(store):
         taken = {box.name for box in all_boxes(store)}
         if name in taken:
             raise PyboxError(f"the container name {name!r} is already in use")
@@ -138,5 +172,35 @@ def _generated_name(taken):
 def load_path(bundle):
     try:
         return Box(bundle, jsonio.load_file(os.path.join(bundle, META)))
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
+
+
+def remove(box):
+    """The record and everything else in the container's directory (after its layer is gone)."""
+    from pybox.images.files import remove_tree
+    remove_tree(box.bundle)
+
+
+def collect_orphans(store):
+    """Remove what killed `run`s and `rm`s left: a container directory without a record, and a
+    writable layer the store holds for a container that has no record. Returns their ids."""
+    from pybox.images.files import remove_tree
+    gone = []
+    with _names_lock(store):
+        top = containers_dir(store)
+        for cid in os.listdir(top):
+            path = os.path.join(top, cid)
+            if cid.startswith(".") or os.path.lexists(os.path.join(path, META)):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                if os.path.isdir(os.path.join(path, "upper")):  # a layer in the store's old layout
+                    store.unmount_rootfs(cid, wait=False)
+                remove_tree(path)
+            else:
+                os.unlink(path)
+            gone.append(cid)
+        for cid in store.containers():
+            if not os.path.lexists(os.path.join(top, cid, META)) and store.unmount_rootfs(cid, wait=False):
+                gone.append(cid)
+    return gone

@@ -35,9 +35,9 @@ def create_box(root, store, v):
         interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
         command=[], hostname=v["hostname"] or ""))
     try:
-        box.data["hostname"] = box.data["hostname"] or box.id[:12]
+        box.update(hostname=box.data["hostname"] or box.id[:12])
         if box.data["network"].startswith("container:"):
-            box.data["netns_path"] = _netns_of(root, store, box.data["network"][10:])
+            box.update(netns_path=_netns_of(root, store, box.data["network"][10:]))
         rootfs = store.mount_rootfs(image, box.id)
         spec = build_spec(image.config, rootfs, v, box, net.write_etc(box), store)
         with open(box.path("config.json"), "w") as f:
@@ -50,13 +50,15 @@ def create_box(root, store, v):
 
 
 def release_rootfs(store, box):
-    """The rootfs and the bundle; anonymous volumes first."""
+    """The writable layer (the store's), then the record and the bundle (ours); anonymous
+    volumes first. In this order a kill leaves a record, which `rm` finds again."""
     from pybox.images.files import remove_tree
     try:
         remove_tree(box.path("volumes"))
     except OSError:
-        pass  # unmount_rootfs removes what it can
+        pass  # the record's removal takes what it can
     store.unmount_rootfs(box.id)
+    containers.remove(box)
 
 
 def _image(store, ref):
@@ -162,7 +164,8 @@ def _create_with_stdio(root, box, opts, relay):
 
 def start_detached(root, store, box):
     """conmon creates the container; we connect its network and start it."""
-    root = box.data["runtime_root"] = runtime_root(root, box)
+    root = runtime_root(root, box)
+    box.update(runtime_root=root)
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)

@@ -1,10 +1,11 @@
-"""The image store: blobs by digest, unpacked layers by chain id, images by name, container rootfs.
+"""The image store: blobs by digest, unpacked layers by chain id, images by name, containers' layers.
 
 Layout under the root (default /var/lib/pybox, or $PYBOX_STORAGE):
     blobs/sha256/HEX         manifests, configs and layer blobs, named by their digest
     layers/HEX/              one unpacked layer per chain id, shared by every image that has it
-    containers/ID/           upper/, work/ and rootfs/ (the overlay mount) of one container
-    images.json              image records and which container uses which image
+    rw/ID/                   upper/, work/ and rootfs/ (the overlay mount): one container's writable
+                             layer over its image's layers
+    images.json              image records and which container uses which image (its claim)
     locks/                   flock files: one per blob or layer being fetched, the index, gc
     tmp/                     work in progress: one directory per use, flocked by its writer
 Everything is written to a temporary name in the same filesystem and renamed into place, so a
@@ -12,10 +13,16 @@ crash never leaves a half-written blob or layer under its final name; `gc` colle
 process left in tmp/ (whatever is not flocked). Concurrent pulls of the same image take the same
 per-blob and per-layer locks: one downloads, the others wait and reuse it.
 
-A container directory belongs to its claim in images.json (the image it uses) or to the engine's
-record in it (RECORD); one with neither is an orphan of a killed `run` or `rm`, and `prune` removes
-it. The claim is taken after the directory exists and dropped before the directory is removed,
-so a claim without its directory is a phantom of a killed removal, and does not count.
+The store owns everything above and nothing else: the engine keeps its container records
+(containers/ID/: config.json, meta.json, logs) beside them, in a folder the store never touches.
+A writable layer belongs to its claim in images.json (the image it uses); one without a claim is
+an orphan of a killed mount, and `prune` removes it. The claim is taken after the directory exists
+and dropped before the directory is removed, so a claim without its directory is a phantom of a
+killed removal, and does not count.
+
+Stores written before the engine had its own folder keep a container's layer in containers/ID/
+(upper/, work/, rootfs/ beside the engine's files): such layers still count for their claims and
+are unmounted and removed by unmount_rootfs, without the engine's files.
 """
 
 import os
@@ -23,7 +30,6 @@ import os
 from pybox.errors import PyboxError
 
 DEFAULT_ROOT = "/var/lib/pybox"
-RECORD = "meta.json"  # the engine's container record (pybox.engine.containers.META)
 
 
 class Image:
@@ -64,7 +70,7 @@ class Store:
         # Written by this Store object, so that a failed import can take them back.
         self.new_blobs = set()
         self.new_layers = set()  # chain ids
-        for sub in ("blobs/sha256", "layers", "containers", "locks", "tmp"):
+        for sub in ("blobs/sha256", "layers", "rw", "locks", "tmp"):
             os.makedirs(os.path.join(self.root, sub), mode=0o700, exist_ok=True)
 
     # --- paths and locks -------------------------------------------------------------------
@@ -82,9 +88,16 @@ class Store:
         from pybox.images.files import FileLock
         return FileLock(self.path("locks", name.replace(":", "-").replace("/", "_")), shared)
 
-    def containers_lock(self):
-        """Held while a container directory is made or collected as an orphan."""
-        return self.lock("container-names")
+    def rw_lock(self):
+        """Held while a writable layer's directory is made or collected as an orphan."""
+        return self.lock("rw")
+
+    def rw_dir(self, container_id):
+        """A container's writable layer: rw/ID, or containers/ID in a store written before."""
+        base = self.path("rw", container_id)
+        if not os.path.isdir(base) and os.path.isdir(self.path("containers", container_id, "upper")):
+            return self.path("containers", container_id)  # the old layout, shared with the engine
+        return base
 
     @property
     def limits(self):
@@ -343,7 +356,7 @@ class Store:
             for image_id in gone:
                 del index["images"][image_id]
             return gone
-        self.collect_orphan_containers()
+        self.collect_orphan_layers()
         with self.lock("gc"):
             self.collect_tmp()  # first: on a full disk, what is left there may be all the space
         gone = self.update_index(change)
@@ -354,7 +367,7 @@ class Store:
         """index["containers"] without phantoms: claims whose container directory is gone."""
         claims = index["containers"]
         for container_id in list(claims):
-            if not os.path.isdir(self.path("containers", container_id)):
+            if not os.path.isdir(self.rw_dir(container_id)):
                 del claims[container_id]
         return claims
 
@@ -442,7 +455,7 @@ class Store:
         """Mount an overlay of the image's layers with a private upper dir; returns its path."""
         from pybox.images.overlay import mount_overlay
         _check_container_id(container_id)
-        base = self.path("containers", container_id)
+        base = self.path("rw", container_id)
 
         def claim(index):
             if image.id not in index["images"]:
@@ -451,7 +464,7 @@ class Store:
                 raise PyboxError(f"container {container_id} already has a rootfs from image "
                                  f"{index['containers'][container_id][7:19]}")
             index["containers"][container_id] = image.id
-        with self.containers_lock():  # an unclaimed directory without a record is an orphan
+        with self.rw_lock():  # an unclaimed directory is an orphan
             made = not os.path.isdir(base)
             os.makedirs(base, mode=0o700, exist_ok=True)
             try:
@@ -472,13 +485,14 @@ class Store:
             raise
 
     def unmount_rootfs(self, container_id, wait=True):
-        """Unmount and delete a container's directory (rootfs, upper dir, and all else in it);
-        fine to call twice. Without wait, a directory another process is removing is left to
-        it: returns False then."""
+        """Unmount and delete a container's writable layer and drop its claim; fine to call
+        twice. Without wait, a layer another process is removing is left to it: returns False
+        then."""
         from pybox.images.files import remove_tree
         from pybox.images.overlay import unmount
         _check_container_id(container_id)
-        base = self.path("containers", container_id)
+        base = self.rw_dir(container_id)
+        old_layout = not base.startswith(self.path("rw") + os.sep)
         held = _lock_dir(base, wait)
         if held is False:
             return False
@@ -488,21 +502,23 @@ class Store:
             def release(index):
                 index["containers"].pop(container_id, None)
             self.update_index(release)  # before the directory goes: a kill leaves no phantom
-            remove_tree(base)
+            for path in ([os.path.join(base, sub) for sub in ("rootfs", "upper", "work")] if old_layout
+                         else [base]):
+                remove_tree(path)
         finally:
             if held is not None:
                 os.close(held)
         return True
 
-    def collect_orphan_containers(self):
-        """Remove container directories with neither a claim nor a record (left by a killed
-        `run` or `rm`), unmounting what is mounted on them; returns their ids."""
+    def collect_orphan_layers(self):
+        """Remove writable layers without a claim (left by a killed mount), unmounting what is
+        mounted on them; returns their ids."""
         gone = []
-        with self.containers_lock():
+        with self.rw_lock():
             claims = self._live_claims(self.load_index())
-            for container_id in os.listdir(self.path("containers")):
-                base = self.path("containers", container_id)
-                if container_id in claims or os.path.lexists(os.path.join(base, RECORD)):
+            for container_id in os.listdir(self.path("rw")):
+                base = self.path("rw", container_id)
+                if container_id in claims:
                     continue
                 if not os.path.isdir(base) or os.path.islink(base):
                     os.unlink(base)

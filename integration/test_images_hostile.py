@@ -406,7 +406,7 @@ def test_store_path_with_spaces_unmounts(tmp_path):
     finally:
         store.unmount_rootfs("c1")
     assert mounts_below(store.root) == []
-    assert os.listdir(store.path("containers")) == []
+    assert os.listdir(store.path("rw")) == []
 
 
 # --- 12: garbage archives ---------------------------------------------------------------------

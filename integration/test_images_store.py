@@ -55,7 +55,7 @@ def test_busybox_import_mounts_a_rootfs_that_runs(store):
         store.unmount_rootfs("c1")
     store.unmount_rootfs("c1")  # idempotent
     assert store.containers() == {}
-    assert not os.path.exists(store.path("containers", "c1"))
+    assert not os.path.exists(store.path("rw", "c1"))
 
 
 def test_rmi_keeps_an_image_a_container_uses(store):
@@ -71,7 +71,7 @@ def test_rmi_keeps_an_image_a_container_uses(store):
         store.unmount_rootfs("c1")
     assert store.prune() == [image.id]
     assert os.listdir(store.path("layers")) == []
-    assert sorted(os.listdir(store.path("locks"))) == ["container-names", "gc", "index"]
+    assert sorted(os.listdir(store.path("locks"))) == ["gc", "index", "rw"]
     assert os.listdir(store.path("blobs", "sha256")) == []
 
 

@@ -6,7 +6,7 @@ parser = Parser("prune", ["--force -f"], usage="prune [-f]")
 
 
 def main(g, argv):
-    from pybox.engine.containers import all_boxes
+    from pybox.engine.containers import all_boxes, collect_orphans
     from pybox.engine.lifecycle import open_store, remove, status_of
     parser.parse(argv)
     store = open_store()
@@ -14,5 +14,6 @@ def main(g, argv):
         if status_of(g.root, box) in ("exited", "created"):
             remove(g.root, store, box)
             print(box.id)
-    store.collect_orphan_containers()  # directories of killed `run`s and `rm`s, which ps misses
+    collect_orphans(store)  # what killed `run`s and `rm`s left, which ps misses
+    store.collect_orphan_layers()
     return 0
