@@ -60,7 +60,7 @@ class Assembler:
 
 
 def program(rules):
-    """The eBPF bytecode for a list of spec.DeviceRule."""
+    """The eBPF bytecode for a list of resources.DeviceRule."""
     asm = Assembler()
     asm.emit(LDX_W, R2, R1, off=0)
     asm.emit(AND32_K, R2, imm=0xFFFF)

@@ -1,19 +1,18 @@
-"""Writing linux.resources into cgroup v1 files, one function per controller (runc's fs package)."""
+"""Writing linux.resources into cgroup v1 files, one function per controller (runc's fs package).
+
+The section comes checked, as a resources.Resources (a dict is parsed first)."""
 
 import os
 
-from pybox.cgroups import files, spec
-from pybox.cgroups.spec import THROTTLES, devnum, hugepage_limit, number, rdma_line, section, string, unsigned
+from pybox.cgroups import files
+from pybox.cgroups.resources import THROTTLES, parse
 from pybox.errors import PyboxError
 
 
 def apply(mgr, resources):
-    if not isinstance(resources, dict):
-        raise PyboxError("linux.resources: must be an object")
-    if resources.get("unified"):
-        raise PyboxError("linux.resources.unified: needs cgroup v2, and this host runs cgroup v1")
+    res = parse(resources).check_for(1)
     for setter in (devices, memory, cpu, cpuset, pids, block_io, hugetlb, network, rdma):
-        setter(mgr, resources)
+        setter(mgr, res)
 
 
 def _dir(mgr, controller, field):
@@ -23,40 +22,31 @@ def _dir(mgr, controller, field):
     return directory
 
 
-def devices(mgr, resources):
-    rules = spec.device_rules(resources)
-    if not rules:
+def devices(mgr, res):
+    if not res.devices:
         return
     directory = _dir(mgr, "devices", "devices")
-    for i, rule in enumerate(rules):
+    for i, rule in enumerate(res.devices):
         files.write(directory, "devices.allow" if rule.allow else "devices.deny", rule.v1_line(),
                     f"devices[{i}]")
 
 
-def memory(mgr, resources):
-    mem = section(resources, "memory")
-    limit = number(mem, "limit", "memory.limit")
-    swap = number(mem, "swap", "memory.swap")
-    reservation = number(mem, "reservation", "memory.reservation")
-    swappiness = number(mem, "swappiness", "memory.swappiness")
-    kernel_tcp = number(mem, "kernelTCP", "memory.kernelTCP")
-    number(mem, "kernel", "memory.kernel")  # kernel memory limits are gone from the kernel; runc ignores them
-    oom_disabled = spec.flag(mem, "disableOOMKiller", "memory.disableOOMKiller")
-    if not (limit or swap or reservation or kernel_tcp or oom_disabled or swappiness is not None):
+def memory(mgr, res):
+    m = res.memory
+    limit, swap, swappiness = m.limit, m.swap, m.swappiness
+    if not (limit or swap or m.reservation or m.kernel_tcp or m.disable_oom_killer or swappiness is not None):
         return
     directory = _dir(mgr, "memory", "memory")
-    if limit and mem.get("checkBeforeUpdate") and limit != -1:
+    if limit and m.check_before_update and limit != -1:
         _check_usage_below(directory, limit)
     _set_limit_and_swap(directory, limit, swap)
-    if reservation:
-        files.write(directory, "memory.soft_limit_in_bytes", reservation, "memory.reservation")
-    if kernel_tcp:
-        files.write(directory, "memory.kmem.tcp.limit_in_bytes", kernel_tcp, "memory.kernelTCP")
-    if oom_disabled:
+    if m.reservation:
+        files.write(directory, "memory.soft_limit_in_bytes", m.reservation, "memory.reservation")
+    if m.kernel_tcp:
+        files.write(directory, "memory.kmem.tcp.limit_in_bytes", m.kernel_tcp, "memory.kernelTCP")
+    if m.disable_oom_killer:
         files.write(directory, "memory.oom_control", 1, "memory.disableOOMKiller")
     if swappiness is not None and swappiness != -1:
-        if not 0 <= swappiness <= 100:
-            raise PyboxError(f"linux.resources.memory.swappiness: must be 0 to 100, not {swappiness}")
         files.write(directory, "memory.swappiness", swappiness, "memory.swappiness")
 
 
@@ -88,8 +78,8 @@ def _set_limit_and_swap(directory, limit, swap):
         files.write(directory, name, value, field)
 
 
-def cpu(mgr, resources):
-    c = spec.CpuFields(resources)
+def cpu(mgr, res):
+    c = res.cpu
     if c.empty():
         return
     directory = _dir(mgr, "cpu", "cpu")
@@ -121,10 +111,8 @@ def _write_pair(directory, first, second):
             files.write(directory, name, value, field)
 
 
-def cpuset(mgr, resources):
-    spec_cpu = section(resources, "cpu")
-    cpus = string(spec_cpu, "cpus", "cpu.cpus")
-    mems = string(spec_cpu, "mems", "cpu.mems")
+def cpuset(mgr, res):
+    cpus, mems = res.cpu.cpus, res.cpu.mems
     if cpus or mems:
         directory = _dir(mgr, "cpuset", "cpu.cpus" if cpus else "cpu.mems")
         if cpus:
@@ -133,72 +121,57 @@ def cpuset(mgr, resources):
             files.write(directory, "cpuset.mems", mems, "cpu.mems")
 
 
-def pids(mgr, resources):
-    limit = number(section(resources, "pids"), "limit", "pids.limit")
+def pids(mgr, res):
+    limit = res.pids_limit
     if limit:  # 0 means unset, as in runc
         files.write(_dir(mgr, "pids", "pids"), "pids.max", limit if limit > 0 else "max", "pids.limit")
 
 
-def block_io(mgr, resources):
-    blkio = section(resources, "blockIO")
-    if not blkio:
+def block_io(mgr, res):
+    b = res.block_io
+    if not b.given:
         return
     directory = _dir(mgr, "blkio", "blockIO")
     # BFQ replaced CFQ: its files take the same 1-1000 range when blkio.weight is gone.
     bfq = not files.exists(directory, "blkio.weight") and files.exists(directory, "blkio.bfq.weight")
     prefix = "blkio.bfq." if bfq else "blkio."
-    weight = unsigned(blkio, "weight", "blockIO.weight")
-    if weight:
-        files.write(directory, prefix + "weight", weight, "blockIO.weight")
-    leaf = unsigned(blkio, "leafWeight", "blockIO.leafWeight")
-    if leaf:
-        files.write(directory, "blkio.leaf_weight", leaf, "blockIO.leafWeight")
-    for i, dev in enumerate(spec.listing(blkio, "weightDevice", "blockIO.weightDevice")):
-        field = f"blockIO.weightDevice[{i}]"
-        for key, name in (("weight", prefix + "weight_device"), ("leafWeight", "blkio.leaf_weight_device")):
-            value = unsigned(dev, key, f"{field}.{key}")
+    if b.weight:
+        files.write(directory, prefix + "weight", b.weight, "blockIO.weight")
+    if b.leaf_weight:
+        files.write(directory, "blkio.leaf_weight", b.leaf_weight, "blockIO.leafWeight")
+    for dev in b.weight_devices:
+        for value, name in ((dev.weight, prefix + "weight_device"), (dev.leaf_weight, "blkio.leaf_weight_device")):
             if value:
-                files.write(directory, name, f"{devnum(dev, field)} {value}", field)
-    for key, name in THROTTLES:
-        for i, dev in enumerate(spec.listing(blkio, key, f"blockIO.{key}")):
-            field = f"blockIO.{key}[{i}]"
-            rate = unsigned(dev, "rate", f"{field}.rate")
-            files.write(directory, name, f"{devnum(dev, field)} {rate or 0}", field)
+                files.write(directory, name, f"{dev.device} {value}", dev.field)
+    for (_, devs), (_, name, _) in zip(b.throttles, THROTTLES):
+        for dev in devs:
+            files.write(directory, name, f"{dev.device} {dev.rate or 0}", dev.field)
 
 
-def hugetlb(mgr, resources):
-    for i, entry in enumerate(spec.listing(resources, "hugepageLimits", "hugepageLimits")):
-        field = f"hugepageLimits[{i}]"
-        size, limit = hugepage_limit(entry, field)
+def hugetlb(mgr, res):
+    for page in res.hugepages:
         directory = mgr.dir_of("hugetlb")
         if directory is not None:
-            files.write(directory, f"hugetlb.{size}.limit_in_bytes", limit, field)
+            files.write(directory, f"hugetlb.{page.size}.limit_in_bytes", page.limit, page.field)
             continue
         unified = mgr.unified_dir()
         if unified is None:
-            raise PyboxError(f"linux.resources.{field}: the hugetlb cgroup controller is not mounted")
+            raise PyboxError(f"linux.resources.{page.field}: the hugetlb cgroup controller is not mounted")
         # Hybrid hosts may keep hugetlb on cgroup2; the parent must hand it down (never the
         # container's own cgroup: one with controllers enabled could not hold processes).
         files.enable_controllers(os.path.dirname(unified), ["hugetlb"])
-        files.write(unified, f"hugetlb.{size}.max", limit, field)
+        files.write(unified, f"hugetlb.{page.size}.max", page.limit, page.field)
 
 
-def network(mgr, resources):
-    net = section(resources, "network")
-    class_id = unsigned(net, "classID", "network.classID")
-    if class_id is not None:
-        files.write(_dir(mgr, "net_cls", "network.classID"), "net_cls.classid", class_id,
+def network(mgr, res):
+    net = res.network
+    if net.class_id is not None:
+        files.write(_dir(mgr, "net_cls", "network.classID"), "net_cls.classid", net.class_id,
                     "network.classID")
-    for i, prio in enumerate(spec.listing(net, "priorities", "network.priorities")):
-        field = f"network.priorities[{i}]"
-        name = string(prio, "name", f"{field}.name") if isinstance(prio, dict) else None
-        if name is None or " " in name:
-            raise PyboxError(f"linux.resources.{field}: needs an interface name and priority")
-        files.write(_dir(mgr, "net_prio", field), "net_prio.ifpriomap",
-                    f"{name} {unsigned(prio, 'priority', field + '.priority') or 0}", field)
+    for name, priority, field in net.priorities:
+        files.write(_dir(mgr, "net_prio", field), "net_prio.ifpriomap", f"{name} {priority}", field)
 
 
-def rdma(mgr, resources):
-    for device, limits in section(resources, "rdma").items():
-        directory = _dir(mgr, "rdma", f"rdma.{device}")
-        files.write(directory, "rdma.max", rdma_line(device, limits), f"rdma.{device}")
+def rdma(mgr, res):
+    for _, line, field in res.rdma:
+        files.write(_dir(mgr, "rdma", field), "rdma.max", line, field)

@@ -1,26 +1,24 @@
-"""Writing linux.resources into cgroup v2 files, one function per controller (runc's fs2, crun)."""
+"""Writing linux.resources into cgroup v2 files, one function per controller (runc's fs2, crun).
+
+The section comes checked, as a resources.Resources (a dict is parsed first)."""
 
 import math
 import os
 
-from pybox.cgroups import files, spec
-from pybox.cgroups.spec import THROTTLES, devnum, hugepage_limit, number, rdma_line, section, string, unsigned
+from pybox.cgroups import files
+from pybox.cgroups.resources import THROTTLES, parse
 from pybox.errors import PyboxError
-
-V2_THROTTLE = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
-               "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
 
 
 def apply(mgr, resources):
-    if not isinstance(resources, dict):
-        raise PyboxError("linux.resources: must be an object")
+    res = parse(resources).check_for(2)
     d = mgr.dir
-    for setter in (memory, cpu, cpuset, pids, io, hugetlb, rdma, network):
-        setter(d, resources)
-    unified(d, resources)  # last: explicit key/value pairs win over the translated fields
-    if resources.get("devices") is not None:
+    for setter in (memory, cpu, cpuset, pids, io, hugetlb, rdma):
+        setter(d, res)
+    unified(d, res)  # last: explicit key/value pairs win over the translated fields
+    if res.devices_given:
         from pybox.cgroups import devices_bpf
-        devices_bpf.apply(d, spec.device_rules(resources))
+        devices_bpf.apply(d, res.devices)
 
 
 def _write(d, name, value, field):
@@ -36,19 +34,10 @@ def _max(value):
     return "max" if value == -1 else value
 
 
-def memory(d, resources):
-    mem = section(resources, "memory")
-    limit = number(mem, "limit", "memory.limit")
-    swap = number(mem, "swap", "memory.swap")
-    reservation = number(mem, "reservation", "memory.reservation")
-    number(mem, "kernel", "memory.kernel")  # kernel memory is not limited separately on v2
-    number(mem, "kernelTCP", "memory.kernelTCP")
-    swappiness = number(mem, "swappiness", "memory.swappiness")
-    if swappiness not in (None, -1):
-        raise PyboxError("linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness")
-    if spec.flag(mem, "disableOOMKiller", "memory.disableOOMKiller"):
-        raise PyboxError("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer")
-    if limit and mem.get("checkBeforeUpdate") and limit != -1:
+def memory(d, res):
+    m = res.memory
+    limit, swap = m.limit, m.swap
+    if limit and m.check_before_update and limit != -1:
         usage = files.read_int(d, "memory.current")
         if usage >= limit:
             raise PyboxError(f"linux.resources.memory.limit: {limit} is below the current usage {usage} "
@@ -61,8 +50,8 @@ def memory(d, resources):
         raise PyboxError("linux.resources.memory.swap: swap accounting is off in this kernel")
     if limit:
         _write(d, "memory.max", _max(limit), "memory.limit")
-    if reservation:
-        _write(d, "memory.low", _max(reservation), "memory.reservation")
+    if m.reservation:
+        _write(d, "memory.low", _max(m.reservation), "memory.reservation")
 
 
 def _swap_max(limit, swap):
@@ -89,11 +78,8 @@ def shares_to_weight(shares):
     return math.ceil(10 ** ((log * log + 125 * log) / 612.0 - 7.0 / 34.0))
 
 
-def cpu(d, resources):
-    c = spec.CpuFields(resources)
-    for value, key in ((c.rt_runtime, "realtimeRuntime"), (c.rt_period, "realtimePeriod")):
-        if value:
-            raise PyboxError(f"linux.resources.cpu.{key}: cgroup v2 has no realtime CPU budget")
+def cpu(d, res):
+    c = res.cpu
     if c.shares:
         _write(d, "cpu.weight", shares_to_weight(c.shares), "cpu.shares")
     if c.quota or c.period:
@@ -111,16 +97,14 @@ def _cpu_max(d, quota, period):
     return f"{new_quota} {period or old_period}"
 
 
-def cpuset(d, resources):
-    spec_cpu = section(resources, "cpu")
-    for key in ("cpus", "mems"):
-        value = string(spec_cpu, key, f"cpu.{key}")
+def cpuset(d, res):
+    for key, value in (("cpus", res.cpu.cpus), ("mems", res.cpu.mems)):
         if value:
             _write(d, f"cpuset.{key}", value, f"cpu.{key}")
 
 
-def pids(d, resources):
-    limit = number(section(resources, "pids"), "limit", "pids.limit")
+def pids(d, res):
+    limit = res.pids_limit
     if limit:
         _write(d, "pids.max", limit if limit > 0 else "max", "pids.limit")
 
@@ -130,58 +114,39 @@ def blkio_weight_to_io(weight):
     return 1 + (weight - 10) * 9999 // 990
 
 
-def io(d, resources):
-    blkio = section(resources, "blockIO")
-    if not blkio:
+def io(d, res):
+    b = res.block_io
+    if not b.given:
         return
     # With BFQ, io.bfq.weight takes the v1 range directly; io.weight needs the conversion.
     bfq = files.exists(d, "io.bfq.weight")
-    weight = unsigned(blkio, "weight", "blockIO.weight")
-    if weight:
+    if b.weight:
         if bfq:
-            files.write(d, "io.bfq.weight", weight, "blockIO.weight")
+            files.write(d, "io.bfq.weight", b.weight, "blockIO.weight")
         else:
-            _write(d, "io.weight", f"default {blkio_weight_to_io(weight)}", "blockIO.weight")
-    if unsigned(blkio, "leafWeight", "blockIO.leafWeight"):
-        raise PyboxError("linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weight")
-    for i, dev in enumerate(spec.listing(blkio, "weightDevice", "blockIO.weightDevice")):
-        field = f"blockIO.weightDevice[{i}]"
-        value = unsigned(dev, "weight", f"{field}.weight")
-        if value:
-            name, value = ("io.bfq.weight", value) if bfq else ("io.weight", blkio_weight_to_io(value))
-            _write(d, name, f"{devnum(dev, field)} {value}", field)
-    for key, _ in THROTTLES:
-        for i, dev in enumerate(spec.listing(blkio, key, f"blockIO.{key}")):
-            field = f"blockIO.{key}[{i}]"
-            rate = unsigned(dev, "rate", f"{field}.rate")
-            _write(d, "io.max", f"{devnum(dev, field)} {V2_THROTTLE[key]}={rate or 'max'}", field)
+            _write(d, "io.weight", f"default {blkio_weight_to_io(b.weight)}", "blockIO.weight")
+    for dev in b.weight_devices:
+        if dev.weight:
+            name, value = ("io.bfq.weight", dev.weight) if bfq else ("io.weight", blkio_weight_to_io(dev.weight))
+            _write(d, name, f"{dev.device} {value}", dev.field)
+    for (_, devs), (_, _, v2_name) in zip(b.throttles, THROTTLES):
+        for dev in devs:
+            _write(d, "io.max", f"{dev.device} {v2_name}={dev.rate or 'max'}", dev.field)
 
 
-def hugetlb(d, resources):
-    for i, entry in enumerate(spec.listing(resources, "hugepageLimits", "hugepageLimits")):
-        size, limit = hugepage_limit(entry, f"hugepageLimits[{i}]")
-        _write(d, f"hugetlb.{size}.max", limit, f"hugepageLimits[{i}]")
+def hugetlb(d, res):
+    for page in res.hugepages:
+        _write(d, f"hugetlb.{page.size}.max", page.limit, page.field)
 
 
-def rdma(d, resources):
-    for device, limits in section(resources, "rdma").items():
-        _write(d, "rdma.max", rdma_line(device, limits), f"rdma.{device}")
+def rdma(d, res):
+    for _, line, field in res.rdma:
+        _write(d, "rdma.max", line, field)
 
 
-def network(d, resources):
-    if section(resources, "network"):
-        raise PyboxError("linux.resources.network: net_cls/net_prio exist only on cgroup v1")
-
-
-def unified(d, resources):
-    """linux.resources.unified: cgroup v2 files written as given, after checking each is one."""
-    for key, value in section(resources, "unified").items():
-        field = f"unified.{key}"
-        if not isinstance(value, str):
-            raise PyboxError(f"linux.resources.{field}: the value must be a string")
-        if "/" in key or key.startswith(".") or "." not in key or \
-                (key.startswith("cgroup.") and key not in ("cgroup.max.depth", "cgroup.max.descendants")):
-            raise PyboxError(f"linux.resources.{field}: not a cgroup v2 interface file")
+def unified(d, res):
+    """linux.resources.unified: cgroup v2 files written as given (each checked to be one)."""
+    for key, value, field in res.unified:
         if not files.exists(d, key):
             controller = key.split(".")[0]
             raise PyboxError(f"linux.resources.{field}: no such cgroup v2 file (is the {controller} "

@@ -317,8 +317,9 @@ def _bpf_devices(cgroup, rules):
         return
     if cgroup.unified_dir() is None:
         pytest.skip("no cgroup2 hierarchy mounted")
-    from pybox.cgroups import devices_bpf, spec
-    devices_bpf.apply(cgroup.unified_dir(), spec.device_rules({"devices": rules}))
+    from pybox.cgroups import devices_bpf
+    from pybox.cgroups.resources import Resources
+    devices_bpf.apply(cgroup.unified_dir(), Resources.parse({"devices": rules}).devices)
 
 
 READ_WRITE_DEVICES = """

@@ -685,3 +685,22 @@ def test_cgroup_namespace_hides_the_host_cgroup_path(pybox, bundle, cgroupns):
         assert paths == ["/"] * len(lines), lines
     else:
         assert all(path.endswith("/" + bundle.config["linux"]["cgroupsPath"]) for path in paths), lines
+
+
+@pytest.mark.parametrize("resources, field", [
+    ({"memory": {"swappiness": 101}}, "linux.resources.memory.swappiness"),
+    ({"blockIO": {"weightDevice": [{"major": 8, "weight": 10}]}}, "linux.resources.blockIO.weightDevice[0]"),
+    ({"unified": {"memory.high": "1"}} if not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+     else {"memory": {"swappiness": 10}}, "linux.resources."),
+])
+def test_bad_resources_are_refused_with_the_config_before_any_fork(pybox, bundle, resources, field):
+    """linux.resources is checked in the same pass as the rest of config.json (issue 13): the
+    error names config.json's field, and no cgroup or state is ever made. Before, the parent
+    found these only while writing the cgroup files, after the init had been forked."""
+    bundle.config["linux"]["resources"] = resources
+    bundle.args("true")
+    result = pybox("create", "-b", bundle.path, "c1", check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"pybox: config.json: {field}"), result.stderr
+    assert os.listdir(pybox.root) == [] if os.path.isdir(pybox.root) else True

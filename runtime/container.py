@@ -31,9 +31,11 @@ class CreateOptions:
 
 def create(root, container_id, opts):
     """Create the container; returns its Record. Nothing is left behind on failure."""
-    from pybox.runtime.spec import load_bundle
+    from pybox.runtime.spec import Config, load_bundle, validate
     record = Record(root, container_id)
-    config = opts.config or load_bundle(opts.bundle)
+    config = opts.config if opts.config is not None else load_bundle(opts.bundle)
+    if not isinstance(config, Config):  # a caller's own dict: the same one check
+        config = validate(config, opts.bundle)
     _make_dir(root, record)
     handlers = None
     try:

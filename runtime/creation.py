@@ -48,9 +48,8 @@ class CreateHandlers(Handlers):
     def prepare(self):
         # Making the cgroup overlaps with the init entering its namespaces and mounting.
         if self.cgroup is not None:
-            from pybox.runtime.devices import resources_with_default_devices
             self._make_cgroup()
-            self.cgroup.apply(resources_with_default_devices(self.config.get("linux") or {}))
+            self.cgroup.apply(self.config.resources)  # checked with the rest, before the fork
 
     def _make_cgroup(self):
         if self._cgroup_made:

@@ -11,7 +11,7 @@ ALWAYS_ALLOWED = [
 
 def with_default_rules(config_rules, linux_devices):
     """The config's rules (deny-all when it has none), then runc's always-allowed devices and
-    linux.devices, as linux.resources.devices entries (cgroups.spec.device_rules parses those)."""
+    linux.devices, as linux.resources.devices entries (cgroups.resources parses those)."""
     rules = list(config_rules or [{"allow": False, "access": "rwm"}])
     for kind, major, minor, access in ALWAYS_ALLOWED:
         rules.append(_rule(kind, major, minor, access))

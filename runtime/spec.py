@@ -1,7 +1,12 @@
-"""Reading config.json and checking all of it before anything is forked.
+"""Reading config.json and checking all of it, once, before anything is forked.
 
 Errors name the JSON path ("linux.namespaces[2].type: ..."), so a person can find the bad field.
 A field pybox cannot honour is an error, never silently ignored.
+
+The result is a Config: the checked JSON (hooks, the state and the copy kept with the state read
+it as JSON) plus, as objects, what the later steps act on: the namespaces (Namespaces), and
+linux.resources with the default device rules (pybox.cgroups.resources.Resources, checked for
+this host's cgroup version), so a bad value is refused here and not by the parent after the fork.
 """
 
 import os
@@ -71,6 +76,35 @@ def fail(path, message):
     raise PyboxError(f"config.json: {path}: {message}")
 
 
+class Namespaces:
+    """linux.namespaces as the runtime acts on them: flags of the new ones, (type, path) of the
+    joined ones."""
+
+    __slots__ = ("new_flags", "joins")
+
+    def __init__(self, entries):
+        self.new_flags = 0
+        self.joins = []
+        for ns in entries:
+            if ns.get("path"):
+                self.joins.append((ns["type"], ns["path"]))
+            else:
+                self.new_flags |= NAMESPACE_FLAGS[ns["type"]]
+
+    def joins_kind(self, kind):
+        return any(t == kind for t, _ in self.joins)
+
+    def has(self, kind):
+        """A namespace of this kind, new or joined."""
+        return bool(self.new_flags & NAMESPACE_FLAGS[kind]) or self.joins_kind(kind)
+
+
+class Config(dict):
+    """config.json after validate(): the JSON itself, and its parts as objects (see above)."""
+
+    __slots__ = ("namespaces", "resources")
+
+
 def load_bundle(bundle):
     """Read and check <bundle>/config.json; returns the config dict."""
     path = os.path.join(bundle, "config.json")
@@ -85,8 +119,7 @@ def load_bundle(bundle):
         raise PyboxError(f"config.json: not valid JSON: {err}") from None
     except OSError as err:
         raise PyboxError(f"bundle {bundle}: {err.strerror}") from None
-    validate(config, bundle)
-    return config
+    return validate(config, bundle)
 
 
 def _get(config, dotted):
@@ -107,6 +140,7 @@ def _expect(value, kind, path):
 
 
 def validate(config, bundle):
+    """The checked Config of a config.json's JSON object."""
     from pybox.runtime.schema import check_config
     check_config(config)  # every field's JSON type, before anything here reads one
     if not config["ociVersion"].startswith("1."):
@@ -151,6 +185,22 @@ def validate(config, bundle):
     for key, value in _expect(annotations, dict, "annotations").items():
         if not isinstance(value, str):
             fail(f"annotations.{key}", "must be a string")
+    model = Config(config)
+    model.namespaces = Namespaces(linux.get("namespaces") or [])
+    model.resources = _resources(linux)
+    return model
+
+
+def _resources(linux):
+    """linux.resources with runc's default device rules, checked for this host's cgroup version."""
+    from pybox.cgroups import hierarchy
+    from pybox.cgroups.resources import Resources
+    from pybox.runtime.devices import resources_with_default_devices
+    try:
+        resources = Resources.parse(resources_with_default_devices(linux))
+        return resources.check_for(2 if hierarchy.snapshot()[0] == "unified" else 1)
+    except PyboxError as err:
+        raise PyboxError(f"config.json: {err}") from None
 
 
 def _validate_root(config, bundle):

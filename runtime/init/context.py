@@ -3,7 +3,7 @@
 import os
 
 from pybox import kernel as k
-from pybox.runtime.spec import NAMESPACE_FLAGS
+from pybox.runtime.spec import Namespaces
 
 # Namespaces a process can only give to its children: the intermediate process (or, for pid, the
 # parent) enters them and forks the init into them.
@@ -30,19 +30,15 @@ class InitContext:
         self.cgroup_plan = None
         self.init_pid = None  # for exec: the container's init
         self.seccomp = None
-        namespaces = self.linux.get("namespaces") or []
-        self.new_flags = 0
-        self.joins = []
-        for ns in namespaces:
-            if ns.get("path"):
-                self.joins.append((ns["type"], ns["path"]))
-            else:
-                self.new_flags |= NAMESPACE_FLAGS[ns["type"]]
-        self.userns = bool(self.new_flags & k.CLONE_NEWUSER) or any(t == "user" for t, _ in self.joins)
+        # spec.Namespaces, worked out with the rest of the check (exec's saved config: here)
+        namespaces = getattr(config, "namespaces", None) or Namespaces(self.linux.get("namespaces") or [])
+        self.new_flags = namespaces.new_flags
+        self.joins = namespaces.joins
+        self.userns = namespaces.has("user")
         self.cgroupns = bool(self.new_flags & k.CLONE_NEWCGROUP)
         # The container's own mount namespace, new or joined by path: as runc, the init sets up
         # the rootfs (mounts, pivot_root) in a joined one too.
-        self.new_mountns = bool(self.new_flags & k.CLONE_NEWNS) or any(t == "mount" for t, _ in self.joins)
+        self.new_mountns = namespaces.has("mount")
         # Without a user or time namespace the parent can hand the init its pid namespace
         # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
         # A pid namespace made by the parent would belong to the host's user namespace, and a

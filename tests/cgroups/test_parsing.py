@@ -2,7 +2,8 @@
 
 import pytest
 
-from pybox.cgroups import hierarchy, spec
+from pybox.cgroups import hierarchy
+from pybox.cgroups.resources import Resources
 from pybox.cgroups.stats import blkio_entries
 from pybox.units import cpu_list
 from pybox.errors import PyboxError
@@ -86,9 +87,9 @@ def test_bad_intervals(text):
 
 
 def test_device_rules_normalise():
-    rules = spec.device_rules({"devices": [
+    rules = Resources.parse({"devices": [
         {"allow": False, "access": "rwm"},
-        {"allow": True, "type": "c", "major": 1, "minor": -1, "access": "wr"}]})
+        {"allow": True, "type": "c", "major": 1, "minor": -1, "access": "wr"}]}).devices
     assert [r.v1_line() for r in rules] == ["a", "c 1:* rw"]
 
 
@@ -99,7 +100,7 @@ def test_device_rules_normalise():
 ])
 def test_bad_device_rules(entry, field):
     with pytest.raises(PyboxError, match=field.replace("[", r"\[").replace("]", r"\]")):
-        spec.device_rules({"devices": [entry]})
+        Resources.parse({"devices": [entry]})
 
 
 def test_parsers():
@@ -117,6 +118,36 @@ def test_shares_to_weight_matches_runc_and_crun(shares, weight):
 
 def test_device_program_is_whole_instructions():
     from pybox.cgroups import devices_bpf
-    rules = spec.device_rules({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3}]})
+    rules = Resources.parse({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3}]}).devices
     code = devices_bpf.program(rules)
     assert len(code) % 8 == 0 and code[-8] == devices_bpf.EXIT
+
+
+@pytest.mark.parametrize("resources, field", [
+    ({"memory": {"swappiness": 101}}, "linux.resources.memory.swappiness"),
+    ({"memory": {"limit": "1g"}}, "linux.resources.memory.limit"),
+    ({"cpu": {"shares": -1}}, "linux.resources.cpu.shares"),
+    ({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "rate": 1}]}}, r"linux.resources.blockIO.throttleReadBpsDevice\[0\]"),
+    ({"hugepageLimits": [{"pageSize": "../2MB", "limit": 1}]}, r"linux.resources.hugepageLimits\[0\]"),
+    ({"network": {"priorities": [{"name": "eth 0", "priority": 1}]}}, r"linux.resources.network.priorities\[0\]"),
+    ({"unified": {"../x": "1"}}, "linux.resources.unified"),
+    ({"rdma": {"mlx 4": {}}}, "linux.resources.rdma"),
+    ({"pids": []}, "linux.resources.pids"),
+])
+def test_every_resources_field_is_checked_in_the_one_pass(resources, field):
+    with pytest.raises(PyboxError, match=field):
+        Resources.parse(resources)
+
+
+@pytest.mark.parametrize("resources, version, field", [
+    ({"memory": {"swappiness": 10}}, 2, "memory.swappiness"),
+    ({"memory": {"disableOOMKiller": True}}, 2, "memory.disableOOMKiller"),
+    ({"cpu": {"realtimeRuntime": 1000}}, 2, "cpu.realtimeRuntime"),
+    ({"network": {"classID": 1}}, 2, "linux.resources.network"),
+    ({"unified": {"memory.high": "1"}}, 1, "linux.resources.unified"),
+])
+def test_what_a_cgroup_version_cannot_do_is_refused_before_anything_is_written(resources, version, field):
+    res = Resources.parse(resources)
+    with pytest.raises(PyboxError, match=field):
+        res.check_for(version)
+    res.check_for(3 - version)
