@@ -11,8 +11,9 @@ Its command line is `pybox` (engine/cli.py, engine/commands/), which calls down 
 package; the package imports nothing from the front ends, and the runtime (pybox.runtime)
 imports nothing from it.
 
-A container's bundle is its directory in the image store (containers/ID/, next to its overlay
-upper/work/rootfs, as podman keeps userdata there): config.json, meta.json (name, image, ports,
-lease, times, exit code), ctr.log (conmon's k8s-file log), etc/ (hosts, hostname, resolv.conf)
-and exits/ (the exit status conmon writes). The runtime's own state stays under --root.
+A container's bundle is the engine's own folder beside the image store's (containers/ID/,
+owned by engine/containers.py): config.json, meta.json (name, image, ports, lease, times, exit
+code), ctr.log (conmon's k8s-file log), etc/ (hosts, hostname, resolv.conf) and exits/ (the exit
+status conmon writes). Its root.path is the writable layer the store mounts (rw/ID/rootfs); the
+runtime's own state stays under --root.
 """

@@ -242,20 +242,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seccomp", action="store_true", help="bundles with Docker's default seccomp profile")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                        help="one more runc-compatible binary, e.g. another pybox-runc to compare before/after")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pybox-bench-")
     try:
         with cgroup_parent() as parent:
-            bench(base, parent, args.runs, args.seccomp)
+            bench(base, parent, args.runs, args.seccomp, dict(a.split("=", 1) for a in args.also))
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def bench(base, parent, runs, seccomp=False):
+def bench(base, parent, runs, seccomp=False, also=None):
     bundle = make_bundle(base, f"{parent}/c", seccomp=seccomp)
     sleeper = make_bundle(base, f"{parent}/x", "sleeper", ("sleep", "1000"), f"{bundle}/rootfs", seccomp=seccomp)
-    scratch_dirs(base, ("pybox", "runc", "crun"))
-    runtimes = {"pybox": [PYBOX]}
+    scratch_dirs(base, ("pybox", "runc", "crun", *(also or {})))
+    runtimes = {"pybox": [PYBOX], **{name: [path] for name, path in (also or {}).items()}}
     if shutil.which("runc"):
         runtimes["runc"] = ["runc"]
     if shutil.which("crun"):

@@ -92,12 +92,11 @@ def _start_init(handlers, opts):
         handlers.record_container()
         handlers.record.save()
     ctx.seccomp = _compile_seccomp(config)
-    if any("idmap" in (m.get("options") or []) or "ridmap" in (m.get("options") or [])
-           for m in config.get("mounts") or []):
+    if any("idmap" in m.options or "ridmap" in m.options for m in config.mounts):
         from pybox.runtime.idmap import idmap_fds
         ctx.idmap_fds = idmap_fds(config)
     console_sock = None
-    if config["process"].get("terminal") and ctx.console_fd is None:
+    if config.process.terminal and ctx.console_fd is None:
         from pybox.runtime.console import require_socket
         from pybox.runtime.sync import connect_unix
         require_socket(opts.console_socket)
@@ -115,12 +114,12 @@ def _start_init(handlers, opts):
 
 
 def _compile_seccomp(config):
-    profile = (config.get("linux") or {}).get("seccomp")
+    profile = config.linux.seccomp
     if not profile:
         return None
     from pybox.seccomp import compile_filter
-    caps = ((config.get("process") or {}).get("capabilities") or {}).get("effective")
-    return compile_filter(profile, capabilities=caps)
+    caps = config.process.capabilities
+    return compile_filter(profile.raw, capabilities=caps.effective if "effective" in caps else None)
 
 
 def _undo_create(record, cgroup):
@@ -188,7 +187,7 @@ def _notify_listener(record):
 
 def _poststart_hooks(record):
     config = record.config()
-    if not (config.get("hooks") or {}).get("poststart"):
+    if not config.hooks.poststart:
         return
     # runtime-spec: a failing poststart hook is logged as a warning; the hooks after it still
     # run and the container keeps running.
@@ -295,7 +294,7 @@ def _destroy(record):
         manager.destroy()
     state = record.oci_state(status=st.STOPPED)
     _remove_dir(record.dir)
-    if not (config.get("hooks") or {}).get("poststop"):
+    if not config.hooks.poststop:
         return
     _run_hooks_warning(config, "poststop", state, f"delete {record.id}")  # as poststart
 

@@ -39,7 +39,7 @@ class CreateHandlers(Handlers):
         self.record.data["pid"] = pid
         self.record.data["pid_start"] = pid_start_time(pid)
         self.record.save()  # from now on delete --force can find and kill the init
-        move_net_devices(pid, self.ctx.linux.get("netDevices"))
+        move_net_devices(pid, self.ctx.linux.raw.get("netDevices"))
         if self.cgroup is not None and self.ctx.cgroup_mounts_at == "go":
             self._make_cgroup()  # the init binds its directories as soon as "go" comes
         return {"state": self.creating_state(),
@@ -87,12 +87,11 @@ def _initial_record(config, container_id, opts, rootfs, cgroup):
     from pybox import OCI_VERSION
     return {
         "ociVersion": OCI_VERSION, "id": container_id, "bundle": opts.bundle, "rootfs": rootfs,
-        "created": now_rfc3339(), "annotations": config.get("annotations") or {}, "owner": "",
+        "created": now_rfc3339(), "annotations": config.annotations, "owner": "",
         "cgroup": cgroup.to_record() if cgroup else None,
     }
 
 
 def _open_cgroup(config, container_id, opts):
     from pybox.cgroups import open_manager
-    linux = config.get("linux") or {}
-    return open_manager(linux.get("cgroupsPath"), container_id, systemd=opts.systemd_cgroup)
+    return open_manager(config.linux.cgroupsPath, container_id, systemd=opts.systemd_cgroup)

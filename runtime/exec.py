@@ -94,7 +94,8 @@ def exec_process(root, container_id, process, opts):
 def _launch(record, config, process, opts, cgroup):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.launch import Handlers, launch
-    tenant_config = dict(config, process=process)
+    from pybox.runtime.spec import Config
+    tenant_config = Config(config, process=process)
     ctx = InitContext(tenant_config, record.data["rootfs"], record.dir, preserve_fds=opts.preserve_fds)
     ctx.joins = _namespace_paths(record.data["pid"], config)
     ctx.init_pid = record.data["pid"]
@@ -115,16 +116,18 @@ def _launch(record, config, process, opts, cgroup):
 
 
 def _namespace_paths(pid, config):
-    kinds = [ns["type"] for ns in (config.get("linux") or {}).get("namespaces") or []]
+    kinds = [ns.type for ns in config.linux.namespaces]
     return [(kind, f"/proc/{pid}/ns/{NAMESPACE_FILES[kind]}") for kind in kinds]
 
 
 def _seccomp_for(config, process):
-    profile = (config.get("linux") or {}).get("seccomp")
+    profile = config.linux.seccomp
     if not profile:
         return None
+    from pybox.runtime.schema import PROCESS, View
     from pybox.seccomp import compile_filter
-    return compile_filter(profile, capabilities=(process.get("capabilities") or {}).get("effective"))
+    caps = View(process, PROCESS).capabilities
+    return compile_filter(profile.raw, capabilities=caps.effective if "effective" in caps else None)
 
 
 def _cgroup(record, requests=()):

@@ -20,7 +20,7 @@ def console_pair(opts):
         return None
     from pybox.runtime.spec import load_bundle
     opts.config = load_bundle(opts.bundle)  # read once: create uses it too
-    if not opts.config["process"].get("terminal"):
+    if not opts.config.process.terminal:
         return None
     from pybox.runtime.console import listen_socket_pair
     ours, theirs = listen_socket_pair()

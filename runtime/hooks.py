@@ -11,7 +11,7 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
     they are exec'd through the sealed stub, as the container's process is (init/dmz.py).
     on_failure: called with each hook's error, and the hooks after it still run (poststart and
     poststop: the runtime-spec says warn and go on); without it the first failure raises."""
-    hooks = (config.get("hooks") or {}).get(kind) or []
+    hooks = getattr(config.hooks, kind)  # config: a spec.Config; each hook a schema.View
     stub = None
     if hooks and in_container:
         from pybox.runtime.init import dmz
@@ -19,9 +19,10 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
     try:
         for i, hook in enumerate(hooks):
             try:
+                hook = hook.raw
                 if stub is not None and hook.get("env") is None:
                     # In the container, as under runc's init, the environment is process.env.
-                    hook = dict(hook, env=(config.get("process") or {}).get("env") or [])
+                    hook = dict(hook, env=config.process.env)
                 _run(hook, state, f"hooks.{kind}[{i}]", stub)
             except PyboxError as err:
                 if on_failure is None:

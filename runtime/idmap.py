@@ -26,7 +26,8 @@ def mapped_userns(uid_maps, gid_maps):
         if os.read(ready_r, 1) != b"1":
             raise PyboxError("could not create a user namespace for an id-mapped mount")
         from pybox.runtime.launch import write_id_maps
-        write_id_maps(pid, {"uidMappings": uid_maps, "gidMappings": gid_maps})
+        from pybox.runtime.schema import LINUX, View
+        write_id_maps(pid, View({"uidMappings": uid_maps, "gidMappings": gid_maps}, LINUX))
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.close(done_w)
@@ -35,16 +36,16 @@ def mapped_userns(uid_maps, gid_maps):
 
 
 def idmap_fds(config):
-    """{id(mount): userns fd} for each mount with the idmap or ridmap option.
+    """{id(mount's JSON): userns fd} for each mount with the idmap or ridmap option.
 
     A mount's own uidMappings/gidMappings are used, else the container's (runc does the same).
-    Keyed by the mount object itself: the init sees the same objects after fork.
+    Keyed by the mount's JSON object itself (View.raw): the init sees the same objects after fork.
     """
     from pybox.runtime.init.mountopts import parse_options
-    linux = config.get("linux") or {}
+    linux = config.linux
     fds = {}
-    for m in config.get("mounts") or []:
-        if parse_options(m.get("options") or []).idmap is not None:
-            fds[id(m)] = mapped_userns(m.get("uidMappings") or linux.get("uidMappings"),
-                                       m.get("gidMappings") or linux.get("gidMappings"))
+    for m in config.mounts:
+        if parse_options(m.options).idmap is not None:
+            fds[id(m.raw)] = mapped_userns(m.raw.get("uidMappings") or linux.raw.get("uidMappings"),
+                                           m.raw.get("gidMappings") or linux.raw.get("gidMappings"))
     return fds

@@ -182,7 +182,7 @@ def _send_go(channel, payload):
 
 def write_id_maps(pid, linux):
     for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
-        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key) or [])
+        lines = "".join(f"{m.containerID} {m.hostID} {m.size}\n" for m in getattr(linux, key))
         try:
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write(lines)

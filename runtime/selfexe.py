@@ -27,12 +27,13 @@ PTRACE_MARK = "ptrace"  # in the container's state directory: a process of it wa
 
 
 def _has_ptrace(process):
-    caps = (process or {}).get("capabilities") or {}
-    return "CAP_SYS_PTRACE" in (caps.get("bounding") or [])
+    """process: config.json's process as a schema.View."""
+    return "CAP_SYS_PTRACE" in process.capabilities.bounding
 
 
 def _namespaces(config):
-    return {ns.get("type"): ns.get("path") for ns in (config.get("linux") or {}).get("namespaces") or []}
+    """config: a spec.Config."""
+    return {ns.type: ns.path for ns in config.linux.namespaces}
 
 
 def may_ptrace_host(config, processes):
@@ -52,7 +53,9 @@ def protect_create(config):
 
 def protect_exec(state_dir, config, process):
     """exec: the process joins a pid namespace where the container's processes run."""
-    exposed = may_ptrace_host(config, [config.get("process"), process])
+    from pybox.runtime.schema import PROCESS, View
+    process = View(process, PROCESS)
+    exposed = may_ptrace_host(config, [config.process, process])
     if not exposed and "user" not in _namespaces(config):
         exposed = os.path.exists(os.path.join(state_dir, PTRACE_MARK))
     if exposed:

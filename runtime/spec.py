@@ -100,9 +100,24 @@ class Namespaces:
 
 
 class Config(dict):
-    """config.json after validate(): the JSON itself, and its parts as objects (see above)."""
+    """config.json after validate(): the JSON itself, and its parts as objects (see above).
+
+    Every member of the spec reads as an attribute (config.process.user.uid,
+    config.linux.maskedPaths): a schema.View over the checked JSON, absent members empty."""
 
     __slots__ = ("namespaces", "resources")
+
+    def __getattr__(self, name):  # only for what the slots and dict do not have
+        from pybox.runtime.schema import CONFIG, view
+        sub = CONFIG[1].get(name)
+        if sub is None:
+            raise AttributeError(name)
+        return view(self.get(name), sub)
+
+    @classmethod
+    def checked_before(cls, data):
+        """A config that create checked (the copy kept with the state): attributes, no re-check."""
+        return data if isinstance(data, cls) else cls(data)
 
 
 def load_bundle(bundle):

@@ -93,10 +93,11 @@ class Record:
     def config(self):
         """The config saved at create (it never changes afterwards, so it is read once)."""
         if self._config is None:
+            from pybox.runtime.spec import Config
             try:
-                self._config = jsonio.load_file(self.path("config.json"))
+                self._config = Config.checked_before(jsonio.load_file(self.path("config.json")))
             except (FileNotFoundError, ValueError):
-                return {}
+                return Config()
         return self._config
 
     def save_config(self, config):

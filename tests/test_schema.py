@@ -204,3 +204,50 @@ def _parent(config, dotted):
     for part in parents:
         node = node.setdefault(part, {})
     return node, key
+
+
+# --- the model: the checked config read as objects -------------------------------------------------
+def test_the_checked_config_reads_as_attributes_with_absent_members_empty(bundle):
+    config = default_spec()
+    config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+    model = validate(config, bundle)
+    assert model.process.args == config["process"]["args"]
+    assert model.process.user.uid == 0 and model.process.user.umask is None  # absent scalar: None
+    assert model.process.rlimits[0].type == "RLIMIT_NOFILE"
+    assert model.process.scheduler.policy is None and not model.process.scheduler  # absent object: empty
+    assert model.linux.timeOffsets == {} and model.hooks.poststart == ()  # absent map and array
+    assert [m.destination for m in model.mounts][:2] == ["/proc", "/dev"]
+    assert model.resources.memory.limit == 64 << 20  # linux.resources, as cgroups reads it
+    assert model.resources.devices[0].allow is False  # runc's default rules follow the config's
+    assert model.namespaces.has("pid") and not model.namespaces.has("user")
+    assert model["process"] is config["process"]  # still the JSON, for hooks and the saved copy
+    with pytest.raises(AttributeError):
+        _ = model.process.usr  # a typo is an error, not a silent None
+    with pytest.raises(AttributeError):
+        _ = model.linx
+
+
+def test_a_keyword_member_reads_with_getattr(bundle):
+    config = default_spec()
+    config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 7}
+    prio = validate(config, bundle).process.ioPriority
+    assert getattr(prio, "class") == "IOPRIO_CLASS_IDLE" and prio.priority == 7
+
+
+def test_configs_other_tools_wrote_load_into_the_model(bundle):
+    """runc spec's config (as pybox-runc spec writes it) and one podman generated."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    runc = shutil.which("runc")
+    if runc:
+        subprocess.run([runc, "spec", "--bundle", bundle], check=True, timeout=30)
+        with open(os.path.join(bundle, "config.json")) as f:
+            model = validate(json.load(f), bundle)
+        assert model.process.capabilities.bounding and model.linux.maskedPaths
+    with open(os.path.join(os.path.dirname(__file__), "..", "integration", "data", "podman_config.json")) as f:
+        podman = json.load(f)
+    podman["root"]["path"] = os.path.join(bundle, "rootfs")
+    model = validate(podman, bundle)
+    assert model.process.args and model.linux.seccomp.defaultAction

@@ -69,9 +69,9 @@ def join_namespaces(ctx, kinds):
 
 def preload(ctx):
     """After pivot_root the host's files are gone: import now what the later steps need."""
-    if ctx.process.get("terminal"):
+    if ctx.process.terminal:
         import pybox.runtime.console  # noqa: F401
-    if ctx.hooks.get("createContainer") or ctx.hooks.get("startContainer"):
+    if ctx.hooks.createContainer or ctx.hooks.startContainer:
         import pybox.runtime.hooks  # noqa: F401
         import subprocess  # noqa: F401
     if ctx.seccomp is not None:
@@ -83,7 +83,7 @@ def setup_terminal(ctx, dev_console):
     if ctx.console_fd is None:
         raise PyboxError("process.terminal is true but there is no console socket to send the terminal to")
     try:
-        open_container_pty(ctx.console_fd, ctx.process.get("consoleSize"), dev_console)
+        open_container_pty(ctx.console_fd, ctx.process.consoleSize, dev_console)
     except OSError as err:
         raise from_oserror(err, "process.terminal: the container's pty") from None
 
@@ -93,11 +93,11 @@ def _set_memory_policy(policy):
     if policy:
         from pybox.runtime.spec import MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES
         from pybox.units import cpu_list
-        mode = MEMORY_POLICY_MODES[policy["mode"]]
-        for flag in policy.get("flags") or []:
+        mode = MEMORY_POLICY_MODES[policy.mode]
+        for flag in policy.flags:
             mode |= MEMORY_POLICY_FLAGS[flag]
         try:
-            k.set_mempolicy(mode, cpu_list(policy["nodes"]) if policy.get("nodes") else set())
+            k.set_mempolicy(mode, cpu_list(policy.nodes) if policy.nodes else set())
         except OSError as err:
             raise PyboxError(f"linux.memoryPolicy: {err.strerror}") from None
 
@@ -113,14 +113,14 @@ def become_and_exec(ctx, before_exec=None):
     """
     process = ctx.process
     env = proc.environment(process)
-    _set_memory_policy(ctx.linux.get("memoryPolicy"))
+    _set_memory_policy(ctx.linux.memoryPolicy)
     hold = proc.seccomp_needs_admin(process) if ctx.seccomp is not None else 0
     skipped = proc.become(process, hold)
     if skipped:
         ctx.sync.send("warning", {"message": f"process.capabilities.ambient: {', '.join(skipped)} not "
                                              "in both the permitted and inheritable sets: not raised"})
-    proc.enter_cwd(process.get("cwd") or "/")
-    path = proc.find_executable(process["args"][0], env)
+    proc.enter_cwd(process.cwd or "/")
+    path = proc.find_executable(process.args[0], env)
     proc.close_extra_fds(3 + ctx.preserve_fds)
     stub = dmz.prepare()  # the host's interpreter must never be what the container execs through
     notify = ctx.seccomp is not None and ctx.seccomp.notify
@@ -135,7 +135,7 @@ def become_and_exec(ctx, before_exec=None):
         proc.default_signals()
         if ctx.seccomp is not None:
             _install_seccomp(ctx, hold)
-    dmz.execve(stub, path, process["args"], env)
+    dmz.execve(stub, path, process.args, env)
 
 
 def _install_seccomp(ctx, hold):

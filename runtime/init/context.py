@@ -13,9 +13,9 @@ FOR_CHILDREN = k.CLONE_NEWPID | k.CLONE_NEWTIME
 class InitContext:
     def __init__(self, config, rootfs, state_dir, console_fd=None, no_pivot=False,
                  no_new_keyring=False, preserve_fds=0):
-        self.config = config
-        self.process = config["process"]
-        self.linux = config.get("linux") or {}
+        self.config = config  # a spec.Config: its members read as attributes (schema.View)
+        self.process = config.process
+        self.linux = config.linux
         self.rootfs = rootfs
         self.state_dir = state_dir
         self.console_fd = console_fd
@@ -31,7 +31,7 @@ class InitContext:
         self.init_pid = None  # for exec: the container's init
         self.seccomp = None
         # spec.Namespaces, worked out with the rest of the check (exec's saved config: here)
-        namespaces = getattr(config, "namespaces", None) or Namespaces(self.linux.get("namespaces") or [])
+        namespaces = getattr(config, "namespaces", None) or Namespaces(self.linux.raw.get("namespaces") or [])
         self.new_flags = namespaces.new_flags
         self.joins = namespaces.joins
         self.userns = namespaces.has("user")
@@ -62,5 +62,5 @@ class InitContext:
 
     @property
     def hooks(self):
-        return self.config.get("hooks") or {}
+        return self.config.hooks
 

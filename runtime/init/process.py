@@ -1,6 +1,7 @@
 """The process the container runs: limits, identity, capabilities, then exec.
 
-Shared by the container init and `exec`. The order matters: limits and priorities need
+Shared by the container init and `exec`; `process` is config.json's process as a schema.View
+(attributes, absent members empty). The order matters: limits and priorities need
 capabilities the process is about to lose; the bounding set is dropped while CAP_SETPCAP is still
 held; uid/gid change with keep-caps so capset can then set exactly what config.json asks; the
 inheritable and ambient sets stay empty unless asked (CVE-2022-29162).
@@ -17,26 +18,25 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def set_limits(process):
-    for rl in process.get("rlimits") or []:
+    for rl in process.rlimits:
         try:
-            k.setrlimit(RLIMITS[rl["type"]], rl["soft"], rl["hard"])
+            k.setrlimit(RLIMITS[rl.type], rl.soft, rl.hard)
         except (OSError, ValueError, OverflowError) as err:
-            raise PyboxError(f"setrlimit {rl['type']}: {getattr(err, 'strerror', None) or err}") from None
-    if "oomScoreAdj" in process:
+            raise PyboxError(f"setrlimit {rl.type}: {getattr(err, 'strerror', None) or err}") from None
+    if process.oomScoreAdj is not None:
         with step("process.oomScoreAdj"), open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process["oomScoreAdj"]))
-    prio = process.get("ioPriority")
+            f.write(str(process.oomScoreAdj))
+    prio = process.ioPriority
     if prio:
         IOPRIO_WHO_PROCESS = 1
         with step("process.ioPriority"):
-            k.ioprio_set(IOPRIO_WHO_PROCESS, 0, (IOPRIO_CLASSES[prio["class"]] << 13) | prio.get("priority", 0))
-    sched = process.get("scheduler")
+            k.ioprio_set(IOPRIO_WHO_PROCESS, 0, (IOPRIO_CLASSES[getattr(prio, "class")] << 13) | (prio.priority or 0))
+    sched = process.scheduler
     if sched:
-        flags = sum(SCHED_FLAGS[f] for f in sched.get("flags") or [])
+        flags = sum(SCHED_FLAGS[f] for f in sched.flags)
         with step("process.scheduler"):
-            k.sched_setattr(0, SCHED_POLICIES[sched["policy"]], flags, sched.get("nice", 0),
-                            sched.get("priority", 0), sched.get("runtime", 0), sched.get("deadline", 0),
-                            sched.get("period", 0))
+            k.sched_setattr(0, SCHED_POLICIES[sched.policy], flags, sched.nice or 0, sched.priority or 0,
+                            sched.runtime or 0, sched.deadline or 0, sched.period or 0)
 
 
 class step:
@@ -58,7 +58,7 @@ class step:
 
 def set_affinity(process, stage):
     """process.execCPUAffinity: `initial` until the cgroup is joined, `final` after it."""
-    cpus = (process.get("execCPUAffinity") or {}).get(stage)
+    cpus = getattr(process.execCPUAffinity, stage)
     if cpus:
         with step(f"process.execCPUAffinity.{stage}"):
             os.sched_setaffinity(0, cpu_list(cpus))
@@ -72,7 +72,7 @@ def cap_mask(names):
 
 
 def drop_bounding(caps):
-    keep = cap_mask(caps.get("bounding"))
+    keep = cap_mask(caps.bounding)
     last = _last_cap()
     for cap in range(last + 1):
         if not keep & (1 << cap):
@@ -99,19 +99,19 @@ def _known_cap(cap):
 
 def set_identity(user):
     """Groups, gid and uid, keeping the permitted capabilities across the uid change."""
-    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    uid, gid = user.uid or 0, user.gid or 0
     k.prctl(k.PR_SET_KEEPCAPS, 1)
     try:
-        os.setgroups(user.get("additionalGids") or [])
+        os.setgroups(user.additionalGids)
     except PermissionError:
-        if user.get("additionalGids"):
+        if user.additionalGids:
             raise
         # setgroups is denied in a user namespace whose setgroups file says "deny".
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     k.prctl(k.PR_SET_KEEPCAPS, 0)
-    if "umask" in user:
-        os.umask(user["umask"])
+    if user.umask is not None:
+        os.umask(user.umask)
 
 
 CAP_SYS_ADMIN = 1 << CAP_NUMBERS["CAP_SYS_ADMIN"]
@@ -119,7 +119,7 @@ CAP_SYS_ADMIN = 1 << CAP_NUMBERS["CAP_SYS_ADMIN"]
 
 def cap_sets(caps):
     """(effective, permitted, inheritable) masks, as capset takes them."""
-    return cap_mask(caps.get("effective")), cap_mask(caps.get("permitted")), cap_mask(caps.get("inheritable"))
+    return cap_mask(caps.effective), cap_mask(caps.permitted), cap_mask(caps.inheritable)
 
 
 def set_capabilities(caps, hold=0):
@@ -132,7 +132,7 @@ def set_capabilities(caps, hold=0):
     k.capset(effective | hold, permitted | hold, inheritable)
     k.prctl(k.PR_CAP_AMBIENT, k.PR_CAP_AMBIENT_CLEAR_ALL)
     skipped = []
-    for name in caps.get("ambient") or []:
+    for name in caps.ambient:
         if not permitted & inheritable & (1 << CAP_NUMBERS[name]):
             skipped.append(name)
             continue
@@ -143,9 +143,9 @@ def set_capabilities(caps, hold=0):
 def seccomp_needs_admin(process):
     """Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN in the effective set:
     the mask to hold through become() when the process itself is not given it."""
-    if process.get("noNewPrivileges"):
+    if process.noNewPrivileges:
         return 0
-    effective = cap_mask((process.get("capabilities") or {}).get("effective"))
+    effective = cap_mask(process.capabilities.effective)
     return 0 if effective & CAP_SYS_ADMIN else CAP_SYS_ADMIN
 
 
@@ -153,15 +153,15 @@ def become(process, hold=0):
     """Everything about identity and privileges, in the order the kernel needs. `hold`: caps kept
     effective until release_held() (CAP_SYS_ADMIN to load seccomp). Returns the ambient
     capabilities that were skipped."""
-    caps = process.get("capabilities") or {}
+    caps = process.capabilities
     set_limits(process)
     with step("process.capabilities.bounding"):
         drop_bounding(caps)
     with step("process.user"):
-        set_identity(process.get("user") or {})
+        set_identity(process.user)
     with step("process.capabilities"):
         skipped = set_capabilities(caps, hold)
-    if process.get("noNewPrivileges"):
+    if process.noNewPrivileges:
         with step("process.noNewPrivileges"):
             k.prctl(k.PR_SET_NO_NEW_PRIVS, 1)
     return skipped
@@ -170,7 +170,7 @@ def become(process, hold=0):
 def release_held(process):
     """The final capset, dropping what become() held; the ambient set is left as it was."""
     with step("process.capabilities"):
-        k.capset(*cap_sets(process.get("capabilities") or {}))
+        k.capset(*cap_sets(process.capabilities))
 
 
 def default_signals():
@@ -185,14 +185,14 @@ def default_signals():
 
 def environment(process):
     env = {}
-    for item in process.get("env") or []:
+    for item in process.env:
         key, _, value = item.partition("=")
         env[key] = value
     env.setdefault("PATH", DEFAULT_PATH)
-    if process.get("terminal"):
+    if process.terminal:
         env.setdefault("TERM", "xterm")
     if "HOME" not in env:
-        env["HOME"] = home_of((process.get("user") or {}).get("uid", 0))
+        env["HOME"] = home_of(process.user.uid or 0)
     return env
 
 

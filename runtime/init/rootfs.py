@@ -68,26 +68,27 @@ def _propagation(name):
 
 
 def is_cgroup_mount(m):
-    return m.get("type") in ("cgroup", "cgroup2")
+    return m.type in ("cgroup", "cgroup2")
 
 
 def mount_all(root_fd, mounts, ctx, deferred_cgroup):
-    """Mount config.mounts in order; cgroup mounts wait when deferred (InitContext.cgroup_mounts_at)."""
+    """Mount config.mounts (schema.Views) in order; cgroup mounts wait when deferred
+    (InitContext.cgroup_mounts_at)."""
     for i, m in enumerate(mounts):
         if deferred_cgroup and is_cgroup_mount(m):
             continue
         try:
             mount_one(root_fd, m, ctx)
         except OSError as err:
-            raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
+            raise from_oserror(err, f"mount {m.destination} (mounts[{i}])") from None
         except PyboxError as err:
-            raise err.within(f"mount {m.get('destination')} (mounts[{i}])") from None
+            raise err.within(f"mount {m.destination} (mounts[{i}])") from None
 
 
 def mount_one(root_fd, m, ctx):
-    opts = parse_options(m.get("options") or [])
-    kind = m.get("type") or ("bind" if opts.is_bind else None)
-    dest = m["destination"]
+    opts = parse_options(m.options)
+    kind = m.type or ("bind" if opts.is_bind else None)
+    dest = m.destination
     _refuse_inside_proc(dest, kind, opts)
     if kind == "bind" or opts.is_bind:
         return _bind(root_fd, m, opts, ctx)
@@ -97,7 +98,7 @@ def mount_one(root_fd, m, ctx):
         _refuse_symlinked(root_fd, dest)
     target = make_in_root(root_fd, dest, directory=True)
     try:
-        k.mount(m.get("source") or kind, fd_path(target), kind, opts.flags & ~k.MS_RDONLY
+        k.mount(m.source or kind, fd_path(target), kind, opts.flags & ~k.MS_RDONLY
                 if opts.copy_up else opts.flags, opts.data_string)
         if opts.copy_up:
             # The fd still names the directory the tmpfs now covers: copy it up, then seal.
@@ -167,21 +168,21 @@ def _idmapped_bind(source, target_fd, recursive, userns_fd):
 
 
 def _bind(root_fd, m, opts, ctx):
-    source = m["source"]
+    source = m.source
     try:
         source_is_dir = stat.S_ISDIR(os.stat(source).st_mode)
     except OSError as err:
         raise from_oserror(err, f"bind source {source}") from None
-    target = make_in_root(root_fd, m["destination"], directory=source_is_dir)
+    target = make_in_root(root_fd, m.destination, directory=source_is_dir)
     try:
         if opts.idmap is None:
             k.mount(source, fd_path(target), None, k.MS_BIND | (opts.flags & k.MS_REC))
         else:
-            _idmapped_bind(source, target, opts.idmap, ctx.idmap_fds[id(m)])
+            _idmapped_bind(source, target, opts.idmap, ctx.idmap_fds[id(m.raw)])
     finally:
         os.close(target)
     remount = opts.flags & ~(k.MS_BIND | k.MS_REC | k.MS_REMOUNT)
-    _finish(root_fd, m["destination"], opts, remount if (remount or opts.clear) else None)
+    _finish(root_fd, m.destination, opts, remount if (remount or opts.clear) else None)
 
 
 def _remount_bind(path, flags):
@@ -285,13 +286,14 @@ def create_devices(root_fd, devices, in_userns):
                 _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
             except OSError as err:
                 raise from_oserror(err, f"device /dev/{name}") from None
-        for i, d in enumerate(devices):
-            kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
+        for i, d in enumerate(devices):  # linux.devices, as schema.Views
+            kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d.type]
+            mode = 0o666 if d.fileMode is None else d.fileMode
             try:
-                _device(root_fd, dev_dir, d["path"], kind | d.get("fileMode", 0o666), d.get("major", 0),
-                        d.get("minor", 0), d.get("uid", 0), d.get("gid", 0), in_userns)
+                _device(root_fd, dev_dir, d.path, kind | mode, d.major or 0, d.minor or 0, d.uid or 0,
+                        d.gid or 0, in_userns)
             except OSError as err:
-                raise from_oserror(err, f"device {d['path']} (linux.devices[{i}])") from None
+                raise from_oserror(err, f"device {d.path} (linux.devices[{i}])") from None
         try:
             _symlinks(dev_dir, ((name, target) for target, name in DEV_SYMLINKS))
         except OSError as err:

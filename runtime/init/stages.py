@@ -55,7 +55,7 @@ def direct_init(ctx):
 def _open_time_offsets(ctx):
     """Opened while we are the host's root: once in a user namespace, our non-dumpable /proc
     entries belong to a root we no longer are."""
-    if ctx.new_flags & k.CLONE_NEWTIME and ctx.linux.get("timeOffsets"):
+    if ctx.new_flags & k.CLONE_NEWTIME and ctx.linux.timeOffsets:
         return os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
     return None
 
@@ -71,7 +71,7 @@ def _enter_namespaces(ctx, done, offsets_fd=None):
         from pybox.netns.loopback import loopback_up
         loopback_up()  # as runc does: a new network namespace starts with lo down
     if ctx.new_flags & k.CLONE_NEWTIME:
-        _write_time_offsets(ctx.linux.get("timeOffsets") or {}, offsets_fd)
+        _write_time_offsets(ctx.linux.timeOffsets, offsets_fd)
     common.join_namespaces(ctx, ["mount"])
 
 
@@ -84,7 +84,7 @@ def _unshare(flags):
 
 
 def _write_time_offsets(offsets, fd):
-    lines = [f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}" for clock, o in offsets.items()]
+    lines = [f"{clock} {o.secs or 0} {o.nanosecs or 0}" for clock, o in offsets.items()]
     if lines:
         if fd is None:
             fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
@@ -117,21 +117,21 @@ def container_init(ctx):
             _finish_rootfs(ctx)
         else:
             # Still in the host's /proc, which shows the sysctls of the namespaces we are in.
-            rfs.write_sysctls(ctx.linux.get("sysctl") or {})
+            rfs.write_sysctls(ctx.linux.sysctl)
             os.chroot(ctx.rootfs)
             os.chdir("/")
-        proc.make_cwd(ctx.process.get("cwd") or "/")
+        proc.make_cwd(ctx.process.cwd or "/")
         _set_names(ctx.config)
-        _set_personality(ctx.linux.get("personality"))
+        _set_personality(ctx.linux.personality)
         _join_cgroup(ctx)
-        if ctx.new_mountns and ctx.config["root"].get("readonly"):
+        if ctx.new_mountns and ctx.config.root.readonly:
             rfs.readonly_root()
         if not ctx.no_new_keyring:
             _new_session_keyring()
-        if ctx.process.get("terminal"):
+        if ctx.process.terminal:
             common.setup_terminal(ctx, dev_console=ctx.new_mountns)  # not the host's /dev/console
         if ctx.new_mountns:  # last: "runbindable" would refuse the binds above
-            rfs.apply_root_propagation(ctx.linux.get("rootfsPropagation"))
+            rfs.apply_root_propagation(ctx.linux.rootfsPropagation)
         common.become_and_exec(ctx, before_exec=lambda: _wait_for_start(ctx))
     except BaseException as err:  # noqa: BLE001
         common.fatal(ctx, err)
@@ -140,52 +140,52 @@ def container_init(ctx):
 def _setup_rootfs(ctx):
     if not ctx.new_mountns:
         return None
-    root_fd = rfs.prepare_root(ctx.rootfs, ctx.linux.get("rootfsPropagation"))
-    mounts = ctx.config.get("mounts") or []
+    root_fd = rfs.prepare_root(ctx.rootfs, ctx.linux.rootfsPropagation)
+    mounts = ctx.config.mounts
     rfs.mount_all(root_fd, mounts, ctx, deferred_cgroup=ctx.cgroup_mounts_at != "rootfs")
     if not _dev_is_bound_from_host(mounts):
-        rfs.create_devices(root_fd, ctx.linux.get("devices") or [], ctx.userns)
+        rfs.create_devices(root_fd, ctx.linux.devices, ctx.userns)
     return root_fd
 
 
 def _dev_is_bound_from_host(mounts):
-    return any(m.get("destination", "").rstrip("/") == "/dev" and
-               (m.get("type") == "bind" or "bind" in (m.get("options") or []) or "rbind" in (m.get("options") or []))
-               for m in mounts)
+    return any(m.destination.rstrip("/") == "/dev" and
+               (m.type == "bind" or "bind" in m.options or "rbind" in m.options) for m in mounts)
 
 
 def _host_hooks(ctx):
     """prestart and createRuntime run in the runtime's namespaces: the parent runs them."""
-    if ctx.hooks.get("prestart") or ctx.hooks.get("createRuntime"):
+    if ctx.hooks.prestart or ctx.hooks.createRuntime:
         ctx.sync.send("hooks")
         ctx.sync.expect("hooks-ok")
 
 
 def _container_hooks(ctx, kind):
-    if ctx.hooks.get(kind):
+    if getattr(ctx.hooks, kind):
         from pybox.runtime.hooks import run_hooks
         run_hooks(ctx.config, kind, ctx.state_for_hooks, in_container=True)
 
 
 def _finish_rootfs(ctx):
-    rfs.write_sysctls(ctx.linux.get("sysctl") or {})
-    rfs.readonly_paths(ctx.linux.get("readonlyPaths") or [])
-    rfs.mask_paths(ctx.linux.get("maskedPaths") or [])
+    rfs.write_sysctls(ctx.linux.sysctl)
+    rfs.readonly_paths(ctx.linux.readonlyPaths)
+    rfs.mask_paths(ctx.linux.maskedPaths)
 
 
 def _set_names(config):
     for key, set_name in (("hostname", k.sethostname), ("domainname", k.setdomainname)):
-        if config.get(key):
+        name = getattr(config, key)
+        if name:
             try:
-                set_name(config[key])
+                set_name(name)
             except OSError as err:
-                raise from_oserror(err, f"set the {key} {config[key]!r} ({key})") from None
+                raise from_oserror(err, f"set the {key} {name!r} ({key})") from None
 
 
 def _set_personality(personality):
     if personality:
         from pybox.runtime.spec import PERSONALITY_DOMAINS
-        k.personality(PERSONALITY_DOMAINS[personality["domain"]])
+        k.personality(PERSONALITY_DOMAINS[personality.domain])
 
 
 def _join_cgroup(ctx):
@@ -204,12 +204,12 @@ def _join_cgroup(ctx):
 
 
 def _mount_cgroups(ctx, root_fd):
-    for i, m in enumerate(ctx.config.get("mounts") or []):
+    for i, m in enumerate(ctx.config.mounts):
         if rfs.is_cgroup_mount(m):
             try:
                 rfs.mount_one(root_fd, m, ctx)
             except OSError as err:
-                raise from_oserror(err, f"mount {m.get('destination')} (mounts[{i}])") from None
+                raise from_oserror(err, f"mount {m.destination} (mounts[{i}])") from None
 
 
 def _new_session_keyring():

@@ -23,7 +23,7 @@ def tenant(ctx):
         ctx.sync.expect("cgroup-ok")
         proc.set_affinity(ctx.process, "final")
         os.setsid()  # a session and process group of its own, as runc gives every exec'd process
-        if ctx.process.get("terminal"):
+        if ctx.process.terminal:
             common.setup_terminal(ctx, dev_console=False)  # /dev/console stays the init's
         common.become_and_exec(ctx)
     except BaseException as err:  # noqa: BLE001
