@@ -27,7 +27,7 @@ def open_container_pty(console_fd, size, dev_console):
     number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0\0\0\0"))[0]
     slave_path = f"/dev/pts/{number}"
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
-    if size:  # process.consoleSize, a schema.View
+    if size:  # process.consoleSize, a view.View
         set_size(slave, size.height or 0, size.width or 0)
     if dev_console:
         _bind_console(k, slave_path)

@@ -31,7 +31,8 @@ class CreateOptions:
 
 def create(root, container_id, opts):
     """Create the container; returns its Record. Nothing is left behind on failure."""
-    from pybox.runtime.spec import Config, load_bundle, validate
+    from pybox.runtime.view import Config
+    from pybox.runtime.spec import load_bundle, validate
     record = Record(root, container_id)
     config = opts.config if opts.config is not None else load_bundle(opts.bundle)
     if not isinstance(config, Config):  # a caller's own dict: the same one check
@@ -187,7 +188,7 @@ def _notify_listener(record):
 
 def _poststart_hooks(record):
     config = record.config()
-    if not config.hooks.poststart:
+    if not (config.get("hooks") or {}).get("poststart"):  # as JSON: the schema costs start 0.4 ms
         return
     # runtime-spec: a failing poststart hook is logged as a warning; the hooks after it still
     # run and the container keeps running.
@@ -294,7 +295,7 @@ def _destroy(record):
         manager.destroy()
     state = record.oci_state(status=st.STOPPED)
     _remove_dir(record.dir)
-    if not config.hooks.poststop:
+    if not (config.get("hooks") or {}).get("poststop"):  # as JSON: the schema costs delete 0.4 ms
         return
     _run_hooks_warning(config, "poststop", state, f"delete {record.id}")  # as poststart
 

@@ -94,7 +94,7 @@ def exec_process(root, container_id, process, opts):
 def _launch(record, config, process, opts, cgroup):
     from pybox.runtime.init.context import InitContext
     from pybox.runtime.launch import Handlers, launch
-    from pybox.runtime.spec import Config
+    from pybox.runtime.view import Config
     tenant_config = Config(config, process=process)
     ctx = InitContext(tenant_config, record.data["rootfs"], record.dir, preserve_fds=opts.preserve_fds)
     ctx.joins = _namespace_paths(record.data["pid"], config)
@@ -124,7 +124,8 @@ def _seccomp_for(config, process):
     profile = config.linux.seccomp
     if not profile:
         return None
-    from pybox.runtime.schema import PROCESS, View
+    from pybox.runtime.schema import PROCESS
+    from pybox.runtime.view import View
     from pybox.seccomp import compile_filter
     caps = View(process, PROCESS).capabilities
     return compile_filter(profile.raw, capabilities=caps.effective if "effective" in caps else None)

@@ -11,7 +11,7 @@ def run_hooks(config, kind, state, in_container=False, on_failure=None):
     they are exec'd through the sealed stub, as the container's process is (init/dmz.py).
     on_failure: called with each hook's error, and the hooks after it still run (poststart and
     poststop: the runtime-spec says warn and go on); without it the first failure raises."""
-    hooks = getattr(config.hooks, kind)  # config: a spec.Config; each hook a schema.View
+    hooks = getattr(config.hooks, kind)  # config: a view.Config; each hook a view.View
     stub = None
     if hooks and in_container:
         from pybox.runtime.init import dmz

@@ -26,7 +26,8 @@ def mapped_userns(uid_maps, gid_maps):
         if os.read(ready_r, 1) != b"1":
             raise PyboxError("could not create a user namespace for an id-mapped mount")
         from pybox.runtime.launch import write_id_maps
-        from pybox.runtime.schema import LINUX, View
+        from pybox.runtime.schema import LINUX
+        from pybox.runtime.view import View
         write_id_maps(pid, View({"uidMappings": uid_maps, "gidMappings": gid_maps}, LINUX))
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:

@@ -136,58 +136,7 @@ CONFIG = Obj(
 )
 
 
-class View:
-    """A checked JSON object read through its schema: each member the table names is an
-    attribute. An absent member reads as what absent means: an empty View for an object, () for
-    an array, {} for a map, None for a scalar; so no reader needs `.get(...) or {}`. A name the
-    table lacks is an AttributeError, as a typo should be. Members that are Python keywords
-    (ioPriority's "class") read with getattr(). `raw` is the JSON object itself.
-
-    One class for every object, building its children on access: cheaper to import and to make
-    than a class per object type (see the module's docstring for the figures)."""
-
-    __slots__ = ("raw", "_fields")
-
-    def __init__(self, raw, schema):
-        self.raw = raw
-        self._fields = schema[1]
-
-    def __getattr__(self, name):
-        try:
-            sub = self._fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        return view(self.raw.get(name), sub)
-
-    def __contains__(self, name):
-        """Whether the config gave this member (absent and null are the same)."""
-        return name in self.raw
-
-    def __bool__(self):
-        return bool(self.raw)
-
-    def __repr__(self):
-        return f"View({self.raw!r})"
-
-
-def view(value, schema):
-    """value (checked against schema, or None when absent) as a reader sees it."""
-    if type(schema) is tuple:
-        kind = schema[0]
-        if kind == "obj":
-            return View({} if value is None else value, schema)
-        if kind == "arr":
-            if value is None:
-                return ()
-            item = schema[1]
-            return [View(v, item) for v in value] if type(item) is tuple and item[0] == "obj" else value
-        if kind == "map":
-            if value is None:
-                return {}
-            item = schema[1]
-            return {k: View(v, item) for k, v in value.items()} if type(item) is tuple and item[0] == "obj" \
-                else value
-    return value
+# The readers of a checked config (View, view() and Config) are in runtime/view.py.
 
 
 def check_config(config):

@@ -27,12 +27,12 @@ PTRACE_MARK = "ptrace"  # in the container's state directory: a process of it wa
 
 
 def _has_ptrace(process):
-    """process: config.json's process as a schema.View."""
+    """process: config.json's process as a view.View."""
     return "CAP_SYS_PTRACE" in process.capabilities.bounding
 
 
 def _namespaces(config):
-    """config: a spec.Config."""
+    """config: a view.Config."""
     return {ns.type: ns.path for ns in config.linux.namespaces}
 
 
@@ -53,7 +53,8 @@ def protect_create(config):
 
 def protect_exec(state_dir, config, process):
     """exec: the process joins a pid namespace where the container's processes run."""
-    from pybox.runtime.schema import PROCESS, View
+    from pybox.runtime.schema import PROCESS
+    from pybox.runtime.view import View
     process = View(process, PROCESS)
     exposed = may_ptrace_host(config, [config.process, process])
     if not exposed and "user" not in _namespaces(config):

@@ -99,26 +99,8 @@ class Namespaces:
         return bool(self.new_flags & NAMESPACE_FLAGS[kind]) or self.joins_kind(kind)
 
 
-class Config(dict):
-    """config.json after validate(): the JSON itself, and its parts as objects (see above).
-
-    Every member of the spec reads as an attribute (config.process.user.uid,
-    config.linux.maskedPaths): a schema.View over the checked JSON, absent members empty."""
-
-    __slots__ = ("namespaces", "resources")
-
-    def __getattr__(self, name):  # only for what the slots and dict do not have
-        from pybox.runtime.schema import CONFIG, view
-        sub = CONFIG[1].get(name)
-        if sub is None:
-            raise AttributeError(name)
-        return view(self.get(name), sub)
-
-    @classmethod
-    def checked_before(cls, data):
-        """A config that create checked (the copy kept with the state): attributes, no re-check."""
-        return data if isinstance(data, cls) else cls(data)
-
+# Config (the checked config.json, members as attributes) lives in schema.py: reading a saved
+# config (start, delete) must not pay for this module's imports.
 
 def load_bundle(bundle):
     """Read and check <bundle>/config.json; returns the config dict."""
@@ -200,6 +182,7 @@ def validate(config, bundle):
     for key, value in _expect(annotations, dict, "annotations").items():
         if not isinstance(value, str):
             fail(f"annotations.{key}", "must be a string")
+    from pybox.runtime.view import Config
     model = Config(config)
     model.namespaces = Namespaces(linux.get("namespaces") or [])
     model.resources = _resources(linux)

@@ -93,7 +93,7 @@ class Record:
     def config(self):
         """The config saved at create (it never changes afterwards, so it is read once)."""
         if self._config is None:
-            from pybox.runtime.spec import Config
+            from pybox.runtime.view import Config
             try:
                 self._config = Config.checked_before(jsonio.load_file(self.path("config.json")))
             except (FileNotFoundError, ValueError):

@@ -13,7 +13,7 @@ FOR_CHILDREN = k.CLONE_NEWPID | k.CLONE_NEWTIME
 class InitContext:
     def __init__(self, config, rootfs, state_dir, console_fd=None, no_pivot=False,
                  no_new_keyring=False, preserve_fds=0):
-        self.config = config  # a spec.Config: its members read as attributes (schema.View)
+        self.config = config  # a view.Config: its members read as attributes (view.View)
         self.process = config.process
         self.linux = config.linux
         self.rootfs = rootfs

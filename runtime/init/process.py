@@ -1,6 +1,6 @@
 """The process the container runs: limits, identity, capabilities, then exec.
 
-Shared by the container init and `exec`; `process` is config.json's process as a schema.View
+Shared by the container init and `exec`; `process` is config.json's process as a view.View
 (attributes, absent members empty). The order matters: limits and priorities need
 capabilities the process is about to lose; the bounding set is dropped while CAP_SETPCAP is still
 held; uid/gid change with keep-caps so capset can then set exactly what config.json asks; the

@@ -72,7 +72,7 @@ def is_cgroup_mount(m):
 
 
 def mount_all(root_fd, mounts, ctx, deferred_cgroup):
-    """Mount config.mounts (schema.Views) in order; cgroup mounts wait when deferred
+    """Mount config.mounts (view.Views) in order; cgroup mounts wait when deferred
     (InitContext.cgroup_mounts_at)."""
     for i, m in enumerate(mounts):
         if deferred_cgroup and is_cgroup_mount(m):
@@ -286,7 +286,7 @@ def create_devices(root_fd, devices, in_userns):
                 _device(root_fd, dev_dir, f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor, 0, 0, in_userns)
             except OSError as err:
                 raise from_oserror(err, f"device /dev/{name}") from None
-        for i, d in enumerate(devices):  # linux.devices, as schema.Views
+        for i, d in enumerate(devices):  # linux.devices, as view.Views
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d.type]
             mode = 0o666 if d.fileMode is None else d.fileMode
             try:
