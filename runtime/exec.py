@@ -67,6 +67,23 @@ class ExecOptions:
 
 def exec_process(root, container_id, process, opts):
     """Start process in the container; returns its exit status, or 0 at once with detach."""
+    if not opts.detach:
+        from pybox import kernel as k
+        k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+    pid, master = spawn(root, container_id, process, opts, reexec=True)
+    if opts.pid_file:
+        write_atomic(os.path.abspath(opts.pid_file), str(pid))
+    if opts.detach:
+        return 0
+    from pybox.runtime.foreground import forward_signals, wait_for
+    forward_signals(pid)
+    return wait_for(pid, master)
+
+
+def spawn(root, container_id, process, opts, reexec=False):
+    """Check, then start process in the container: (its pid, the pty master or None). It is a
+    child of the caller, who waits for it. reexec: the command line, which may run itself again
+    from a read-only view of the interpreter (selfexe.py) before anything is done."""
     record = open_existing(root, container_id)
     status = record.status()
     if not (status == st.PAUSED and opts.ignore_paused):
@@ -77,18 +94,8 @@ def exec_process(root, container_id, process, opts):
     config = record.config()
     cgroup = _cgroup(record, opts.cgroups)  # before anything is forked: a bad --cgroup is one line
     from pybox.runtime.selfexe import protect_exec
-    protect_exec(record.dir, config, process)  # may execute this command again: nothing is done yet
-    if not opts.detach:
-        from pybox import kernel as k
-        k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
-    pid, master = _launch(record, config, process, opts, cgroup)
-    if opts.pid_file:
-        write_atomic(os.path.abspath(opts.pid_file), str(pid))
-    if opts.detach:
-        return 0
-    from pybox.runtime.foreground import forward_signals, wait_for
-    forward_signals(pid)
-    return wait_for(pid, master)
+    protect_exec(record.dir, config, process, reexec=reexec)  # may execute this command again
+    return _launch(record, config, process, opts, cgroup)
 
 
 def _launch(record, config, process, opts, cgroup):

@@ -41,18 +41,19 @@ def may_ptrace_host(config, processes):
     return "user" not in _namespaces(config) and any(_has_ptrace(p) for p in processes)
 
 
-def protect_create(config):
+def protect_create(config, reexec=True):
     """create: the init is exposed only when it joins a pid namespace by path (a pod's, shared),
     whose processes' capabilities pybox cannot know; in a new one nothing runs before the init
     has exec'd. (A container in the host's pid namespace sees every host process, pybox's own
     command and runc's alike: that is outside what any runtime can protect.)"""
     namespaces = _namespaces(config)
     if "user" not in namespaces and namespaces.get("pid"):
-        _run_from_readonly_view()
+        _run_from_readonly_view(reexec)
 
 
-def protect_exec(state_dir, config, process):
-    """exec: the process joins a pid namespace where the container's processes run."""
+def protect_exec(state_dir, config, process, reexec=True):
+    """exec: the process joins a pid namespace where the container's processes run.
+    reexec=False (the Python API, which cannot replace its caller): refuse instead."""
     from pybox.runtime.schema import PROCESS
     from pybox.runtime.view import View
     process = View(process, PROCESS)
@@ -63,13 +64,16 @@ def protect_exec(state_dir, config, process):
         if _has_ptrace(process) and not os.path.exists(os.path.join(state_dir, PTRACE_MARK)):
             with open(os.path.join(state_dir, PTRACE_MARK), "w"):
                 pass
-        _run_from_readonly_view()
+        _run_from_readonly_view(reexec)
 
 
-def _run_from_readonly_view():
+def _run_from_readonly_view(reexec=True):
     if os.statvfs("/proc/self/exe").f_flag & os.ST_RDONLY:
         os.environ.pop(MARK, None)
         return
+    if not reexec:
+        raise PyboxError("a process of this container may ptrace the host (CAP_SYS_PTRACE without a "
+                         "user namespace): the Python API cannot shield its interpreter; use pybox-runc")
     if os.environ.pop(MARK, None):
         raise PyboxError("could not run the runtime from a read-only view of its interpreter")
     try:
