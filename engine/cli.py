@@ -33,8 +33,9 @@ COMMANDS = {
     "image": "pybox.images.cli",
     "import": "pybox.images.cli",
     "push": "pybox.images.cli",
-    # Tools for people who write seccomp profiles.
+    # Tools for people who write seccomp profiles, and for people who measure density.
     "seccomp": "pybox.seccomp.cli",
+    "bench": "pybox.engine.commands.bench",
     # The OCI runtime's own commands, as pybox-runc has them.
     "runtime": "pybox.engine.commands.runtime",
 }
@@ -66,6 +67,9 @@ images:
 
 seccomp profiles:
   seccomp compile PROFILE -o FILE.bpf    seccomp explain PROFILE SYSCALL [ARGS]
+
+benchmarks (pybox against runc, crun, runsc):
+  bench density [--count N] [--runtime R]...    bench lifecycle [-n N] [--runtime R]...
 
 the OCI runtime, for people with bundles:
   runtime COMMAND ...    pybox-runc's commands: spec create start run state list kill delete

@@ -1,0 +1,90 @@
+"""`pybox bench` at small N, as a person runs it: the report's fields, and nothing left behind,
+also when interrupted in the middle."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from integration.conftest import PYBOX
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/runc") and not os.path.exists("/usr/bin/runc"),
+                                reason="needs runc")
+
+
+def leftovers():
+    """What a bench run may leave: its directory, overlay mounts, cgroups."""
+    dirs = [e for e in os.listdir("/tmp") if e.startswith("pybox-bench-")]
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f if "/pybox-bench-" in line.split()[4]]
+    cgroups = []
+    for top in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        for d, subdirs, _ in os.walk(top):
+            cgroups += [os.path.join(d, s) for s in subdirs if s.startswith("pybox-bench-")]
+            if d.count("/") > 8:
+                subdirs[:] = []
+    return dirs, mounts, sorted(set(cgroups))
+
+
+@pytest.fixture
+def clean():
+    before = leftovers()
+    yield
+    assert leftovers() == before
+
+
+def test_density_reports_every_field_and_leaves_nothing(clean, tmp_path):
+    report_path = tmp_path / "report.json"
+    done = subprocess.run([PYBOX, "bench", "density", "--count", "5", "--runtime", "pybox", "--runtime", "runc",
+                           "--runtime", "pybox-api", "--json", str(report_path), "--quiet"],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    assert [e["runtime"] for e in report["runtimes"]] == ["pybox", "runc", "pybox-api"]
+    for e in report["runtimes"]:
+        assert e["started"] == 5 and e["failures"] == 0 and e["left_behind"] == []
+        assert e["containers_per_second"] > 0 and e["latency_ms"]["p50"] > 0 and len(e["latencies_ms"]) == 5
+        for key in ("memory_per_container_kib", "slab_per_container_kib", "cgroup_charge_per_container_kib",
+                    "mounts_per_container", "processes_per_container", "remove_all_seconds",
+                    "latency_first_tenth_ms", "latency_last_tenth_ms"):
+            assert isinstance(e[key], (int, float)), key
+        assert e["processes_per_container"] == 1.0  # sleep, and nothing else of the runtime's
+    assert "containers per runtime" in done.stdout and "pybox-api" in done.stdout
+
+
+def test_lifecycle_prints_each_phase_with_ratios(clean):
+    done = subprocess.run([PYBOX, "bench", "lifecycle", "-n", "3", "--runtime", "pybox", "--runtime", "runc",
+                           "--quiet"], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["runtime", "create", "start", "wait", "delete", "total"]
+    assert lines[2].startswith("pybox") and "(1.00)" in lines[2] and lines[3].startswith("runc")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_removes_everything_it_made(clean, sig):
+    proc = subprocess.Popen([PYBOX, "bench", "density", "--count", "200", "--runtime", "pybox", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not leftovers()[1] and time.monotonic() < deadline:  # containers are being made
+        time.sleep(0.05)
+    time.sleep(1)
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+
+
+def test_bad_input_is_one_line(clean):
+    for argv, field in ((["--count", "x"], "--count"), (["--runtime", "nosuch-runtime"], "nosuch-runtime"),
+                        (["--memory", "lots"], "--memory")):
+        done = subprocess.run([PYBOX, "bench", "density", *argv, "--quiet"], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 1 and field in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
