@@ -130,6 +130,23 @@ class Parent:
         return found
 
     def remove(self):
+        """Kill what a runtime failed to remove (its processes in our cgroups), then the cgroups."""
+        import signal
+        for _ in range(50):
+            pids = set()
+            for mount in self.mounts:
+                for d, _, files in os.walk(mount + self.path):
+                    if "cgroup.procs" in files:
+                        with open(os.path.join(d, "cgroup.procs")) as f:
+                            pids.update(int(x) for x in f.read().split())
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
         for mount in self.mounts:
             top = mount + self.path
             for d, _, _ in sorted(os.walk(top, topdown=False), key=lambda t: -len(t[0])):
@@ -203,7 +220,7 @@ def run_one(driver, base, lowers, parent, opts, progress):
     latencies, started = [], []
     t0 = time.perf_counter()
     for i in range(opts.count):
-        cid = f"b{i}"
+        cid = f"b{i:07d}"  # fixed width: runsc takes an id that prefixes another as ambiguous
         bundle = container_bundle(base, lowers, driver.name, i, f"{sub}/{i}", opts)
         began = time.perf_counter()
         try:

@@ -28,7 +28,7 @@ def run(runtimes, count, base, progress=None):
                    for d in drivers}
         for i in range(count + 1):  # the first round warms caches and is not counted
             for d in drivers:
-                cid = f"l{i}"
+                cid = f"l{i:07d}"  # fixed width, as density's
                 took = _one(d, cid, bundles[d.name])
                 if i:
                     for phase, seconds in zip(PHASES, took):
