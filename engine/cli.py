@@ -95,7 +95,7 @@ the OCI runtime, for people with bundles:
 
 `pybox COMMAND --help` shows a command's options."""
 
-RUNTIME_ONLY = {"spec", "create", "state", "list", "delete", "resume", "features", "update", "events"}
+RUNTIME_ONLY = {"spec", "state", "list", "delete", "resume", "features", "update"}
 
 
 def misdirected(word):
