@@ -10,6 +10,7 @@ from pybox.command import exit_fast, run_main
 
 COMMANDS = {
     "run": "pybox.engine.commands.run",
+    "create": "pybox.engine.commands.create",
     "ps": "pybox.engine.commands.ps",
     "exec": "pybox.engine.commands.exec",
     "start": "pybox.engine.commands.start",
@@ -25,6 +26,18 @@ COMMANDS = {
     "top": "pybox.engine.commands.top",
     "stats": "pybox.engine.commands.stats",
     "prune": "pybox.engine.commands.prune",
+    "cp": "pybox.engine.commands.cp",
+    "port": "pybox.engine.commands.port",
+    "rename": "pybox.engine.commands.rename",
+    "attach": "pybox.engine.commands.attach",
+    "events": "pybox.engine.commands.events",
+    "version": "pybox.engine.commands.version",
+    "info": "pybox.engine.commands.info",
+    # docker's management groups: `container ls`, `system df`... (and image, below)
+    "container": "pybox.engine.commands.group",
+    "system": "pybox.engine.commands.group",
+    "system-df": "pybox.engine.commands.system",  # reached as `system df`
+    "system-prune": "pybox.engine.commands.system",  # reached as `system prune`
     "cleanup": "pybox.engine.commands.cleanup",  # conmon's exit command; not for people
     # Images, with docker's and podman's names.
     "pull": "pybox.images.cli",
@@ -53,13 +66,22 @@ global options:
   --version, -v          print the version
   --help, -h             show this help
 
-containers:
+containers (also as `pybox container ls|run|rm|...`):
   run IMAGE [CMD]        create and start a container from an image
+  create IMAGE [CMD]     create one to start later
+  attach CTR             connect to its terminal (detach: Ctrl-P Ctrl-Q)
+  cp CTR:SRC DEST|-      copy out of it         cp SRC|- CTR:DEST   copy into it
+  port CTR               its published ports    rename CTR NAME     name it again
   ps [-a]                list containers        logs CTR       print a container's output
   exec CTR CMD           run a command in it    stop|kill CTR  stop it (TERM, then KILL)
   start|restart CTR      start it again         rm CTR         remove it
   pause|unpause CTR      freeze and thaw it     inspect CTR    show its details
   top|stats|wait CTR     processes, usage, exit status         prune   remove stopped ones
+
+pybox itself:
+  version                pybox's version        info    host, cgroups, runtime, store, counts
+  events [--since T]     create/start/die/destroy, as they happen
+  system df|prune        disk use; remove stopped containers and unused images
 
 images:
   pull|push REF          images [-q]            rmi REF        image inspect|prune
@@ -77,7 +99,7 @@ the OCI runtime, for people with bundles:
 
 `pybox COMMAND --help` shows a command's options."""
 
-RUNTIME_ONLY = {"spec", "create", "state", "list", "delete", "resume", "features", "update", "events"}
+RUNTIME_ONLY = {"spec", "state", "list", "delete", "resume", "features", "update"}
 
 
 def misdirected(word):

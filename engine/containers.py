@@ -70,6 +70,17 @@ class Box:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
 
 
+def seconds_since(stamp):
+    """Seconds from an RFC 3339 time (as meta.json keeps them) to now; None if unreadable."""
+    import calendar
+    import time
+    try:
+        then = calendar.timegm(time.strptime((stamp or "")[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return max(0, time.time() - then)
+
+
 def containers_dir(store):
     path = store.path("containers")
     os.makedirs(path, mode=0o700, exist_ok=True)

@@ -14,7 +14,8 @@ import time
 from pybox.errors import PyboxError
 from pybox.runtime import container
 from pybox.runtime import status as st
-from pybox.engine import containers, net
+from pybox.engine import containers, events, net
+from pybox.engine.failure import CannotInvoke
 from pybox.runtime.state import Record, now_rfc3339
 
 
@@ -33,7 +34,7 @@ def create_box(root, store, v):
         fields, runtime_root=os.path.abspath(root), image=v["image"], image_id=image.id,
         rm=bool(v["rm"]), tty=bool(v["tty"]),
         interactive=bool(v["interactive"]), stop_signal=v["stop_signal"] or _image_stop_signal(image),
-        command=[], hostname=v["hostname"] or ""))
+        command=[], hostname=v["hostname"] or "", restart=v.get("restart") or ["no", 0]))
     try:
         box.update(hostname=box.data["hostname"] or box.id[:12])
         if box.data["network"].startswith("container:"):
@@ -46,6 +47,7 @@ def create_box(root, store, v):
     except BaseException:
         release_rootfs(store, box)
         raise
+    events.record(store, box, "create")
     return box
 
 
@@ -133,6 +135,7 @@ def run_foreground(root, store, box):
         forward_signals(pid)
         container.start(root, box.id)
         box.update(started=now_rfc3339(), exit_code=None)
+        events.record(store, box, "start")
         if relay:
             relay.run()
         status = wait_for(pid, master)
@@ -158,6 +161,8 @@ def _create_with_stdio(root, box, opts, relay):
         os.close(null)
     try:
         return container.create(root, box.id, opts)
+    except PyboxError as err:
+        raise PyboxError(named(box, str(err))) from None
     finally:
         Relay.restore(saved)
 
@@ -178,6 +183,7 @@ def start_detached(root, store, box):
         net.disconnect(store, box)
         raise
     box.update(started=now_rfc3339(), finished=None, exit_code=None)
+    events.record(store, box, "start")
 
 
 def _conmon_create(root, box):
@@ -201,7 +207,7 @@ def _conmon_create(root, box):
     except (ValueError, KeyError, TypeError):
         message, pid = {}, -1
     if pid <= 0:
-        raise PyboxError(f"start {box.name}: {_conmon_error(box, message.get('message', ''))}")
+        raise PyboxError(named(box, _conmon_error(box, message.get("message", ""))))
     return pid
 
 
@@ -228,7 +234,15 @@ def conmon_argv(root, box):
             "--exit-command-arg", box.id]
     if box.data["tty"]:
         argv.append("-t")
+    if box.data.get("interactive"):  # -i: a pipe for `pybox attach` to type into; open across attaches
+        argv += ["-i", "--leave-stdin-open"]
     return argv
+
+
+def named(box, message):
+    """The runtime's "[pybox: ]create ID: why" as "container NAME: why"."""
+    message = message.removeprefix("pybox: ")
+    return f"container {box.name}: {message.removeprefix(f'create {box.id}: ')}"
 
 
 def pybox_executable(name):
@@ -270,6 +284,7 @@ def signal_box(root, box, sig):
     record = runtime_record(root, box)
     if record is None or record.status() not in (st.RUNNING, st.PAUSED, st.CREATED):
         raise PyboxError(f"container {box.name} is not running")
+    mark_stopped_by_user(box)
     container.kill(root, box.id, sig, all_processes=sig == signal.SIGKILL)
 
 
@@ -277,6 +292,7 @@ def stop(root, box, timeout=10):
     """The stop signal, then SIGKILL after timeout seconds; fine on a stopped container."""
     from pybox.runtime.signals import parse_signal
     root = reachable_root(root, box)
+    mark_stopped_by_user(box)
     record = runtime_record(root, box)
     if record is None or not record.init_alive():
         return
@@ -346,6 +362,9 @@ def _under_conmon(box):
 def after_exit(root, store, box):
     """The container has exited: release its address; remove it all with --rm."""
     net.disconnect(store, box)
+    if box.data.get("started") and not box.data.get("died_logged") == box.data["started"]:
+        box.update(died_logged=box.data["started"])  # one die per run, however often called
+        events.record(store, box, "die", exitCode=str(box.exit_code() or 0))
     if box.data.get("rm"):
         remove(root, store, box, force=True)
 
@@ -358,6 +377,7 @@ def remove(root, store, box, force=False):
     net.disconnect(store, box)
     _wait_conmon(box)
     release_rootfs(store, box)
+    events.record(store, box, "destroy")
 
 
 def _wait_conmon(box, timeout=3):
@@ -369,11 +389,48 @@ def _wait_conmon(box, timeout=3):
 
 
 def start_again(root, store, box):
-    """docker start: a running container is left alone; a stopped one runs again, detached."""
+    """docker start: a running container is left alone; a stopped one runs again, detached
+    (a start by hand resets its restart count, as docker's does)."""
     root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused"):
         return
+    box.data.update(stopped_by_user=False, restart_count=0)
     start_detached(root, store, box)
+
+
+# --- restart policies (carried out by conmon's exit command, `pybox cleanup`) ---------------
+def wants_restart(box):
+    policy, limit = box.data.get("restart") or ["no", 0]
+    if policy == "no" or box.data.get("stopped_by_user") or box.data.get("rm"):
+        return False
+    if policy == "on-failure":
+        return (box.exit_code() or 0) != 0 and (not limit or box.data.get("restart_count", 0) < limit)
+    return True  # always, unless-stopped (they differ only when a daemon restarts: none here)
+
+
+def restart_by_policy(root, store, box):
+    """Start the container again if its policy says so, after docker's back-off (100 ms,
+    doubling per restart, from 100 ms again once a run lasted 10 s). True if restarted."""
+    if not wants_restart(box):
+        return False
+    count = box.data.get("restart_count", 0)
+    ran = containers.seconds_since(box.data.get("started")) or 0
+    time.sleep(0.1 if ran >= 10 else min(0.1 * 2 ** count, 60))
+    fresh = containers.load_path(box.bundle)  # stopped, removed or started by hand meanwhile?
+    if fresh is None:
+        return False
+    box.data = fresh.data
+    if not wants_restart(box) or status_of(root, box) in ("running", "paused"):
+        return False
+    box.data["restart_count"] = count + 1
+    start_detached(root, store, box)
+    return True
+
+
+def mark_stopped_by_user(box):
+    """stop and kill: the restart policy leaves it stopped (docker's HasBeenManuallyStopped)."""
+    if (box.data.get("restart") or ["no"])[0] != "no":
+        box.update(stopped_by_user=True)
 
 
 def exec_user(root, box, text):
@@ -392,5 +449,5 @@ def exec_user(root, box, text):
     return f"{user['uid']}:{user['gid']}"
 
 
-class UserError(PyboxError):
+class UserError(CannotInvoke):
     """-u names no user the container has: docker's exec cannot start the process (126)."""

@@ -13,10 +13,13 @@ RUN_OPTIONS = [
     "--add-host *", "--memory -m =", "--cpus =", "--cpu-shares -c =", "--pids-limit =",
     "--cap-add *", "--cap-drop *", "--privileged", "--read-only", "--security-opt *", "--ulimit *",
     "--init", "--cgroup-parent =", "--stop-signal =", "--label -l *",
+    "--restart = # no, on-failure[:N], always or unless-stopped (detached containers)",
 ]
 
 run_parser = Parser("run", RUN_OPTIONS, positionals=["image"], rest="command",
                     usage="run [options] IMAGE [COMMAND [ARG...]]")
+create_parser = Parser("create", RUN_OPTIONS, positionals=["image"], rest="command",
+                       usage="create [options] IMAGE [COMMAND [ARG...]]")
 
 
 def expand_short(parser, argv):
@@ -42,9 +45,24 @@ def expand_short(parser, argv):
     return out
 
 
-def parse_run(argv):
-    _, v = run_parser.parse(expand_short(run_parser, argv))
+def parse_run(argv, command="run"):
+    parser = create_parser if command == "create" else run_parser
+    _, v = parser.parse(expand_short(parser, argv))
+    v["restart"] = parse_restart(v["restart"], v["rm"])
     return v
+
+
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+
+
+def parse_restart(text, rm):
+    """--restart POLICY[:N] -> [policy, max retries] (N only for on-failure; 0 is no limit)."""
+    name, colon, count = (text or "no").partition(":")
+    if name not in RESTART_POLICIES or colon and (name != "on-failure" or not count.isdigit()):
+        raise PyboxError(f"--restart {text!r}: expected no, on-failure[:N], always or unless-stopped")
+    if rm and name != "no":
+        raise PyboxError(f"--restart {text!r} and --rm conflict: a removed container cannot restart")
+    return [name, int(count or 0)]
 
 
 # (uid_t)-1 is no user: setresuid(-1, ...) means "leave unchanged", and a process meant to

@@ -1,17 +1,7 @@
 """What ps and inspect print, in docker's shapes."""
 
-import calendar
-import time
-
+from pybox.engine.containers import seconds_since  # noqa: F401 (part of what show offers)
 from pybox.engine.lifecycle import runtime_record, status_of
-
-
-def seconds_since(stamp):
-    try:
-        then = calendar.timegm(time.strptime((stamp or "")[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return None
-    return max(0, time.time() - then)
 
 
 def duration(seconds):
@@ -89,7 +79,9 @@ def inspect(root, box):
                    "Cmd": data.get("command"), "WorkingDir": process.get("cwd"),
                    "Tty": bool(data.get("tty")), "OpenStdin": bool(data.get("interactive")),
                    "StopSignal": data.get("stop_signal"), "Labels": config.get("annotations") or {}},
+        "RestartCount": data.get("restart_count", 0),
         "HostConfig": {"NetworkMode": data.get("network"), "AutoRemove": bool(data.get("rm")),
+                       "RestartPolicy": dict(zip(("Name", "MaximumRetryCount"), data.get("restart") or ["no", 0])),
                        "Resources": (config.get("linux") or {}).get("resources") or {}},
         "NetworkSettings": {"IPAddress": lease.get("address") or "", "Gateway": lease.get("gateway") or "",
                             "IPPrefixLen": lease.get("prefix") or 0, "MacAddress": lease.get("mac") or "",

@@ -109,7 +109,7 @@ def test_docker_run_from_a_directory_holding_a_runtime_config_never_guesses(host
 
 def test_each_front_end_names_the_other_for_its_commands(tmp_path):
     """No guessing between the two command lines: a command of the other one is one line naming it."""
-    for argv, hint in (([PYBOX, "create", "x"], "pybox-runc create"), ([PYBOX, "delete", "x"], "pybox-runc delete"),
+    for argv, hint in (([PYBOX, "state", "x"], "pybox-runc state"), ([PYBOX, "delete", "x"], "pybox-runc delete"),
                        ([PYBOX_RUNC, "rm", "x"], "pybox rm"), ([PYBOX_RUNC, "images"], "pybox images")):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         assert result.returncode == 1 and hint in one_line(result.stderr), (argv, result.stderr)

@@ -13,15 +13,15 @@ parser = Parser("exec", ["--interactive -i", "--tty -t", "--detach -d", "--env -
 
 
 def main(g, argv):
-    from pybox.engine.lifecycle import UserError
+    """The process's own status; else docker's: 125 when pybox fails (no such container, a bad
+    flag), 126 when the command cannot be invoked (or -u names no user), 127 when not found."""
+    from pybox.errors import PyboxError
     from pybox.runtime.commands.exec import runc_exec
     try:
-        argv = to_runc(g, argv)
-    except UserError as err:  # docker's status when the process cannot be started
-        from pybox import log
-        log.error(g, f"exec: {err}")
-        return 126
-    return runc_exec(g, argv)
+        return runc_exec(g, to_runc(g, argv))
+    except (PyboxError, OSError) as err:
+        from pybox.engine.failure import report
+        return report(g, "exec", err)
 
 
 def to_runc(g, argv):

@@ -8,11 +8,11 @@ parser = Parser("restart", ["--time -t ="], rest="containers", usage="restart [-
 
 def main(g, argv):
     from pybox.engine.each import for_each
-    from pybox.engine.lifecycle import start_detached, stop
+    from pybox.engine.lifecycle import start_again, stop
     _, v = parser.parse(argv)
     timeout = timeout_of(v)
 
     def restart(store, box):
         stop(g.root, box, timeout)
-        start_detached(g.root, store, box)
+        start_again(g.root, store, box)
     return for_each(v["containers"], restart, "restart")

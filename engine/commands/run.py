@@ -4,15 +4,13 @@ from pybox.errors import PyboxError
 
 
 def main(g, argv):
-    """docker's exit status 125 when pybox itself fails (bad flags, image, config)."""
+    """docker's exit statuses: 125 when pybox itself fails (bad flags, image, config), 126 when
+    the command cannot be invoked, 127 when it is not found (engine/failure.py)."""
     try:
         return _run(g, argv)
     except (PyboxError, OSError) as err:
-        from pybox import log
-        if isinstance(err, OSError):
-            err = f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")
-        log.error(g, f"run: {err}")
-        return 125
+        from pybox.engine.failure import report
+        return report(g, "run", err)
 
 
 def _run(g, argv):

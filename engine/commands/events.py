@@ -1,0 +1,84 @@
+"""pybox events [--since T] [--until T] [--format json] [--stream=false]: the engine's events.
+
+Read from the events log the engine appends to (engine/events.py): create, start, die (with the
+exit code) and destroy of every container. As docker's, it follows new events until Ctrl-C
+unless --until is given (or --stream=false, podman's).
+"""
+
+from pybox.args import Parser
+
+parser = Parser("events", [
+    "--since = # events from this time on: a Unix time, RFC 3339, or a duration ago (10m, 1h)",
+    "--until = # events up to this time (same forms); then exit",
+    "--format = # json: one docker-shaped JSON object per line; default a line of text each",
+    "--stream # follow new events (default true; --stream=false prints what there is and exits)",
+    "--filter * # (not yet supported)",
+], usage="events [--since T] [--until T] [--format json]",
+    description="Show container events: create, start, die, destroy.")
+POLL = 0.1
+
+
+def parse_time(text, flag):
+    """A Unix time (seconds, maybe fractional), RFC 3339, or a Go duration before now."""
+    import calendar
+    import time
+    from pybox.errors import PyboxError
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    stamp, _, fraction = text.rstrip("Z").partition(".")
+    try:
+        return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")) + float("0." + (fraction or "0"))
+    except ValueError:
+        raise PyboxError(f"events {flag} {text!r}: expected a Unix time, RFC 3339 or a duration like 10m") from None
+
+
+def docker_json(event):
+    attrs = {"image": event.get("Image", ""), "name": event.get("Name", "")}
+    attrs.update(event.get("Attributes") or {})
+    return {"status": event["Action"], "id": event["ID"], "from": event.get("Image", ""),
+            "Type": event.get("Type", "container"), "Action": event["Action"],
+            "Actor": {"ID": event["ID"], "Attributes": attrs}, "scope": "local",
+            "time": event["time"], "timeNano": event["timeNano"]}
+
+
+def text_line(event):
+    import time
+    nano = event["timeNano"]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(nano // 10**9)) + f".{nano % 10**9:09d}Z"
+    attrs = {"image": event.get("Image", ""), "name": event.get("Name", "")}
+    attrs.update(event.get("Attributes") or {})
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
+    return f"{stamp} {event.get('Type', 'container')} {event['Action']} {event['ID']} ({shown})"
+
+
+def main(g, argv):
+    import time
+    from pybox import jsonio
+    from pybox.errors import PyboxError
+    from pybox.engine import events
+    from pybox.engine.lifecycle import open_store
+    _, v = parser.parse(argv)
+    if v["format"] not in (None, "json"):
+        raise PyboxError(f"events: --format must be json, not {v['format']!r}")
+    if v["filter"]:
+        raise PyboxError("events: --filter is not supported yet")
+    since = parse_time(v["since"], "--since") if v["since"] else None
+    until = parse_time(v["until"], "--until") if v["until"] else None
+    follow = until is None and not any(a in ("--stream=false", "--stream=0") for a in argv)
+    store = open_store()
+    offset = 0
+    while True:
+        found, offset = events.read(store, offset)
+        for event in found:
+            t = event.get("timeNano", 0) / 1e9
+            if since is not None and t < since or until is not None and t > until:
+                continue
+            print(jsonio.dumps(docker_json(event)) if v["format"] == "json" else text_line(event), flush=True)
+        if not follow and (until is None or time.time() > until):
+            return 0
+        time.sleep(POLL)

@@ -1,0 +1,105 @@
+"""`pybox attach` through a real pty, the same keys typed to `podman attach` (4.3, runc) on the
+same image: a shell started with -dit answers, Ctrl-P Ctrl-Q detaches and leaves it running,
+`exit N` ends the attach with N; a -d container's output streams until it exits. Every read
+has a deadline; an attach that outlives one is killed."""
+
+import shutil
+
+from integration.shell import IMAGE, PODMAN_RUN, podman, podman_store, wait_until  # noqa: F401 (fixtures)
+from integration.test_frontend_tty import Terminal
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
+
+
+def _sides(docker, podman):
+    return [("pybox", docker, ["--network", "none"], "busybox"),
+            ("podman", podman, [*PODMAN_RUN, "--network", "none"], IMAGE)]
+
+
+def _argv(tool, *args):
+    argv = tool.argv(*args)
+    argv[0] = shutil.which(argv[0]) or argv[0]  # Terminal execs a path
+    return argv
+
+
+def _env(tool):
+    import os
+    return getattr(tool, "env", None) or dict(os.environ)
+
+
+def attached(tool, *args):
+    """attach on a new pty, once it has put the terminal in raw mode (connected by then)."""
+    import termios
+    import time
+    term = Terminal(_argv(tool, "attach", *args), _env(tool))
+    wait_until(lambda: not termios.tcgetattr(term.fd)[3] & termios.ICANON, what="raw mode")
+    time.sleep(0.2)
+    return term
+
+
+def _status(tool, name):
+    return tool.out("inspect", "-f", "{{.State.Status}}", name).strip()
+
+
+def test_attach_types_and_exits_like_podman(docker, podman):
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("run", "-dit", "--name", "at", *opts, image, "sh")
+        term = attached(tool, "at")
+        term.type("echo hi-$((40+2))\r")
+        term.expect("hi-42")
+        term.type("exit 4\r")
+        seen[side] = (term.exit_status(), wait_until(lambda t=tool: _status(t, "at") == "exited"),
+                      tool.out("inspect", "-f", "{{.State.ExitCode}}", "at").strip())
+    # docker's attach ends with the container's status; podman 4.3's says 0 here.
+    assert seen["pybox"] == (4, True, "4")
+    assert seen["podman"][1:] == (True, "4")
+
+
+def test_attach_detaches_on_ctrl_p_ctrl_q(docker):
+    """docker's detach keys leave the container running; attach again and it still answers.
+    (podman 4.3 on this host passes Ctrl-P Ctrl-Q to the shell instead, with or without
+    --detach-keys, so there is no podman side here.)"""
+    docker("run", "-dit", "--name", "ad", "--network", "none", "busybox", "sh")
+    term = attached(docker, "ad")
+    term.type("echo hi-$((40+2))\r")
+    term.expect("hi-42")
+    term.type("\x10\x11")
+    assert term.exit_status() == 0
+    assert _status(docker, "ad") == "running"
+    term = attached(docker, "ad")
+    term.type("echo again-$((1+1))\r")
+    term.expect("again-2")
+    term.type("exit 4\r")
+    assert term.exit_status() == 4
+
+
+def test_attach_with_other_detach_keys(docker):
+    docker("run", "-dit", "--name", "ak", "--network", "none", "busybox", "sh")
+    term = attached(docker, "--detach-keys", "ctrl-x,q", "ak")
+    term.type("\x10\x11echo p-q-$((2+3))\r")  # Ctrl-P Ctrl-Q go through now
+    term.expect("p-q-5")
+    term.type("\x18q")
+    assert term.exit_status() == 0
+    assert _status(docker, "ak") == "running"
+    assert docker("attach", "--detach-keys", "ctrl-", "ak", check=False).stderr.count("\n") == 1
+
+
+def test_attach_streams_a_detached_containers_output_like_podman(docker, podman):
+    script = "sleep 1; for i in 1 2 3; do echo line$i; sleep 0.2; done; exit 6"
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("run", "-d", "--name", "ao", *opts, image, "sh", "-c", script)
+        term = Terminal(_argv(tool, "attach", "ao"), _env(tool))
+        screen = term.expect("line3")
+        seen[side] = ([w for w in screen.split() if w.startswith("line")], term.exit_status())
+    assert seen["pybox"] == (["line1", "line2", "line3"], 6)
+    assert seen["podman"][0] == seen["pybox"][0]  # podman 4.3's attach ends with 0, not docker's 6
+
+
+def test_attach_to_a_stopped_container_is_one_line(docker, podman):
+    docker("create", "--name", "as", "--network", "none", "busybox", "true")
+    podman("create", "--name", "as", IMAGE, "true")
+    ours, theirs = docker("attach", "as", check=False), podman("attach", "as", check=False)
+    assert ours.returncode != 0 and theirs.returncode != 0
+    assert ours.stderr.count("\n") == 1 and "as" in ours.stderr
+    assert docker("attach", "nosuch", check=False).stderr.count("\n") == 1
