@@ -87,7 +87,7 @@ def containers_dir(store):
     return path
 
 
-def _names_lock(store):
+def names_lock(store):
     """Held while a record is made (its name reserved) or an orphan record collected."""
     from pybox.images.files import FileLock
     return FileLock(os.path.join(containers_dir(store), ".lock"))
@@ -140,7 +140,7 @@ def new(store, name, fields):
     container_id = os.urandom(32).hex()
     if name:
         check_name(name)
-    with _names_lock(store):
+    with names_lock(store):
         taken = {box.name for box in all_boxes(store)}
         if name in taken:
             raise PyboxError(f"the container name {name!r} is already in use")
@@ -198,7 +198,7 @@ def collect_orphans(store):
     writable layer the store holds for a container that has no record. Returns their ids."""
     from pybox.images.files import remove_tree
     gone = []
-    with _names_lock(store):
+    with names_lock(store):
         top = containers_dir(store)
         for cid in os.listdir(top):
             path = os.path.join(top, cid)

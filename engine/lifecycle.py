@@ -422,7 +422,7 @@ def restart_by_policy(root, store, box):
     box.data = fresh.data
     if not wants_restart(box) or status_of(root, box) in ("running", "paused"):
         return False
-    box.data["restart_count"] = count + 1
+    box.update(restart_count=count + 1)
     start_detached(root, store, box)
     return True
 

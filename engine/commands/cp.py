@@ -41,7 +41,8 @@ def container_root(g, ref):
     record = runtime_record(runtime_root(g.root, box), box)
     if record is not None and record.init_alive():
         return box, f"/proc/{record.data['pid']}/root"
-    rootfs = box.path("rootfs")
+    from pybox.engine.lifecycle import open_store
+    rootfs = os.path.join(open_store().rw_dir(box.id), "rootfs")  # the store's writable layer
     if not os.path.ismount(rootfs):
         raise PyboxError(f"container {box.name} has no root filesystem mounted")
     return box, rootfs

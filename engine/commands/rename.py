@@ -8,12 +8,12 @@ parser = Parser("rename", [], positionals=["container", "name"], usage="rename C
 
 def main(g, argv):
     from pybox.errors import PyboxError
-    from pybox.engine.containers import all_boxes, check_name, load_path, resolve
+    from pybox.engine.containers import all_boxes, check_name, load_path, names_lock, resolve
     from pybox.engine.lifecycle import open_store
     _, v = parser.parse(argv)
     store = open_store()
     check_name(v["name"])
-    with store.containers_lock():  # as containers.new: no two containers take one name
+    with names_lock(store):  # as containers.new: no two containers take one name
         box = resolve(store, v["container"])
         if box.name == v["name"]:
             return 0

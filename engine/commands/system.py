@@ -45,7 +45,7 @@ def usage(g, store):
     used_images = {b.data.get("image_id") for b in boxes}
     images = store.images()
     sizes = {image.id: sum(tree_size(d) for d in image.layer_dirs()) for image in images}
-    box_sizes = {b.id: tree_size(b.path("upper")) for b in boxes}
+    box_sizes = {b.id: tree_size(os.path.join(store.rw_dir(b.id), "upper")) for b in boxes}
     volumes_dir = store.path("volumes")
     volumes = sorted(os.listdir(volumes_dir)) if os.path.isdir(volumes_dir) else []
     used_volumes = _used_volumes(store, boxes)
@@ -123,7 +123,9 @@ def prune(g, argv):
         if status_of(g.root, box) in ("exited", "created"):
             remove(g.root, store, box)
             gone.append(box.id)
-    store.collect_orphan_containers()
+    from pybox.engine.containers import collect_orphans
+    collect_orphans(store)  # what killed runs and rms left: the engine's records, then the layers
+    store.collect_orphan_layers()
     images = store.prune()
     if v["all"]:
         used = set(store.containers().values())
