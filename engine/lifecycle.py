@@ -273,7 +273,11 @@ def _conmon_error(box, stderr):
 def reachable_root(root, box):
     """The container's runtime root; an error if it runs where the runtime cannot see it."""
     root = runtime_root(root, box)
-    if status_of(root, box) == "unknown":
+    deadline = time.monotonic() + 3
+    while status_of(root, box) == "unknown":  # a restart by policy makes the state anew: wait
+        if time.monotonic() < deadline:
+            time.sleep(0.05)
+            continue
         raise PyboxError(f"container {box.name} is still monitored by conmon but has no runtime "
                          f"state under {root} (was it started with another --root?)")
     return root
@@ -295,6 +299,7 @@ def stop(root, box, timeout=10):
     mark_stopped_by_user(box)
     record = runtime_record(root, box)
     if record is None or not record.init_alive():
+        _release_network(box)
         return
     try:
         container.kill(root, box.id, parse_signal(box.data.get("stop_signal") or "TERM"))
@@ -307,6 +312,15 @@ def stop(root, box, timeout=10):
             pass
         _wait_dead(record, 10)
     wait_exit_code(root, box, 2)
+    _release_network(box)
+
+
+def _release_network(box):
+    """As docker's stop: the address is free when stop returns, not once conmon's exit command
+    gets to it (which does the same: disconnect is idempotent, and a record update re-reads)."""
+    fresh = containers.load_path(box.bundle)
+    if fresh is not None:
+        net.disconnect(open_store(), fresh)
 
 
 def _wait_dead(record, timeout):

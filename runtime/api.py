@@ -161,7 +161,8 @@ class Container:
             if self._reap(block=deadline is None):
                 return self._exit
             if self._exit is None and not self._record.init_alive():
-                return None  # not ours, and gone
+                # It may have exited just after _reap looked: look once more before giving up.
+                return self._exit if self._reap(block=False) else None  # else: not ours, and gone
             if deadline is not None and time.monotonic() >= deadline:
                 raise Timeout(f"container {self.id} is still running after {timeout} s")
             time.sleep(0.005)
