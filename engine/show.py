@@ -4,6 +4,9 @@ import calendar
 import time
 
 from pybox.engine.lifecycle import runtime_record, status_of
+from pybox.gotemplate import Map
+
+ZERO_TIME = "0001-01-01T00:00:00Z"  # docker's time for "never"
 
 
 def seconds_since(stamp):
@@ -82,23 +85,34 @@ def inspect(root, box):
         "State": {"Status": status, "Running": status in ("running", "paused"),
                   "Paused": status == "paused",
                   "Pid": record.data.get("pid", 0) if record and status in ("running", "paused") else 0,
-                  "ExitCode": box.exit_code() or 0, "StartedAt": data.get("started"),
-                  "FinishedAt": box.finished_at()},
+                  "OOMKilled": bool(data.get("oom_killed")), "Dead": False,
+                  "ExitCode": box.exit_code() or 0, "Error": data.get("error") or "",
+                  "StartedAt": data.get("started") or ZERO_TIME,
+                  "FinishedAt": box.finished_at() or ZERO_TIME},
         "Image": data.get("image_id"), "ImageName": data.get("image"), "LogPath": data.get("log_path"),
         "Config": {"Hostname": data.get("hostname"), "Env": process.get("env"),
                    "Cmd": data.get("command"), "WorkingDir": process.get("cwd"),
                    "Tty": bool(data.get("tty")), "OpenStdin": bool(data.get("interactive")),
-                   "StopSignal": data.get("stop_signal"), "Labels": config.get("annotations") or {}},
+                   "StopSignal": data.get("stop_signal"), "Labels": Map(config.get("annotations") or {})},
         "HostConfig": {"NetworkMode": data.get("network"), "AutoRemove": bool(data.get("rm")),
                        "Resources": (config.get("linux") or {}).get("resources") or {}},
         "NetworkSettings": {"IPAddress": lease.get("address") or "", "Gateway": lease.get("gateway") or "",
                             "IPPrefixLen": lease.get("prefix") or 0, "MacAddress": lease.get("mac") or "",
                             "Ports": {f"{c}/{p}": [{"HostIp": ip, "HostPort": str(h)}]
                                       for ip, h, c, p in data.get("ports") or []}},
-        "Mounts": [m for m in config.get("mounts") or [] if m.get("type") == "bind"
+        "Mounts": [_mount(m) for m in config.get("mounts") or [] if m.get("type") == "bind"
                    and not m["source"].startswith(box.bundle)],
         "Bundle": box.bundle,
     }
+
+
+def _mount(m):
+    """docker's shape of a bind mount (the OCI config's has lower-case keys and options)."""
+    options = m.get("options") or []
+    propagation = next((o for o in options if o in ("rprivate", "private", "rshared", "shared",
+                                                    "rslave", "slave")), "rprivate")
+    return {"Type": "bind", "Source": m.get("source"), "Destination": m.get("destination"),
+            "Mode": "", "RW": "ro" not in options, "Propagation": propagation}
 
 
 def _config(box):

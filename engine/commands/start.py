@@ -2,7 +2,10 @@
 
 from pybox.args import Parser
 
-parser = Parser("start", ["--attach -a", "--interactive -i"], rest="containers", usage="start CONTAINER...")
+parser = Parser("start", [
+    "--attach -a # attach to the container's output and wait for it",
+    "--interactive -i # attach standard input too",
+], rest="containers", usage="start CONTAINER...")
 
 
 def main(g, argv):

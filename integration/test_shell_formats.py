@@ -1,0 +1,148 @@
+"""ps --filter/--format and inspect -f, compared with podman 4.3 on the same containers.
+
+The same three containers are made in pybox and in podman (runc, vfs storage in a temporary
+directory): a exited 3 (label app=web), b exited 0 (label app=db), c running (label app=web, a bind
+mount). Both are asked the same questions and must give the same answers, except where docker and
+podman differ and pybox follows docker (said at each place).
+"""
+
+import json
+
+import pytest
+
+from integration.test_runtime_callers import own_memory_cgroup, podman_session, run
+from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
+
+PARENT = f"{own_memory_cgroup()}/pybox-shell2-podman"
+PODMAN_RUN = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", PARENT,
+              "--network", "none"]
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory, busybox_rootfs):
+    base = tmp_path_factory.mktemp("podman")
+    for cmd in podman_session(base, busybox_rootfs, "runc"):
+        (base / "shared").mkdir()
+        make_three(cmd, "localhost/pybox-bb", str(base / "shared"), PODMAN_RUN)
+        yield cmd
+
+
+def make_three(cmd, image, host_dir, extra=()):
+    call = cmd if callable(cmd) else (lambda *args, check=True: run(*cmd, *args, check=check))
+    call("run", *extra, "--name", "a", "--label", "app=web", image, "sh", "-c", "exit 3", check=False)
+    call("run", *extra, "--name", "b", "--label", "app=db", image, "true")
+    call("run", *extra, "-d", "--name", "c", "--label", "app=web", "-v", f"{host_dir}:/data",
+         image, "sleep", "1000")
+
+
+@pytest.fixture
+def both(docker, podman, tmp_path):  # noqa: F811
+    host = tmp_path / "shared"
+    host.mkdir()
+    make_three(docker, "busybox", str(host))
+    return docker, podman
+
+
+def ask(tool, *args):
+    if isinstance(tool, list):
+        return run(*tool, *args).stdout
+    return tool.out(*args)
+
+
+def lines(tool, *args):
+    return sorted(line.rstrip() for line in ask(tool, *args).splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("filters, expected", [
+    (["status=exited"], ["a exited", "b exited"]),
+    (["label=app=web"], ["a exited", "c running"]),
+    (["label=app"], ["a exited", "b exited", "c running"]),
+    (["exited=3"], ["a exited"]),
+    (["name=^c$"], ["c running"]),
+    (["label=app=web", "status=running"], ["c running"]),        # different keys: AND
+    (["status=exited", "status=running"], ["a exited", "b exited", "c running"]),  # one key: OR
+    (["label=app=db", "label=app=web"], []),                      # labels: every one must match
+    (["label=app=web", "label=app"], ["a exited", "c running"]),
+])
+def test_ps_filters_agree_with_podman(both, filters, expected):
+    docker, podman = both
+    flags = [word for f in filters for word in ("--filter", f)]
+    # podman 4.3's {{.State}} is the status text ("Exited (3) ..."); docker's, and ours, the state word
+    mine = lines(docker, "ps", "-a", *flags, "--format", "{{.Names}} {{.State}}")
+    theirs = lines(podman, "ps", "-a", *flags, "--format", "{{.Names}}")
+    assert mine == expected
+    assert theirs == [line.split()[0] for line in expected]
+
+
+def test_ps_ancestor_filter(both):
+    docker, podman = both
+    assert lines(docker, "ps", "-a", "--filter", "ancestor=busybox", "--format", "{{.Names}}") == ["a", "b", "c"]
+    assert lines(podman, "ps", "-a", "--filter", "ancestor=localhost/pybox-bb", "--format", "{{.Names}}") == \
+        ["a", "b", "c"]
+    assert lines(docker, "ps", "-a", "--filter", "ancestor=nosuch", "--format", "{{.Names}}") == []
+
+
+def test_ps_table_template_and_label(both):
+    docker, podman = both
+    # docker's {{.Label "k"}} (podman 4.3 has no .Label: its .Labels is a map, docker's a string)
+    mine = ask(docker, "ps", "-a", "--format", "table {{.Names}}\t{{.State}}\t{{.Label \"app\"}}").splitlines()
+    theirs = ask(podman, "ps", "-a", "--format", '{{.Names}} {{index .Labels "app"}}').splitlines()
+    assert mine[0].split() == ["NAMES", "STATE", "LABEL"]
+    assert sorted(line.split() for line in mine[1:]) == \
+        [["a", "exited", "web"], ["b", "exited", "db"], ["c", "running", "web"]]
+    assert sorted(line.split() for line in theirs) == [["a", "web"], ["b", "db"], ["c", "web"]]
+    # docker's tabwriter: columns padded by 3, at least 10 wide
+    assert mine[0].startswith("NAMES     STATE     LABEL")
+    ids = ask(docker, "ps", "--format", "{{.ID}}").split()
+    assert len(ids) == 1 and len(ids[0]) == 12
+
+
+@pytest.mark.parametrize("template", [
+    "{{.State.Status}} {{.State.ExitCode}}",
+    "{{json .State.Running}} {{.State.OOMKilled}}",
+    '{{index .Config.Labels "app"}}',
+    "{{range .Mounts}}{{.Destination}} {{end}}",
+    "{{if .State.Running}}up{{else}}down{{end}}",
+    "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
+    "{{with .State}}{{.Status}}{{end}} {{len .Mounts}}",
+    '{{printf "%s/%d" .State.Status .State.ExitCode}}',
+    "{{.State.Status | printf \"%q\"}}",
+])
+def test_inspect_templates_agree_with_podman(both, template):
+    docker, podman = both
+    for name in ("a", "b", "c"):
+        mine = ask(docker, "inspect", "-f", template, name)
+        theirs = ask(podman, "inspect", "-f", template, name)
+        # podman's .Config.Labels also holds the image's labels (none on this image)
+        assert mine == theirs, (name, template)
+
+
+def test_inspect_name_and_state_fields(both):
+    docker, podman = both
+    # docker's .Name has a leading slash; podman's has none
+    assert ask(docker, "inspect", "-f", "{{.Name}}", "a").strip() == "/a"
+    assert ask(podman, "inspect", "-f", "{{.Name}}", "a").strip() == "a"
+    pid = int(ask(docker, "inspect", "-f", "{{.State.Pid}}", "c"))
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[:2] == [b"sleep", b"1000"]
+    assert ask(docker, "inspect", "-f", "{{.State.Pid}} {{.State.Error}}|", "a").strip() == "0 |"
+    finished = ask(docker, "inspect", "-f", "{{.State.FinishedAt}}", "a").strip()
+    assert finished[:4].isdigit() and finished.endswith("Z") and not finished.startswith("0001")
+    state = ask(docker, "inspect", "-f", "{{json .State}}", "a")
+    assert {"Status", "Running", "Paused", "OOMKilled", "Dead", "Pid", "ExitCode", "Error", "StartedAt",
+            "FinishedAt"} <= set(json.loads(state))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["inspect", "-f", "{{.State.Status", "a"], "unclosed action"),
+    (["inspect", "-f", "{{.Nope}}", "a"], "can't evaluate field Nope"),
+    (["inspect", "-f", "{{nofunc .}}", "a"], 'function "nofunc" not defined'),
+    (["ps", "--filter", "colour=red"], "--filter 'colour=red'"),
+    (["ps", "--filter", "status=sleepy"], "status='sleepy'"),
+    (["ps", "--format", "{{.ID"], "unclosed action"),
+])
+def test_bad_templates_and_filters_give_one_line(docker, args, words):  # noqa: F811
+    docker("run", "--name", "a", "busybox", "true")
+    result = docker(*args, check=False)
+    assert result.returncode == 1 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
