@@ -4,7 +4,6 @@ import calendar
 import time
 
 from pybox.engine.lifecycle import runtime_record, status_of
-from pybox.gotemplate import Map
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # docker's time for "never"
 
@@ -73,11 +72,12 @@ def ps_table(root, boxes):
 
 def inspect(root, box):
     """The fields of `docker inspect` that pybox knows."""
+    from pybox.gotemplate import Map
     data = box.data
     record = runtime_record(root, box)
     status = status_of(root, box)
     lease = data.get("lease") or {}
-    config = _config(box)
+    config = config_of(box)
     process = config.get("process") or {}
     return {
         "Id": box.id, "Name": "/" + box.name, "Created": data.get("created"),
@@ -115,7 +115,7 @@ def _mount(m):
             "Mode": "", "RW": "ro" not in options, "Propagation": propagation}
 
 
-def _config(box):
+def config_of(box):
     from pybox import jsonio
     try:
         return jsonio.load_file(box.path("config.json"))

@@ -13,7 +13,10 @@ import sys
 from pybox.errors import PyboxError
 from pybox.args import HelpRequested, Parser
 
-USAGE = __doc__.split("\n\n")[1]
+USAGE = "\n".join(
+    ["usage: pybox seccomp compile|explain ...", "", "commands:"]
+    + ["  " + line.strip() for line in __doc__.split("\n\n")[1].splitlines()]
+    + ["", "`pybox seccomp compile --help` and `pybox seccomp explain --help` show the options."])
 CAPS = "--capabilities --cap * # capabilities the program runs with (repeat, or CAP,CAP); they decide some rules"
 ARCHES = ("x86_64", "x86", "x32")
 

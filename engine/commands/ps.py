@@ -102,8 +102,8 @@ def matches(box, state, filters):
 
 
 def _labels(box):
-    from pybox.engine.show import _config
-    return _config(box).get("annotations") or {}
+    from pybox.engine.show import config_of
+    return config_of(box).get("annotations") or {}
 
 
 def _has_label(box, text):
