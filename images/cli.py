@@ -161,14 +161,16 @@ def _list_images(images, fmt, quiet, no_trunc):
     elif fmt == "json":
         print(json.dumps([{"Id": i.id, "Names": i.names, "Digest": i.digest,
                            "RepoDigests": i.record.get("repo_digests", []),
-                           "Created": i.record.get("created"), "Size": i.record.get("size")}
+                           "Created": i.record.get("created"), "Size": i.unpacked_size(),
+                           "CompressedSize": i.record.get("size")}
                           for i in images], indent=2))
     else:
         print(f"{'REPOSITORY':40} {'TAG':16} {'IMAGE ID':14} {'CREATED':22} SIZE")
+        sizes = {i.id: i.unpacked_size() for i in images}  # docker's SIZE: unpacked, not compressed
         for repo, tag, i in rows:
             short = i.id if no_trunc else i.id[7:19]
             print(f"{repo:40} {tag:16} {short:14} {_ago(i.record.get('created')):22} "
-                  f"{_human(i.record.get('size') or 0)}")
+                  f"{_human(sizes[i.id])}")
 
 
 def _ago(created):

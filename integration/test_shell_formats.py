@@ -146,3 +146,22 @@ def test_bad_templates_and_filters_give_one_line(docker, args, words):  # noqa: 
     result = docker(*args, check=False)
     assert result.returncode == 1 and words in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_images_size_is_the_unpacked_size(docker, podman):  # noqa: F811
+    """docker's SIZE is the unpacked layers' size (pybox showed the compressed blobs' before). The
+    same rootfs tarball goes into both: podman 4.3 counts the uncompressed tar stream (with its
+    512-byte headers), docker and pybox the files (find's sizes here), so pybox's figure is a
+    little below podman's."""
+    from pybox.images.store import Store
+    base = podman[podman.index("--root") + 1].rpartition("/")[0]
+    docker("import", f"{base}/bb.tar", "localhost/pybox-bb:latest")
+    listed = json.loads(ask(docker, "images", "--format", "json"))
+    mine = next(i["Size"] for i in listed if "localhost/pybox-bb:latest" in i["Names"])
+    layers = " ".join(Store(docker.storage).get("localhost/pybox-bb:latest").layer_dirs())
+    files = run("sh", "-c", f"find {layers} -mindepth 1 ! -type d -printf '%D.%i %s\\n' | sort -u").stdout
+    assert mine == sum(int(line.split()[1]) for line in files.splitlines())
+    theirs = int(ask(podman, "image", "inspect", "-f", "{{.Size}}", "localhost/pybox-bb"))
+    assert 0.8 * theirs < mine <= theirs, (mine, theirs)
+    row = [line for line in ask(docker, "images").splitlines() if line.startswith("localhost/pybox-bb")]
+    assert row and row[0].split()[-2:] == [f"{mine / 1e6:.3g}", "MB"]
