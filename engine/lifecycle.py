@@ -132,7 +132,7 @@ def run_foreground(root, store, box):
         net.connect(store, box, pid)
         forward_signals(pid)
         container.start(root, box.id)
-        box.update(started=now_rfc3339(), exit_code=None)
+        box.update(started=now_rfc3339(), exit_code=None, oom_killed=False)
         if relay:
             relay.run()
         status = wait_for(pid, master)
@@ -177,7 +177,7 @@ def start_detached(root, store, box):
         container.delete(root, box.id, force=True)
         net.disconnect(store, box)
         raise
-    box.update(started=now_rfc3339(), finished=None, exit_code=None)
+    box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False)
 
 
 def _conmon_create(root, box):
@@ -343,8 +343,24 @@ def _under_conmon(box):
         return False
 
 
+def oom_killed(root, box):
+    """docker's State.OOMKilled: the kernel's OOM killer killed a process of the container's
+    cgroup (memory.oom_control's oom_kill on cgroup v1, memory.events' on v2). Read while the
+    runtime's record, and so the cgroup, still exist."""
+    record = runtime_record(runtime_root(root, box), box)
+    if record is None or not record.data.get("cgroup"):
+        return False
+    from pybox.cgroups import load_manager
+    try:
+        return load_manager(record.data["cgroup"]).oom_count() > 0
+    except (OSError, ValueError, PyboxError):
+        return False
+
+
 def after_exit(root, store, box):
-    """The container has exited: release its address; remove it all with --rm."""
+    """The container has exited: note an OOM kill, release its address; remove it all with --rm."""
+    if oom_killed(root, box):
+        box.update(oom_killed=True)
     net.disconnect(store, box)
     if box.data.get("rm"):
         remove(root, store, box, force=True)
