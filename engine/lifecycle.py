@@ -111,7 +111,7 @@ def status_of(root, box):
 def run_foreground(root, store, box):
     """Create, connect, start and wait in this process (it stays the container's parent)."""
     from pybox import kernel as k
-    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, wait_for
+    from pybox.runtime.foreground import console_pair, forward_signals, receive_master
     root = runtime_root(root, box)
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
@@ -135,11 +135,25 @@ def run_foreground(root, store, box):
         box.update(started=now_rfc3339(), exit_code=None, oom_killed=False)
         if relay:
             relay.run()
-        status = wait_for(pid, master)
+        status = _wait_logged(box, pid, master)
         box.update(exit_code=status, finished=now_rfc3339())
     finally:
         after_exit(root, store, box)
     return status
+
+
+def _wait_logged(box, pid, master):
+    """With -t, what the terminal shows goes to ctr.log too (as conmon logs a detached -t run),
+    so that `pybox logs` has it."""
+    from pybox.runtime.foreground import wait_for
+    if master is None:
+        return wait_for(pid, master)
+    from pybox.engine.relay import k8s_lines
+    with open(box.path("ctr.log"), "ab") as log:
+        def tee(data):
+            log.write(k8s_lines(b"stdout", data))
+            log.flush()
+        return wait_for(pid, master, tee)
 
 
 def _relay(box):

@@ -194,3 +194,18 @@ def test_oom_killed_as_podman_reports_it(docker, podman):  # noqa: F811
             ["true", "137"]
     assert ask(docker, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "fits").split() == \
         ["false", "0"]
+
+
+def test_logs_of_a_foreground_tty_run(docker, podman):  # noqa: F811
+    """`run -t` in the foreground: what the terminal showed is in `logs` afterwards (it was not
+    logged at all), with the terminal's CR LF line ends as docker and pybox's detached -t logs show
+    them; podman 4.3 logs the same lines but prints them without the CR."""
+    script = ["sh", "-c", "echo one; echo two >&2; printf 'no newline'"]
+    run(*podman, "run", *PODMAN_RUN, "-t", "--name", "tty1", "localhost/pybox-bb", *script)
+    theirs = ask(podman, "logs", "tty1")
+    run(*podman, "rm", "-f", "tty1")
+    shown = docker.out("run", "-t", "--name", "tty1", "busybox", *script)
+    assert shown == "one\r\ntwo\r\nno newline"
+    assert theirs.rstrip("\n") == shown.replace("\r\n", "\n")
+    assert docker.out("logs", "tty1").rstrip("\n") == shown
+    assert docker.out("logs", "--tail", "1", "tty1").rstrip("\n") == "no newline"
