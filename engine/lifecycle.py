@@ -119,7 +119,9 @@ def run_foreground(root, store, box):
     relay = None if box.data["tty"] else _relay(box)
     try:
         record = _create_with_stdio(root, box, opts, relay)
-    except BaseException:
+    except BaseException as err:
+        if isinstance(err, PyboxError):
+            box.update(error=str(err))  # docker's State.Error
         after_exit(root, store, box)
         raise
     finally:
@@ -132,7 +134,7 @@ def run_foreground(root, store, box):
         net.connect(store, box, pid)
         forward_signals(pid)
         container.start(root, box.id)
-        box.update(started=now_rfc3339(), exit_code=None, oom_killed=False)
+        box.update(started=now_rfc3339(), exit_code=None, oom_killed=False, error="")
         if relay:
             relay.run()
         status = _wait_logged(box, pid, master)
@@ -183,15 +185,21 @@ def start_detached(root, store, box):
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
-    pid = _conmon_create(root, box)
+    try:
+        pid = _conmon_create(root, box)
+    except PyboxError as err:
+        box.update(error=str(err))  # docker's State.Error
+        raise
     try:
         net.connect(store, box, pid)
         container.start(root, box.id)
-    except BaseException:
+    except BaseException as err:
         container.delete(root, box.id, force=True)
         net.disconnect(store, box)
+        if isinstance(err, PyboxError):
+            box.update(error=str(err))
         raise
-    box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False)
+    box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False, error="")
 
 
 def _conmon_create(root, box):

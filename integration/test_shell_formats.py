@@ -7,6 +7,7 @@ podman differ and pybox follows docker (said at each place).
 """
 
 import json
+import re
 import time
 
 import pytest
@@ -209,3 +210,29 @@ def test_logs_of_a_foreground_tty_run(docker, podman):  # noqa: F811
     assert theirs.rstrip("\n") == shown.replace("\r\n", "\n")
     assert docker.out("logs", "tty1").rstrip("\n") == shown
     assert docker.out("logs", "--tail", "1", "tty1").rstrip("\n") == "no newline"
+
+
+def test_state_error_after_a_failed_start(docker, podman):  # noqa: F811
+    """docker's State.Error holds why the container could not start; the container stays, created,
+    with no start time. podman 4.3 keeps it created too, but its State.Error stays empty here."""
+    run(*podman, "run", *PODMAN_RUN, "--name", "bad", "localhost/pybox-bb", "/nope", check=False)
+    theirs = ask(podman, "inspect", "-f", "{{.State.Status}}|{{.State.Error}}", "bad")
+    run(*podman, "rm", "-f", "bad")
+    docker("run", "--name", "bad", "busybox", "/nope", check=False)
+    status, error = ask(docker, "inspect", "-f", "{{.State.Status}}|{{.State.Error}}", "bad").split("|")
+    assert theirs.partition("|")[0] == status
+    assert status == "created" and "/nope" in error and "not found" in error
+    started = ask(docker, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", "bad").split()
+    assert started == ["0001-01-01T00:00:00Z"] * 2
+    docker("run", "--name", "good", "busybox", "true")
+    assert ask(docker, "inspect", "-f", "{{.State.Error}}|", "good").strip() == "|"
+    started, finished = ask(docker, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", "good").split()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", started) and started <= finished
+
+
+def test_kill_names_the_missing_container(docker, podman):  # noqa: F811
+    result = docker("kill", "nosuch", check=False)
+    theirs = run(*podman, "kill", "nosuch", check=False)
+    assert "nosuch" in theirs.stderr and theirs.returncode != 0
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "no such container: nosuch" in result.stderr
