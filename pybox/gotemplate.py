@@ -134,7 +134,6 @@ def _tokens(body, where):
                 j += 1
             word = body[i:j]
             i = j
-            # `(x).Field`: the field chain after a parenthesis is its own token
             out.append(_word(word, where))
     return out
 
@@ -275,8 +274,8 @@ class _Parser:
                     raise TemplateError(f"template: unclosed '(' in {body!r}")
                 i = len(tokens) - len(rest) + 1
                 node = ("sub", ("pipe", [], None, inner, body))
-                # (x).Field.Chain written right after the parenthesis
-                if i < len(tokens) and tokens[i][0] == "field" and _glued(body, tokens, i):
+                # (x).Field: a field right after ')' is taken as its chain (tokens lose spacing)
+                if i < len(tokens) and tokens[i][0] == "field":
                     node = ("chain", node, tokens[i][1])
                     i += 1
                 cmds[-1].append(node)
@@ -290,10 +289,6 @@ class _Parser:
         elif not cmds[-1]:
             raise TemplateError(f"template: missing command after '|' in {body!r}")
         return cmds, tokens[i:]
-
-
-def _glued(body, tokens, i):
-    return True  # tokens lose their spacing; a field right after ')' is taken as its chain
 
 
 # --- executing ----------------------------------------------------------------------------------
