@@ -49,6 +49,7 @@ COMMANDS = {
     # Tools for people who write seccomp profiles, and for people who measure density.
     "seccomp": "pybox.seccomp.cli",
     "bench": "pybox.engine.commands.bench",
+    "completion": "pybox.engine.commands.completion",
     # The OCI runtime's own commands, as pybox-runc has them.
     "runtime": "pybox.engine.commands.runtime",
 }
@@ -92,6 +93,8 @@ seccomp profiles:
 
 benchmarks (pybox against runc, crun, runsc):
   bench density [--count N] [--runtime R]...    bench lifecycle [-n N] [--runtime R]...
+
+shell completion:  source <(pybox completion bash)    pybox completion zsh > ~/.zfunc/_pybox
 
 the OCI runtime, for people with bundles:
   runtime COMMAND ...    pybox-runc's commands: spec create start run state list kill delete

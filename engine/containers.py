@@ -63,11 +63,11 @@ class Box:
 
     def finished_at(self):
         try:
-            mtime = os.stat(self.path("exits", self.id)).st_mtime
+            mtime = os.stat(self.path("exits", self.id)).st_mtime_ns
         except FileNotFoundError:
             return self.data.get("finished")
         import time
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mtime // 10**9)) + f".{mtime % 10**9:09d}Z"
 
 
 def seconds_since(stamp):

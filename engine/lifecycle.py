@@ -113,7 +113,7 @@ def status_of(root, box):
 def run_foreground(root, store, box):
     """Create, connect, start and wait in this process (it stays the container's parent)."""
     from pybox import kernel as k
-    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, wait_for
+    from pybox.runtime.foreground import console_pair, forward_signals, receive_master
     root = runtime_root(root, box)
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
     opts = container.CreateOptions(bundle=box.bundle)
@@ -121,7 +121,9 @@ def run_foreground(root, store, box):
     relay = None if box.data["tty"] else _relay(box)
     try:
         record = _create_with_stdio(root, box, opts, relay)
-    except BaseException:
+    except BaseException as err:
+        if isinstance(err, PyboxError):
+            box.update(error=str(err))  # docker's State.Error
         after_exit(root, store, box)
         raise
     finally:
@@ -134,15 +136,29 @@ def run_foreground(root, store, box):
         net.connect(store, box, pid)
         forward_signals(pid)
         container.start(root, box.id)
-        box.update(started=now_rfc3339(), exit_code=None)
+        box.update(started=now_rfc3339(), exit_code=None, oom_killed=False, error="")
         events.record(store, box, "start")
         if relay:
             relay.run()
-        status = wait_for(pid, master)
+        status = _wait_logged(box, pid, master)
         box.update(exit_code=status, finished=now_rfc3339())
     finally:
         after_exit(root, store, box)
     return status
+
+
+def _wait_logged(box, pid, master):
+    """With -t, what the terminal shows goes to ctr.log too (as conmon logs a detached -t run),
+    so that `pybox logs` has it."""
+    from pybox.runtime.foreground import wait_for
+    if master is None:
+        return wait_for(pid, master)
+    from pybox.engine.relay import k8s_lines
+    with open(box.path("ctr.log"), "ab") as log:
+        def tee(data):
+            log.write(k8s_lines(b"stdout", data))
+            log.flush()
+        return wait_for(pid, master, tee)
 
 
 def _relay(box):
@@ -174,15 +190,21 @@ def start_detached(root, store, box):
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
-    pid = _conmon_create(root, box)
+    try:
+        pid = _conmon_create(root, box)
+    except PyboxError as err:
+        box.update(error=str(err))  # docker's State.Error
+        raise
     try:
         net.connect(store, box, pid)
         container.start(root, box.id)
-    except BaseException:
+    except BaseException as err:
         container.delete(root, box.id, force=True)
         net.disconnect(store, box)
+        if isinstance(err, PyboxError):
+            box.update(error=str(err))
         raise
-    box.update(started=now_rfc3339(), finished=None, exit_code=None)
+    box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False, error="")
     events.record(store, box, "start")
 
 
@@ -373,8 +395,24 @@ def _under_conmon(box):
         return False
 
 
+def oom_killed(root, box):
+    """docker's State.OOMKilled: the kernel's OOM killer killed a process of the container's
+    cgroup (memory.oom_control's oom_kill on cgroup v1, memory.events' on v2). Read while the
+    runtime's record, and so the cgroup, still exist."""
+    record = runtime_record(runtime_root(root, box), box)
+    if record is None or not record.data.get("cgroup"):
+        return False
+    from pybox.cgroups import load_manager
+    try:
+        return load_manager(record.data["cgroup"]).oom_count() > 0
+    except (OSError, ValueError, PyboxError):
+        return False
+
+
 def after_exit(root, store, box):
-    """The container has exited: release its address; remove it all with --rm."""
+    """The container has exited: note an OOM kill, release its address; remove it all with --rm."""
+    if oom_killed(root, box):
+        box.update(oom_killed=True)
     net.disconnect(store, box)
     if box.data.get("started") and not box.data.get("died_logged") == box.data["started"]:
         box.update(died_logged=box.data["started"])  # one die per run, however often called

@@ -7,17 +7,47 @@ from pybox.args import Parser
 from pybox.units import MAX_ID
 
 RUN_OPTIONS = [
-    "--detach -d", "--rm", "--name =", "--interactive -i", "--tty -t",
-    "--env -e *", "--env-file *", "--volume -v *", "--tmpfs *", "--workdir -w =", "--user -u =",
-    "--hostname =", "--entrypoint =", "--network --net =", "--publish -p *", "--dns *",
-    "--add-host *", "--memory -m =", "--cpus =", "--cpu-shares -c =", "--pids-limit =",
-    "--cap-add *", "--cap-drop *", "--privileged", "--read-only", "--security-opt *", "--ulimit *",
-    "--init", "--cgroup-parent =", "--stop-signal =", "--label -l *",
+    "--detach -d # run in the background and print the container's id",
+    "--rm # remove the container when it exits",
+    "--name = # the container's name (default: a generated one)",
+    "--interactive -i # keep standard input open and pass it to the container",
+    "--tty -t # give the container a terminal",
+    "--env -e * # set an environment variable: KEY=VALUE, or KEY to pass this shell's value",
+    "--env-file * # read KEY=VALUE lines from a file",
+    "--volume -v * # bind a host directory: HOST:CONTAINER[:ro]",
+    "--tmpfs * # mount a tmpfs: PATH[:OPTIONS]",
+    "--workdir -w = # the command's working directory in the container",
+    "--user -u = # run as USER[:GROUP] (name or number)",
+    "--hostname = # the container's host name",
+    "--entrypoint = # replace the image's entrypoint",
+    "--network --net = # bridge (default), none, host, or container:NAME",
+    "--publish -p * # publish a port: [IP:]HOST:CONTAINER[/tcp|udp]",
+    "--dns * # a DNS server for the container's resolv.conf",
+    "--add-host * # add NAME:IP to the container's /etc/hosts",
+    "--memory -m = # memory limit, e.g. 256m or 1g",
+    "--cpus = # CPU limit, in CPUs (e.g. 1.5)",
+    "--cpu-shares -c = # relative CPU weight (default 1024)",
+    "--pids-limit = # the most processes the container may have",
+    "--cap-add * # add a Linux capability (e.g. NET_ADMIN, or ALL)",
+    "--cap-drop * # drop a Linux capability (e.g. CHOWN, or ALL)",
+    "--privileged # every capability, every device, no seccomp filter",
+    "--read-only # mount the root filesystem read-only",
+    "--security-opt * # seccomp=PROFILE|unconfined, no-new-privileges, apparmor=, label=",
+    "--ulimit * # a resource limit: NAME=SOFT[:HARD], e.g. nofile=1024:2048",
+    "--init # run a small init as PID 1 that reaps zombies and forwards signals",
+    "--cgroup-parent = # the cgroup to put the container's cgroup under",
+    "--stop-signal = # the signal `pybox stop` sends first (default TERM)",
+    "--label -l * # set a label on the container: KEY=VALUE",
     "--restart = # no, on-failure[:N], always or unless-stopped (detached containers)",
 ]
 
 run_parser = Parser("run", RUN_OPTIONS, positionals=["image"], rest="command",
-                    usage="run [options] IMAGE [COMMAND [ARG...]]")
+                    usage="run [options] IMAGE [COMMAND [ARG...]]", description="""examples:
+  pybox run --rm busybox echo hello                   run, print, remove
+  pybox run -it --rm busybox sh                       an interactive shell
+  pybox run -d --name web -p 8080:80 nginx            in the background, port 8080 published
+  pybox run --rm -v /srv/data:/data:ro -e MODE=test busybox ls /data
+  pybox run --rm -m 256m --cpus 0.5 busybox sh -c 'echo limited'""")
 create_parser = Parser("create", RUN_OPTIONS, positionals=["image"], rest="command",
                        usage="create [options] IMAGE [COMMAND [ARG...]]")
 

@@ -3,6 +3,8 @@
 from pybox.engine.containers import seconds_since  # noqa: F401 (part of what show offers)
 from pybox.engine.lifecycle import runtime_record, status_of
 
+ZERO_TIME = "0001-01-01T00:00:00Z"  # docker's time for "never"
+
 
 def duration(seconds):
     """docker's units: "Less than a second", "5 seconds", "About a minute", "3 hours"."""
@@ -60,11 +62,12 @@ def ps_table(root, boxes):
 
 def inspect(root, box):
     """The fields of `docker inspect` that pybox knows."""
+    from pybox.gotemplate import Map
     data = box.data
     record = runtime_record(root, box)
     status = status_of(root, box)
     lease = data.get("lease") or {}
-    config = _config(box)
+    config = config_of(box)
     process = config.get("process") or {}
     return {
         "Id": box.id, "Name": "/" + box.name, "Created": data.get("created"),
@@ -72,13 +75,15 @@ def inspect(root, box):
         "State": {"Status": status, "Running": status in ("running", "paused"),
                   "Paused": status == "paused",
                   "Pid": record.data.get("pid", 0) if record and status in ("running", "paused") else 0,
-                  "ExitCode": box.exit_code() or 0, "StartedAt": data.get("started"),
-                  "FinishedAt": box.finished_at()},
+                  "OOMKilled": bool(data.get("oom_killed")), "Dead": False,
+                  "ExitCode": box.exit_code() or 0, "Error": data.get("error") or "",
+                  "StartedAt": data.get("started") or ZERO_TIME,
+                  "FinishedAt": box.finished_at() or ZERO_TIME},
         "Image": data.get("image_id"), "ImageName": data.get("image"), "LogPath": data.get("log_path"),
         "Config": {"Hostname": data.get("hostname"), "Env": process.get("env"),
                    "Cmd": data.get("command"), "WorkingDir": process.get("cwd"),
                    "Tty": bool(data.get("tty")), "OpenStdin": bool(data.get("interactive")),
-                   "StopSignal": data.get("stop_signal"), "Labels": config.get("annotations") or {}},
+                   "StopSignal": data.get("stop_signal"), "Labels": Map(config.get("annotations") or {})},
         "RestartCount": data.get("restart_count", 0),
         "HostConfig": {"NetworkMode": data.get("network"), "AutoRemove": bool(data.get("rm")),
                        "RestartPolicy": dict(zip(("Name", "MaximumRetryCount"), data.get("restart") or ["no", 0])),
@@ -87,13 +92,22 @@ def inspect(root, box):
                             "IPPrefixLen": lease.get("prefix") or 0, "MacAddress": lease.get("mac") or "",
                             "Ports": {f"{c}/{p}": [{"HostIp": ip, "HostPort": str(h)}]
                                       for ip, h, c, p in data.get("ports") or []}},
-        "Mounts": [m for m in config.get("mounts") or [] if m.get("type") == "bind"
+        "Mounts": [_mount(m) for m in config.get("mounts") or [] if m.get("type") == "bind"
                    and not m["source"].startswith(box.bundle)],
         "Bundle": box.bundle,
     }
 
 
-def _config(box):
+def _mount(m):
+    """docker's shape of a bind mount (the OCI config's has lower-case keys and options)."""
+    options = m.get("options") or []
+    propagation = next((o for o in options if o in ("rprivate", "private", "rshared", "shared",
+                                                    "rslave", "slave")), "rprivate")
+    return {"Type": "bind", "Source": m.get("source"), "Destination": m.get("destination"),
+            "Mode": "", "RW": "ro" not in options, "Propagation": propagation}
+
+
+def config_of(box):
     from pybox import jsonio
     try:
         return jsonio.load_file(box.path("config.json"))

@@ -13,10 +13,16 @@ COMMANDS = {
     "pull": (["--platform = # os/arch[/variant] to pull from a multi-platform image",
               "--quiet -q # print only the image id", TLS_VERIFY], ["ref"], [], None,
              "pull [--platform os/arch[/variant]] [-q] [--tls-verify=false] REF",
-             "Pull an image from a registry."),
+             "Pull an image from a registry.\n\nexamples:\n"
+             "  pybox pull busybox                          docker.io/library/busybox:latest\n"
+             "  pybox pull --platform linux/arm64 alpine:3.19\n"
+             "  pybox pull --tls-verify=false localhost:5000/app:1   a plain-HTTP registry"),
     "images": (["--format = # table or json (default table)", "--quiet -q # print only image ids",
                 "--no-trunc # show whole image ids"], [], [], None,
-               "images [--format table|json] [-q] [--no-trunc]", "List images."),
+               "images [--format table|json] [-q] [--no-trunc]", "List images.\n\nexamples:\n"
+               "  pybox images                       name, tag, id, age and unpacked size\n"
+               "  pybox images -q                    only the ids\n"
+               "  pybox images --format json"),
     "rmi": (["--force -f # untag an image even if a container uses it"], [], [], "refs",
             "rmi [-f] IMAGE...", "Remove images."),
     "inspect": ([], [], [], "refs", "image inspect IMAGE...",
@@ -65,7 +71,7 @@ def _parser(name, prog):
 def _image_help():
     lines = ["usage: pybox image COMMAND", "", "Manage images.", "", "commands:"]
     for sub, name in IMAGE_COMMANDS.items():
-        lines.append(f"  {sub:10} {COMMANDS[name][5]}")
+        lines.append(f"  {sub:10} {COMMANDS[name][5].splitlines()[0]}")
     return "\n".join(lines)
 
 
@@ -155,14 +161,16 @@ def _list_images(images, fmt, quiet, no_trunc):
     elif fmt == "json":
         print(json.dumps([{"Id": i.id, "Names": i.names, "Digest": i.digest,
                            "RepoDigests": i.record.get("repo_digests", []),
-                           "Created": i.record.get("created"), "Size": i.record.get("size")}
+                           "Created": i.record.get("created"), "Size": i.unpacked_size(),
+                           "CompressedSize": i.record.get("size")}
                           for i in images], indent=2))
     else:
         print(f"{'REPOSITORY':40} {'TAG':16} {'IMAGE ID':14} {'CREATED':22} SIZE")
+        sizes = {i.id: i.unpacked_size() for i in images}  # docker's SIZE: unpacked, not compressed
         for repo, tag, i in rows:
             short = i.id if no_trunc else i.id[7:19]
             print(f"{repo:40} {tag:16} {short:14} {_ago(i.record.get('created')):22} "
-                  f"{_human(i.record.get('size') or 0)}")
+                  f"{_human(sizes[i.id])}")
 
 
 def _ago(created):

@@ -2,7 +2,8 @@
 
 Auth follows Docker Hub's flow: a 401 names a Bearer realm (or Basic), the client asks the realm
 for a token for the repository scope (with the user's credentials when it has some) and retries.
-Requests that fail with 429/5xx or a broken connection are retried with backoff, and a blob
+Requests that fail with 429/5xx, a timeout or a broken connection are retried with backoff (and
+Retry-After); an unknown host, a refused connection or a TLS failure is reported at once. A blob
 download that breaks resumes with a Range request from the bytes it already has.
 """
 
@@ -60,8 +61,9 @@ class Registry:
                     url = self._switch_scheme(url)
                     continue
                 failures += 1
-                if failures >= self.attempts:
-                    raise PyboxError(f"{what}: {_reason(err)}") from None
+                final = _final(err)  # no retry can succeed: say so now, not after 7 s of retries
+                if final or failures >= self.attempts:
+                    raise PyboxError(f"{what}: {final or _reason(err)}") from None
                 self._sleep(failures - 1, None)
                 continue
             if resp.status_code == 400 and self.other_scheme and self.base.startswith("http:"):
@@ -264,16 +266,41 @@ class BlobReader(io.RawIOBase):
             self.close()
 
 
-def _reason(err):
-    """One short line: the socket-level cause when there is one, not urllib3's whole chain."""
+def _final(err):
+    """The one-line cause when err is one that retrying cannot change (no such host, connection
+    refused, TLS spoken to a plain-HTTP server, a certificate that does not verify), else None."""
     import socket
-    host = getattr(getattr(err, "request", None), "url", "") or ""
-    host = host.split("/")[2] if host.count("/") >= 2 else "the registry"
+    import ssl
+    host = _host_of(err)
     for cause in _causes(err):
         if isinstance(cause, socket.gaierror):
             return f"cannot resolve {host.split(':')[0]} (no network, or no such host)"
         if isinstance(cause, ConnectionRefusedError):
-            return f"{host} refused the connection"
+            return f"{host} refused the connection (is a registry listening there?)"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"{host}: TLS certificate verify failed ({cause.verify_message}); " \
+                   "pull with --tls-verify=false to skip the check"
+        if isinstance(cause, ssl.SSLError) and any(
+                word in str(cause) for word in ("WRONG_VERSION_NUMBER", "wrong version number",
+                                                "record layer failure", "packet length too long")):
+            return f"{host} answered TLS with plain HTTP: it is a plain-HTTP registry " \
+                   "(pull with --tls-verify=false, or set insecure: true for it in registries.yaml)"
+    return None
+
+
+def _host_of(err):
+    host = getattr(getattr(err, "request", None), "url", "") or ""
+    return host.split("/")[2] if host.count("/") >= 2 else "the registry"
+
+
+def _reason(err):
+    """One short line: the socket-level cause when there is one, not urllib3's whole chain."""
+    import socket
+    final = _final(err)
+    if final:
+        return final
+    host = _host_of(err)
+    for cause in _causes(err):
         if isinstance(cause, (TimeoutError, socket.timeout)):
             return f"{host} did not answer in time"
     text = str(err)

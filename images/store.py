@@ -58,8 +58,30 @@ class Image:
     def layer_dirs(self):
         return [self.store.layer_dir(chain) for chain in self.chain_ids]
 
+    def unpacked_size(self):
+        """Bytes of its unpacked layers, as docker's SIZE counts them (every entry but directories,
+        at its lstat size; a hard-linked file once); record["size"] is the compressed blobs'."""
+        return sum(tree_size(path) for path in self.layer_dirs())
+
     def __repr__(self):
         return f"Image({self.id[7:19]} {' '.join(self.names)})"
+
+
+def tree_size(top):
+    seen = set()
+    total = 0
+    for parent, dirs, files in os.walk(top):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+            try:
+                st = os.lstat(os.path.join(parent, name))
+            except FileNotFoundError:
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
 
 
 class Store:

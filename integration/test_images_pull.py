@@ -308,3 +308,40 @@ def test_push_retries_through_faults(store, registry, fault_proxy, tmp_path):
     assert push(store, "busybox", ref) == ref
     assert fault_proxy.faults == []
     assert Store(str(tmp_path / "other")).pull(ref).id == store.get("busybox").id
+
+
+def pull_cli(store, ref, conf, timeout=30):
+    import time
+    env = dict(os.environ, PYBOX_STORAGE=store.root, PYBOX_REGISTRIES_CONF=str(conf))
+    start = time.monotonic()
+    result = subprocess.run([PYBOX, "pull", ref], env=env, capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL)
+    return result, time.monotonic() - start
+
+
+def test_refused_and_unknown_hosts_fail_at_once(store, tmp_path):
+    """With the default 5 attempts and 0.5 s backoff these took 7.5 s of silent retries: nothing
+    listening and no such host are not going to change in a few seconds."""
+    from integration.registry import free_port
+    conf = tmp_path / "default.yaml"
+    conf.write_text("{}\n")
+    for ref, words in ((f"localhost:{free_port()}/x/y:1", "refused the connection"),
+                       (f"127.0.0.1:{free_port()}/x/y:1", "refused the connection"),
+                       ("nosuch.invalid/x/y:1", "cannot resolve nosuch.invalid")):
+        result, took = pull_cli(store, ref, conf)
+        assert result.returncode == 1 and words in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert took < 3, f"{ref}: {took:.1f} s"
+
+
+def test_tls_pull_from_a_plain_http_registry_says_so(store, images, tmp_path):
+    """docker-registry without TLS, asked for TLS (insecure: false): one line that names the cause
+    and the fix, not urllib3's chain of wrapped SSL errors, and no retries."""
+    host = images["single"].split("/")[0].replace("127.0.0.1", "localhost")
+    conf = tmp_path / "strict.yaml"
+    conf.write_text(f"registries:\n  '{host}':\n    insecure: false\n")
+    result, took = pull_cli(store, images["single"].replace("127.0.0.1", "localhost"), conf)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{host} answered TLS with plain HTTP" in result.stderr and "--tls-verify=false" in result.stderr
+    assert "Max retries" not in result.stderr and "SSLError" not in result.stderr
+    assert took < 3

@@ -46,20 +46,25 @@ def rootfs_tar(rootfs, path):
     return path
 
 
-@pytest.fixture(scope="module")
-def podman(tmp_path_factory, busybox_rootfs):
+def podman_session(base, busybox_rootfs, runtime):
+    """A podman with its storage under base and the busybox image as localhost/pybox-bb; yields
+    its command line, then removes everything it made."""
     if not shutil.which("podman"):
         pytest.skip("podman is not installed")
-    base = tmp_path_factory.mktemp("podman")
     cgroups_before = cgroup_tree()
     cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", PYBOX_RUNC]
+           "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--runtime", runtime]
     run(*cmd, "import", rootfs_tar(busybox_rootfs, base / "bb.tar"), "localhost/pybox-bb:latest")
     yield cmd
-    run(*cmd, "rm", "--all", "--force", check=False)
+    run(*cmd, "rm", "--all", "--force", "--time", "0", check=False)
     run(*cmd, "system", "reset", "--force", check=False)
     # podman's cgroupfs manager leaves its parent (and conmon's cgroup) behind.
     remove_cgroups_made_since(cgroups_before)
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory, busybox_rootfs):
+    yield from podman_session(tmp_path_factory.mktemp("podman"), busybox_rootfs, PYBOX_RUNC)
 
 
 def test_podman_run_exec_pause_stop_rm(podman):

@@ -71,8 +71,9 @@ def listen_socket_pair():
     return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
 
 
-def proxy(master, child_alive):
-    """Copy the user's terminal to the container's pty and back, in raw mode, until it ends."""
+def proxy(master, child_alive, tee=None):
+    """Copy the user's terminal to the container's pty and back, in raw mode, until it ends;
+    tee(data), if given, gets the container's output too (the engine's log)."""
     import select
     import signal
     import termios
@@ -92,13 +93,13 @@ def proxy(master, child_alive):
         resize()
         signal.signal(signal.SIGWINCH, resize)
     try:
-        _copy_loop(master, stdin, select, child_alive)
+        _copy_loop(master, stdin, select, child_alive, tee)
     finally:
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
 
 
-def _copy_loop(master, stdin, select, child_alive):
+def _copy_loop(master, stdin, select, child_alive, tee):
     inputs = [master, stdin]
     while child_alive() or inputs:
         try:
@@ -106,7 +107,7 @@ def _copy_loop(master, stdin, select, child_alive):
         except InterruptedError:
             continue
         if not ready and not child_alive():
-            _drain(master)
+            _drain(master, tee)
             return
         if master in ready:
             try:
@@ -116,6 +117,8 @@ def _copy_loop(master, stdin, select, child_alive):
             if not data:
                 return
             os.write(1, data)
+            if tee:
+                tee(data)
         if stdin in ready:
             data = os.read(stdin, 65536)
             if data:
@@ -124,7 +127,7 @@ def _copy_loop(master, stdin, select, child_alive):
                 inputs.remove(stdin)
 
 
-def _drain(master):
+def _drain(master, tee):
     os.set_blocking(master, False)
     try:
         while True:
@@ -132,6 +135,8 @@ def _drain(master):
             if not data:
                 return
             os.write(1, data)
+            if tee:
+                tee(data)
     except OSError:
         return
 

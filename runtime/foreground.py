@@ -46,10 +46,11 @@ def forward_signals(pid):
         _signal.signal(sig, forward)
 
 
-def wait_for(pid, master):
+def wait_for(pid, master, tee=None):
+    """The init's exit status; with a terminal, its output goes to ours (and to tee(data))."""
     if master is not None:
         from pybox.runtime.console import proxy
-        proxy(master, lambda: _alive(pid))
+        proxy(master, lambda: _alive(pid), tee)
     while True:
         try:
             waited, status = os.waitpid(pid, 0)

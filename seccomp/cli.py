@@ -13,8 +13,11 @@ import sys
 from pybox.errors import PyboxError
 from pybox.args import HelpRequested, Parser
 
-USAGE = __doc__.split("\n\n")[1]
-CAPS = "--capabilities --cap *"  # repeatable; or comma-separated
+USAGE = "\n".join(
+    ["usage: pybox seccomp compile|explain ...", "", "commands:"]
+    + ["  " + line.strip() for line in __doc__.split("\n\n")[1].splitlines()]
+    + ["", "`pybox seccomp compile --help` and `pybox seccomp explain --help` show the options."])
+CAPS = "--capabilities --cap * # capabilities the program runs with (repeat, or CAP,CAP); they decide some rules"
 ARCHES = ("x86_64", "x86", "x32")
 
 
@@ -30,7 +33,10 @@ def main(g, argv):
 
 
 def compile_command(g, argv):
-    parser = Parser("seccomp compile", ["--output -o =", CAPS], positionals=["profile"],
+    parser = Parser("seccomp compile", [
+        "--output -o = # the file to write the BPF program to",
+        CAPS,
+    ], positionals=["profile"],
                     usage="seccomp compile PROFILE -o FILE.bpf [--capabilities CAP,...]")
     opts, _ = parser.parse(argv)
     if not opts["output"]:
@@ -43,7 +49,10 @@ def compile_command(g, argv):
 
 
 def explain_command(g, argv):
-    parser = Parser("seccomp explain", ["--arch =", CAPS], positionals=["profile", "syscall"], rest="args",
+    parser = Parser("seccomp explain", [
+        "--arch = # the architecture: x86_64 (default), x86 or x32",
+        CAPS,
+    ], positionals=["profile", "syscall"], rest="args",
                     usage="seccomp explain PROFILE SYSCALL [ARGS...] [--arch x86_64|x86|x32]")
     opts, _ = parser.parse(_options_first(argv, parser))
     arch = opts["arch"] or "x86_64"

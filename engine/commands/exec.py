@@ -6,10 +6,19 @@ container's id under the --root it was created with.
 
 from pybox.args import Parser
 
-parser = Parser("exec", ["--interactive -i", "--tty -t", "--detach -d", "--env -e *",
-                         "--user -u =", "--workdir -w =", "--privileged"],
-                positionals=["container"], rest="args",
-                usage="exec [-it] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND...")
+parser = Parser("exec", [
+    "--interactive -i # keep standard input open and pass it to the command",
+    "--tty -t # give the command a terminal",
+    "--detach -d # run the command in the background",
+    "--env -e * # set an environment variable: KEY=VALUE",
+    "--user -u = # run as USER[:GROUP] (name or number)",
+    "--workdir -w = # the command's working directory",
+    "--privileged # every capability for this command",
+], positionals=["container"], rest="args", usage="exec [-it] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND...",
+    description="""examples:
+  pybox exec web ls /                    run a command in the running container web
+  pybox exec -it web sh                  a shell in it
+  pybox exec -u nobody -w /tmp web id""")
 
 
 def main(g, argv):

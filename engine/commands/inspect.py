@@ -2,7 +2,13 @@
 
 from pybox.args import Parser
 
-parser = Parser("inspect", ["--format -f ="], rest="containers", usage="inspect CONTAINER...")
+parser = Parser("inspect", [
+    "--format -f = # a Go template, as docker's: '{{.State.Status}} {{.State.ExitCode}}', '{{json .State}}'",
+], rest="containers", usage="inspect [-f TEMPLATE] CONTAINER...", description="""examples:
+  pybox inspect web                                    every field, as a JSON array
+  pybox inspect -f '{{.State.Status}} {{.State.ExitCode}}' web
+  pybox inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' web
+  pybox inspect -f '{{index .Config.Labels "app"}}' web""")
 
 
 def main(g, argv):
@@ -13,23 +19,14 @@ def main(g, argv):
     _, v = parser.parse(argv)
     if not v["containers"]:
         raise PyboxError("inspect: give at least one container")
+    if v["format"]:
+        from pybox.gotemplate import parse
+        parse(v["format"])  # a bad template fails before any container is looked at
     documents = [inspect(g.root, one(ref)[1]) for ref in v["containers"]]
     if v["format"]:
+        from pybox.gotemplate import render
         for doc in documents:
-            print(_field(doc, v["format"]))
+            print(render(v["format"], doc))
         return 0
     print(jsonio.dumps(documents, indent=4))
     return 0
-
-
-def _field(doc, template):
-    """The {{.State.Status}} subset of Go templates: one dotted path."""
-    from pybox import jsonio
-    from pybox.errors import PyboxError
-    path = template.strip().removeprefix("{{").removesuffix("}}").strip()
-    value = doc
-    for key in path.lstrip(".").split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise PyboxError(f"inspect --format {template!r}: no field {key!r}")
-        value = value[key]
-    return value if isinstance(value, str) else jsonio.dumps(value)

@@ -2,7 +2,9 @@
 
 from pybox.args import Parser
 
-parser = Parser("kill", ["--signal -s ="], rest="containers", usage="kill [-s SIGNAL] CONTAINER...")
+parser = Parser("kill", [
+    "--signal -s = # the signal to send, by name or number (default KILL)",
+], rest="containers", usage="kill [-s SIGNAL] CONTAINER...")
 
 
 def main(g, argv):

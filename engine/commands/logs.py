@@ -2,8 +2,13 @@
 
 from pybox.args import Parser
 
-parser = Parser("logs", ["--follow -f", "--tail -n =", "--timestamps -t"], positionals=["container"],
-                usage="logs [-f] [--tail N] CONTAINER")
+parser = Parser("logs", [
+    "--follow -f # keep printing new output until the container exits",
+    "--tail -n = # only the last N lines (all: every line)",
+    "--timestamps -t # start each line with the time it was written",
+], positionals=["container"], usage="logs [-f] [--tail N] CONTAINER", description="""examples:
+  pybox logs web                     everything web printed (stdout and stderr)
+  pybox logs -f --tail 10 web        the last 10 lines, then follow""")
 
 
 def main(g, argv):

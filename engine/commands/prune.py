@@ -2,7 +2,9 @@
 
 from pybox.args import Parser
 
-parser = Parser("prune", ["--force -f"], usage="prune [-f]")
+parser = Parser("prune", [
+    "--force -f # do not ask (pybox never asks: accepted for docker compatibility)",
+], usage="prune [-f]")
 
 
 def main(g, argv):

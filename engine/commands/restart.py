@@ -3,7 +3,9 @@
 from pybox.args import Parser
 from pybox.engine.commands.stop import timeout_of
 
-parser = Parser("restart", ["--time -t ="], rest="containers", usage="restart [-t SECS] CONTAINER...")
+parser = Parser("restart", [
+    "--time -t = # seconds to wait after the stop signal before KILL (default 10)",
+], rest="containers", usage="restart [-t SECS] CONTAINER...")
 
 
 def main(g, argv):

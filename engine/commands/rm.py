@@ -2,8 +2,12 @@
 
 from pybox.args import Parser
 
-parser = Parser("rm", ["--force -f", "--volumes -v"], rest="containers",
-                usage="rm [-f] CONTAINER...")
+parser = Parser("rm", ["--force -f # remove running containers too (they are killed)",
+                      "--volumes -v # (accepted for docker compatibility: pybox has no volumes)"],
+                rest="containers", usage="rm [-f] CONTAINER...", description="""examples:
+  pybox rm web                       remove the stopped container web
+  pybox rm -f web                    kill it first if it runs
+  pybox rm $(pybox ps -aq --filter status=exited)""")
 
 
 def main(g, argv):

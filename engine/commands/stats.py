@@ -5,7 +5,8 @@ One sample, as docker's --no-stream: CPU % is measured over half a second.
 
 from pybox.args import Parser
 
-parser = Parser("stats", ["--no-stream", "--all -a", "--format ="], rest="containers",
+parser = Parser("stats", ["--no-stream # print once and exit", "--all -a # every container, not only running ones",
+                          "--format = # table (default) or json"], rest="containers",
                 usage="stats [--no-stream] [--format json] [CONTAINER...]")
 INTERVAL = 0.5
 

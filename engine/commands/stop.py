@@ -3,7 +3,9 @@
 from pybox.errors import PyboxError
 from pybox.args import Parser
 
-parser = Parser("stop", ["--time -t ="], rest="containers", usage="stop [-t SECS] CONTAINER...")
+parser = Parser("stop", [
+    "--time -t = # seconds to wait after the stop signal before KILL (default 10)",
+], rest="containers", usage="stop [-t SECS] CONTAINER...")
 
 
 def timeout_of(v):

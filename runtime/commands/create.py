@@ -2,8 +2,15 @@
 
 from pybox.args import Parser
 
-CREATE_OPTIONS = ["--bundle -b =", "--pid-file =", "--console-socket =", "--no-pivot",
-                  "--no-new-keyring", "--preserve-fds =", "--notify-socket ="]
+CREATE_OPTIONS = [
+    "--bundle -b = # the bundle directory (config.json and rootfs; default: the current one)",
+    "--pid-file = # write the container's init pid to this file",
+    "--console-socket = # a unix socket to receive the terminal's master fd (process.terminal)",
+    "--no-pivot # use MS_MOVE and chroot instead of pivot_root (a ramfs root)",
+    "--no-new-keyring # keep the caller's session keyring",
+    "--preserve-fds = # pass this many more fds (from 3) to the container's process",
+    "--notify-socket = # the sd_notify socket to bind into the container",
+]
 
 parser = Parser("create", CREATE_OPTIONS, positionals=["id"], usage="create [options] <container-id>")
 

@@ -2,7 +2,9 @@
 
 from pybox.args import Parser
 
-parser = Parser("delete", ["--force -f"], positionals=["id"], usage="delete [--force] <container-id>")
+parser = Parser("delete", [
+    "--force -f # kill a running container first",
+], positionals=["id"], usage="delete [--force] <container-id>")
 
 
 def main(g, argv):

@@ -10,7 +10,8 @@ import time
 from pybox.errors import PyboxError
 from pybox.args import Parser
 
-parser = Parser("events", ["--stats", "--interval ="], positionals=["id"],
+parser = Parser("events", ["--stats # print one statistics record and exit",
+                          "--interval = # seconds between statistics records (default 5s)"], positionals=["id"],
                 usage="events [--stats] [--interval 5s] <container-id>")
 
 OOM_POLL = 0.1  # seconds between checks of the OOM counter, so notices are prompt

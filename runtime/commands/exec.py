@@ -7,10 +7,22 @@ from pybox.errors import PyboxError
 from pybox.args import Parser
 
 parser = Parser("exec", [
-    "--console-socket =", "--cwd =", "--env -e *", "--tty -t", "--user -u =",
-    "--additional-gids -g *", "--process -p =", "--detach -d", "--pid-file =", "--process-label =",
-    "--apparmor =", "--no-new-privs", "--cap -c *", "--preserve-fds =", "--ignore-paused",
-    "--cgroup *",
+    "--console-socket = # a unix socket to receive the terminal's master fd (with --tty)",
+    "--cwd = # the process's working directory",
+    "--env -e * # set an environment variable: KEY=VALUE",
+    "--tty -t # give the process a terminal",
+    "--user -u = # run as UID[:GID]",
+    "--additional-gids -g * # an additional group id",
+    "--process -p = # the process as OCI JSON (config.json's process), instead of the arguments",
+    "--detach -d # return once the process has started",
+    "--pid-file = # write the process's pid to this file",
+    "--process-label = # the SELinux label of the process",
+    "--apparmor = # the AppArmor profile of the process",
+    "--no-new-privs # set no_new_privs for the process",
+    "--cap -c * # a capability to add to the process",
+    "--preserve-fds = # pass this many more fds (from 3) to the process",
+    "--ignore-paused # exec even if the container is paused",
+    "--cgroup * # run in this sub-cgroup: PATH or CONTROLLER:PATH",
 ], positionals=["id"], rest="args", usage="exec [options] <container-id> [command args...]")
 
 

@@ -6,7 +6,9 @@ from pybox.errors import PyboxError
 from pybox.args import Parser
 from pybox.runtime.signals import parse_signal
 
-parser = Parser("kill", ["--all -a"], positionals=["id"], rest="signal",
+parser = Parser("kill", [
+    "--all -a # signal every process of the container, not only its init",
+], positionals=["id"], rest="signal",
                 usage="kill [--all] <container-id> [signal]")
 
 

@@ -3,7 +3,8 @@
 from pybox.errors import PyboxError
 from pybox.args import Parser
 
-parser = Parser("list", ["--format -f =", "--quiet -q"], usage="list [--format table|json] [-q]")
+parser = Parser("list", ["--format -f = # table (default) or json",
+                        "--quiet -q # print only the container ids"], usage="list [--format table|json] [-q]")
 
 
 def main(g, argv):

@@ -3,7 +3,9 @@
 from pybox.errors import PyboxError
 from pybox.args import Parser
 
-parser = Parser("ps", ["--format -f ="], positionals=["id"], rest="ps_args",
+parser = Parser("ps", [
+    "--format -f = # table (default: ps's output) or json (the pids)",
+], positionals=["id"], rest="ps_args",
                 usage="ps [--format table|json] <container-id> [ps options]")
 
 

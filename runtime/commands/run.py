@@ -11,8 +11,10 @@ import os
 from pybox.args import Parser
 from pybox.runtime.commands.create import CREATE_OPTIONS, options_from
 
-parser = Parser("run", CREATE_OPTIONS + ["--detach -d", "--keep"], positionals=["id"],
-                usage="run [options] <container-id>")
+parser = Parser("run", CREATE_OPTIONS + [
+    "--detach -d # return once the process has started",
+    "--keep # keep the container after it exits",
+], positionals=["id"], usage="run [options] <container-id>")
 
 
 def main(g, argv):

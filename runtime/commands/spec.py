@@ -5,7 +5,10 @@ import os
 from pybox.errors import PyboxError
 from pybox.args import Parser
 
-parser = Parser("spec", ["--bundle -b =", "--rootless"], usage="spec [--bundle DIR] [--rootless]")
+parser = Parser("spec", [
+    "--bundle -b = # write config.json into this directory",
+    "--rootless # a config for a container run by a user without privileges",
+], usage="spec [--bundle DIR] [--rootless]")
 
 
 def main(g, argv):

@@ -23,8 +23,11 @@ FLAGS = {
     "blkio_weight": ("blockIO", "weight", "uint"),
 }
 
-parser = Parser("update", ["--resources -r ="] + [f"--{f.replace('_', '-')} =" for f in FLAGS]
-                + ["--cpu-shares =", "--l3-cache-schema =", "--mem-bw-schema ="],
+parser = Parser("update", ["--resources -r = # the new resources as OCI JSON (linux.resources); - for stdin"]
+                + [f"--{f.replace('_', '-')} = # set linux.resources.{s}.{k}" for f, (s, k, _) in FLAGS.items()]
+                + ["--cpu-shares = # set linux.resources.cpu.shares",
+                   "--l3-cache-schema = # set linux.intelRdt.l3CacheSchema",
+                   "--mem-bw-schema = # set linux.intelRdt.memBwSchema"],
                 positionals=["id"], usage="update [options] <container-id>")
 
 
