@@ -217,7 +217,7 @@ class Containerd:
                 break
             except grpc.RpcError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"containerd's CRI did not answer in 30 s: {self.log_text()}")
+                    raise RuntimeError(f"containerd's CRI did not answer in 30 s: {self.log_text()}") from None
                 time.sleep(0.1)
         self.ns = os.readlink(f"/proc/{self.daemon.pid}/ns/net")
         for archive in build_images(self.base, busybox_rootfs):
@@ -279,6 +279,10 @@ class Containerd:
         self.log.close()
 
 
+# kubelet's default: network and IPC shared by the pod, a pid namespace per container.
+KUBELET_NAMESPACES = api.NamespaceOption(network=api.POD, ipc=api.POD, pid=api.CONTAINER)
+
+
 def pod_config(base, name, **linux):
     uid = uuid.uuid4().hex
     logs = f"{base}/logs/{name}_{uid}"
@@ -289,9 +293,14 @@ def pod_config(base, name, **linux):
         annotations={"pybox.test": name},
         dns_config=api.DNSConfig(servers=["10.96.0.10"], searches=["default.svc.cluster.local"],
                                  options=["ndots:5"]),
-        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{CGROUP_PARENT}/{name}-{uid[:8]}", **linux))
+        linux=api.LinuxPodSandboxConfig(cgroup_parent=f"{CGROUP_PARENT}/{name}-{uid[:8]}",
+                                        security_context=api.LinuxSandboxSecurityContext(
+                                            namespace_options=KUBELET_NAMESPACES), **linux))
 
 
-def container_config(name, command, image=BUSYBOX_IMAGE, **kw):
+def container_config(name, command, image=BUSYBOX_IMAGE, linux=None, **kw):
+    linux = linux or api.LinuxContainerConfig()
+    # kubelet repeats the pod's namespace options in every container's security context.
+    linux.security_context.namespace_options.CopyFrom(KUBELET_NAMESPACES)
     return api.ContainerConfig(metadata=api.ContainerMetadata(name=name), image=api.ImageSpec(image=image),
-                               command=command, log_path=f"{name}.log", **kw)
+                               command=command, log_path=f"{name}.log", linux=linux, **kw)
