@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -239,6 +240,12 @@ class Containerd:
         return subprocess.run(["nsenter", f"--net=/proc/{self.daemon.pid}/ns/net", *argv], capture_output=True,
                               text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
+    def stream(self, url):
+        """What the stream server's websocket at url sends: {1: stdout, 2: stderr, 3: status}."""
+        result = self.in_netns(sys.executable, "-c", STREAM_CLIENT, url, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return {int(k): v for k, v in json.loads(result.stdout).items()}
+
     def remove_all_pods(self):
         for pod in self.rt.ListPodSandbox(api.ListPodSandboxRequest(), timeout=RPC_TIMEOUT).items:
             try:
@@ -281,6 +288,41 @@ class Containerd:
 
 # kubelet's default: network and IPC shared by the pod, a pid namespace per container.
 KUBELET_NAMESPACES = api.NamespaceOption(network=api.POD, ipc=api.POD, pid=api.CONTAINER)
+
+
+# A websocket client for the stream server's URL (kubelet's remotecommand protocol v4.channel.k8s.io):
+# prints what arrives on channels 1 (stdout), 2 (stderr) and 3 (status), as JSON. The stream server
+# listens on 127.0.0.1 in containerd's network namespace, so this runs there.
+STREAM_CLIENT = r"""
+import base64, json, os, socket, struct, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+sock = socket.create_connection((url.hostname, url.port), timeout=20)
+key = base64.b64encode(os.urandom(16)).decode()
+sock.sendall((f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+              f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+              "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n").encode())
+f = sock.makefile("rb")
+status = f.readline()
+assert b" 101 " in status, status
+while f.readline() not in (b"\r\n", b""):
+    pass
+out = {1: b"", 2: b"", 3: b""}
+while True:
+    head = f.read(2)
+    if len(head) < 2:
+        break
+    opcode, size = head[0] & 0x0F, head[1] & 0x7F
+    if size == 126:
+        size = struct.unpack("!H", f.read(2))[0]
+    elif size == 127:
+        size = struct.unpack("!Q", f.read(8))[0]
+    payload = f.read(size)
+    if opcode == 8:
+        break
+    if payload and payload[0] in out:
+        out[payload[0]] += payload[1:]
+print(json.dumps({str(k): v.decode(errors="replace") for k, v in out.items()}))
+"""
 
 
 def pod_config(base, name, **linux):

@@ -5,6 +5,7 @@ and, for comparison, `runc` (the same shim running Debian's runc), against one p
 (integration/cri.py). Select the tier with `-m cri`.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -300,3 +301,19 @@ def test_twenty_pods_of_two_containers_leave_nothing_behind(cri, handler, pod):
     for d in cgroup_dirs():
         for top, _, _ in os.walk(d):
             assert open(f"{top}/cgroup.procs").read() == "", top
+
+
+def test_exec_streams_through_containerds_stream_server(cri, handler, pod):
+    """Exec (kubectl exec's path): CRI returns a URL of containerd's stream server, whose websocket
+    carries stdout, stderr and the exit status."""
+    p = pod()
+    cid = p.run("c", SLEEP)
+    url = cri.rt.Exec(api.ExecRequest(container_id=cid, cmd=["sh", "-c", "echo streamed; echo oops >&2; exit 4"],
+                                      stdout=True, stderr=True), timeout=RPC_TIMEOUT).url
+    got = cri.stream(url)
+    assert (got[1], got[2]) == ("streamed\n", "oops\n")
+    status = json.loads(got[3])
+    assert status["status"] == "Failure" and status["details"]["causes"][0] == {"reason": "ExitCode", "message": "4"}
+    url = cri.rt.Exec(api.ExecRequest(container_id=cid, cmd=["true"], stdout=True, stderr=True),
+                      timeout=RPC_TIMEOUT).url
+    assert json.loads(cri.stream(url)[3])["status"] == "Success"
