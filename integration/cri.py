@@ -205,10 +205,16 @@ class Containerd:
         self.daemon = subprocess.Popen(
             ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", START, "sh", self.config],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        self.ns = None
         self.channel = grpc.insecure_channel(f"unix://{self.base}/containerd.sock")
         self.rt = api_pb2_grpc.RuntimeServiceStub(self.channel)
         self.img = api_pb2_grpc.ImageServiceStub(self.channel)
+        try:
+            self.wait_ready(busybox_rootfs)
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_ready(self, busybox_rootfs):
         deadline = time.monotonic() + 30
         while True:
             if self.daemon.poll() is not None:
