@@ -276,11 +276,15 @@ def test_bad_command_and_bad_entrypoint_errors_carry_the_runtimes_message(cri, h
         cri.rt.StartContainer(api.StartContainerRequest(container_id=cid), timeout=RPC_TIMEOUT)
     # A path is not looked up in $PATH: both say it does not exist (pybox said "not found in $PATH").
     assert "/no/such/binary" in err.value.details() and "no such file or directory" in err.value.details()
+    if handler == "pybox":  # the runtime's own one line, whole, in what kubelet shows
+        assert f"create {cid}: exec '/no/such/binary': no such file or directory: unknown" in err.value.details()
     print(handler, "missing command:", err.value.details())
     cid = p.create("bad", [], image=BAD_ENTRYPOINT_IMAGE)
     with pytest.raises(grpc.RpcError) as err:
         cri.rt.StartContainer(api.StartContainerRequest(container_id=cid), timeout=RPC_TIMEOUT)
     assert "/etc/passwd" in err.value.details() and "permission denied" in err.value.details().lower()
+    if handler == "pybox":
+        assert f"create {cid}: exec '/etc/passwd': permission denied: unknown" in err.value.details()
     print(handler, "bad entrypoint:", err.value.details())
 
 
