@@ -229,8 +229,10 @@ def find_executable(name, env):
     for path in candidates:
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
-    if "/" in name and os.path.exists(name):
-        raise PyboxError(f"exec {name!r}: permission denied")
+    if "/" in name:
+        # A path is not searched for: say what is wrong with it, as runc does (kubelet shows it).
+        reason = "permission denied" if os.path.exists(name) else "no such file or directory"
+        raise PyboxError(f"exec {name!r}: {reason}")
     raise PyboxError(f"exec {name!r}: executable file not found in $PATH")
 
 
