@@ -179,6 +179,8 @@ def test_rootless_lifecycle_like_runc(user, bundle, runtime):
             assert f"Uid:\t{user.uid}\t{user.uid}" in f.read()  # no privilege on the host
         user.run(binary, "start", cid, check=True)
         assert json.loads(user.run(binary, "state", cid, check=True).stdout)["status"] == "running"
+        execd = user.run(binary, "exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map", check=True)
+        assert execd.stdout.split() == ["0", "0", str(user.uid), "1"]
         listed = user.run(binary, "list", "--format", "json", check=True).stdout
         assert cid in [c["id"] for c in json.loads(listed or "[]") or []]
         user.run(binary, "kill", cid, "KILL", check=True)
