@@ -19,6 +19,7 @@ import pytest
 
 from integration.busybox import build_rootfs
 from integration.conftest import PYBOX_RUNC
+from pybox.cgroups import hierarchy
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 SUB_COUNT = 65536
@@ -84,12 +85,15 @@ class User:
         return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home,
                 "USER": self.name, "LOGNAME": self.name, "XDG_RUNTIME_DIR": self.runtime_dir}
 
-    def run(self, *argv, timeout=60, cwd=None, check=False):
-        """argv as this user (setpriv: its uid, gid and groups; nothing else of root's kept)."""
+    def run(self, *argv, timeout=60, cwd=None, check=False, cgroup=None):
+        """argv as this user (setpriv: its uid, gid and groups; nothing else of root's kept),
+        moved first into the cgroup v2 directory `cgroup` if given (a login session's)."""
+        as_user = ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--", *argv]
+        if cgroup:
+            as_user = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *as_user]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             # Files, not pipes: a created container's init keeps the runtime's stdio open.
-            code = subprocess.run(["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid),
-                                   "--init-groups", "--", *argv], env=self.env(), cwd=cwd or self.home,
+            code = subprocess.run(as_user, env=self.env(), cwd=cwd or self.home,
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout).returncode
             out.seek(0)
             err.seek(0)
@@ -293,6 +297,70 @@ def test_rootless_state_root_is_the_users(user, bundle):
         assert done.returncode == 1
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert f"/run/user/{user.uid}/pybox" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def delegated(user):
+    """A cgroup v2 subtree delegated to the user as systemd delegates user@.service: the directory
+    and its cgroup.procs, cgroup.subtree_control and cgroup.threads chowned, memory and pids
+    available; with a "session" leaf (chowned too) that the user's commands start in."""
+    with open("/proc/self/cgroup") as f:
+        own = next(line.strip().split("::", 1)[1] for line in f if line.startswith("0::"))
+    parent = os.path.normpath(f"/sys/fs/cgroup/{own}")
+    try:
+        with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+            f.write("+memory +pids")
+    except OSError as err:
+        pytest.skip(f"cannot delegate memory and pids below {parent}: {err.strerror}")
+    top = os.path.join(parent, f"pbrl-delegated-{os.getpid()}")
+    session = os.path.join(top, "session")
+    os.mkdir(top)
+    try:
+        os.mkdir(session)
+        for directory in (top, session):
+            for name in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
+                os.chown(os.path.join(directory, name), user.uid, user.gid)
+        yield top
+    finally:
+        for directory in sorted((d for d, _, _ in os.walk(top)), key=len, reverse=True):
+            deadline = time.monotonic() + 5
+            while os.path.isdir(directory):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+
+
+@pytest.mark.skipif(hierarchy.discover()[0] != "unified",
+                    reason="cgroup v2 only (the VM tier runs it: scripts/cgroup2-vm)")
+@pytest.mark.parametrize("runtime", ["runc", "pybox"])
+def test_rootless_delegated_cgroup_v2_applies_resources_like_runc(user, bundle, delegated, runtime):
+    """In a subtree delegated to the user, a rootless container gets its cgroup and its limits
+    there, as runc's gives it; delete removes the cgroup."""
+    binary, cid = RUNTIMES[runtime], f"rl-cg-{runtime}"
+    container_cgroup = os.path.join(delegated, cid)
+
+    def change(config):
+        config["linux"]["cgroupsPath"] = container_cgroup.removeprefix("/sys/fs/cgroup")
+        config["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 50}}
+        config["process"]["args"] = ["sleep", "60"]
+    edit(bundle, change)
+    session = os.path.join(delegated, "session")
+    created = user.run(binary, "create", "--bundle", bundle, cid, cgroup=session)
+    try:
+        assert created.returncode == 0, created.stderr
+        pid = json.loads(user.run(binary, "state", cid, check=True).stdout)["pid"]
+        with open(os.path.join(container_cgroup, "memory.max")) as f:
+            assert f.read().strip() == str(64 << 20)
+        with open(os.path.join(container_cgroup, "pids.max")) as f:
+            assert f.read().strip() == "50"
+        with open(os.path.join(container_cgroup, "cgroup.procs")) as f:
+            assert str(pid) in f.read().split()
+    finally:
+        user.run(binary, "delete", "--force", cid, cgroup=session)
+    assert not os.path.exists(container_cgroup)
 
 
 def _median_run(user, binary, bundle, cid, count):

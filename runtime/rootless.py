@@ -82,4 +82,9 @@ def open_cgroup_rootless(config, container_id, opts):
             raise PyboxError("linux.resources: rootless: no cgroup delegated to this user "
                              f"to apply resources in ({err.message})") from None
         return None
+    if config.resources is not None:
+        # As runc's fs2 manager when rootless: no device filter. Loading a cgroup device program
+        # needs CAP_SYS_ADMIN on the host, and a user namespace can neither mknod nor open the
+        # host's devices beyond the ones bound in.
+        config.resources.devices_given = False
     return manager
