@@ -17,13 +17,19 @@ class Globals:
     __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "command", "program")
 
     def __init__(self, program="pybox"):
-        self.root = "/run/pybox"
+        self.root = "/run/pybox" if os.geteuid() == 0 else _user_root()
         self.log = None
         self.log_format = "text"
         self.debug = False
         self.systemd_cgroup = False
         self.command = None
         self.program = program  # the front end's name, for messages
+
+
+def _user_root():
+    """A non-root caller's state directory, as runc uses $XDG_RUNTIME_DIR/runc."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"  # podman's fallback
+    return os.path.join(runtime_dir, "pybox")
 
 
 _VALUED = {"--root": "root", "--log": "log", "--log-format": "log_format"}

@@ -59,7 +59,10 @@ def create(root, container_id, opts):
 
 
 def _make_dir(root, record):
-    os.makedirs(root, 0o711, exist_ok=True)
+    try:
+        os.makedirs(root, 0o711, exist_ok=True)
+    except OSError as err:
+        raise PyboxError(f"state directory (--root) {root}: {err.strerror}") from None
     try:
         os.mkdir(record.dir, 0o711)
     except FileExistsError:

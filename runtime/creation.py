@@ -25,7 +25,12 @@ class CreateHandlers(Handlers):
 
     def record_container(self):
         """Open the cgroup, fill the record in and save the config (the record: the caller)."""
-        self.cgroup = _open_cgroup(self.config, self.record.id, self.opts)
+        if os.geteuid() != 0:
+            from pybox.runtime.rootless import open_cgroup_rootless
+            self.cgroup = open_cgroup_rootless(self.config, self.record.id, self.opts)
+            self._cgroup_made = self.cgroup is not None
+        else:
+            self.cgroup = _open_cgroup(self.config, self.record.id, self.opts)
         self.record.data = _initial_record(self.config, self.record.id, self.opts,
                                            self.ctx.rootfs, self.cgroup)
         if self.notify_host:

@@ -110,7 +110,10 @@ def _launch(record, config, process, opts, cgroup):
     ctx.seccomp = _seccomp_for(config, process)
     console, master = _console(process, opts, ctx)
     try:
-        pid = launch(ctx, "tenant.tenant", Handlers(ctx, cgroup), direct=True)
+        if os.geteuid() != 0 and any(kind == "user" for kind, _ in ctx.joins):
+            pid = launch(ctx, "tenant.intermediate", Handlers(ctx, cgroup))  # rootless
+        else:
+            pid = launch(ctx, "tenant.tenant", Handlers(ctx, cgroup), direct=True)
     finally:
         if console is not None:
             console.close()

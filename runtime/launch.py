@@ -181,6 +181,9 @@ def _send_go(channel, payload):
 
 
 def write_id_maps(pid, linux):
+    if os.geteuid() != 0:
+        from pybox.runtime.rootless import write_id_maps_rootless
+        return write_id_maps_rootless(pid, linux)
     for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
         lines = "".join(f"{m.containerID} {m.hostID} {m.size}\n" for m in getattr(linux, key))
         try:

@@ -11,8 +11,10 @@ prefix=${PYBOX_PREFIX:-/opt/pybox}
 packages=(python3 python3-venv libseccomp2 busybox-static iproute2 nftables libnftables1 conmon tini)
 if [ "${1:-}" = --test ]; then
     # gcc and libc6-dev: the seccomp tests build a static raw-syscall helper
-    packages+=(gcc libc6-dev runc crun runsc skopeo umoci docker-registry podman containerd containernetworking-plugins catatonit hyperfine tmux
-               qemu-system-x86 linux-image-amd64 e2fsprogs zstd)
+    packages+=(gcc libc6-dev runc crun runsc skopeo umoci docker-registry podman containerd
+               containernetworking-plugins catatonit hyperfine tmux
+               qemu-system-x86 linux-image-amd64 e2fsprogs zstd
+               uidmap passt)  # uidmap, passt: rootless (newuidmap/newgidmap, pasta)
 fi
 
 missing=()

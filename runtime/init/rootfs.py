@@ -246,9 +246,22 @@ def _mount_cgroup_dir(root_fd, dest, entry, flags, cgroupns):
     target = make_in_root(root_fd, dest)
     try:
         if cgroupns:
-            k.mount(entry["fstype"], fd_path(target), entry["fstype"], flags, entry.get("data") or None)
+            try:
+                k.mount(entry["fstype"], fd_path(target), entry["fstype"], flags, entry.get("data") or None)
+                return
+            except OSError as err:
+                # A user namespace may not mount cgroup2 over the host's (rootless, /sys bound
+                # from the host): runc then binds the container's cgroup, emulating the namespace.
+                if err.errno not in (errno.EPERM, errno.EBUSY):
+                    raise
+        try:
+            k.mount(entry["host_path"], fd_path(target), None, k.MS_BIND | k.MS_REC)
+        except FileNotFoundError:
+            if not cgroupns:
+                raise
+            # runc's rootless fallback when the cgroup is out of sight (a fresh sysfs): masked.
+            k.mount("tmpfs", fd_path(target), "tmpfs", k.MS_RDONLY, "size=0k")
             return
-        k.mount(entry["host_path"], fd_path(target), None, k.MS_BIND | k.MS_REC)
     finally:
         os.close(target)
     mounted = open_in_root(root_fd, dest)

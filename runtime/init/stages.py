@@ -27,8 +27,13 @@ def intermediate(ctx):
         common.join_namespaces(ctx, ["user"])
         if ctx.new_flags & k.CLONE_NEWUSER:
             _unshare(k.CLONE_NEWUSER)
+            rootless = os.geteuid() != 0
+            if rootless:  # as runc's nsexec: a non-root parent writes our maps only if we are dumpable
+                k.prctl(k.PR_SET_DUMPABLE, 1)
             ctx.sync.send("userns")
             ctx.sync.expect("userns-ok")
+            if rootless:
+                k.prctl(k.PR_SET_DUMPABLE, 0)
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
         _enter_namespaces(ctx, done=k.CLONE_NEWUSER, offsets_fd=offsets_fd)

@@ -14,9 +14,9 @@ from pybox.runtime.init import common
 from pybox.runtime.init import process as proc
 
 
-def tenant(ctx):
+def tenant(ctx, joined=()):
     try:
-        _enter_container(ctx)
+        _enter_container(ctx, joined)
         ctx.sync.expect("go")
         proc.set_affinity(ctx.process, "initial")
         ctx.sync.send("cgroup")
@@ -30,12 +30,29 @@ def tenant(ctx):
         common.fatal(ctx, err)
 
 
-def _enter_container(ctx):
+def intermediate(ctx):
+    """Rootless exec: a parent outside the container's user namespace may not hand its pid
+    namespace over, so this child joins both (as runc's nsexec does) and forks the process."""
+    try:
+        k.prctl(k.PR_SET_DUMPABLE, 0)
+        common.close_inherited(ctx)
+        common.join_namespaces(ctx, ["user", "pid"])
+        pid = os.fork()
+        if pid == 0:
+            tenant(ctx, joined=("user", "pid"))
+        ctx.sync.send("pid", {"pid": pid})
+        os._exit(0)
+    except BaseException as err:  # noqa: BLE001
+        common.fatal(ctx, err)
+
+
+def _enter_container(ctx, joined):
     k.prctl(k.PR_SET_DUMPABLE, 0)  # CVE-2019-5736: no access to our /proc/pid/exe
-    common.close_inherited(ctx)
+    if not joined:
+        common.close_inherited(ctx)
     common.preload(ctx)
     root_fd = _open_root_without_mountns(ctx)
-    common.join_namespaces(ctx, [kind for kind in common.JOIN_ORDER if kind != "pid"])
+    common.join_namespaces(ctx, [kind for kind in common.JOIN_ORDER if kind != "pid" and kind not in joined])
     if root_fd is not None:
         os.fchdir(root_fd)
         os.chroot(".")
