@@ -103,7 +103,9 @@ def _stand_in_qemu(tmp_path, body):
     qemu = tmp_path / "qemu"
     qemu.write_text(f"#!/bin/sh\necho $$ >> {tmp_path / 'pids'}\n{body}\n")
     qemu.chmod(0o755)
-    env = dict(os.environ, PYBOX_VM_QEMU=str(qemu))
+    # TMPDIR: the script's temporary directory (initrd, disk) lands in the test's own, so that
+    # the runs this file SIGKILLs on purpose, whose clean-up cannot run, leave nothing in /tmp.
+    env = dict(os.environ, PYBOX_VM_QEMU=str(qemu), TMPDIR=str(tmp_path))
     return env, tmp_path / "pids"
 
 
