@@ -19,7 +19,8 @@ def status_for(err):
     if isinstance(err, CannotInvoke):
         return CANNOT_INVOKE
     text = str(err)
-    if "': executable file not found in $PATH" in text:
+    if "': executable file not found in $PATH" in text or ("exec '" in text and
+                                                           text.endswith("': no such file or directory")):
         return NOT_FOUND
     if "exec '" in text and text.endswith("': permission denied"):
         return CANNOT_INVOKE
