@@ -40,13 +40,20 @@ class Box:
     def update(self, **fields):
         """Set these fields in the record on disk (as it is now) and in self.data."""
         import fcntl
-        fd = os.open(self.bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self.data.update(fields)
+            return  # removed meanwhile (rm -f while conmon's exit command ran): nothing to bring back
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 data = jsonio.load_file(self.path(META))
-            except (FileNotFoundError, ValueError):
-                data = self.data  # being made, or damaged: ours is the best there is
+            except FileNotFoundError:
+                self.data.update(fields)
+                return  # removed while we waited for the lock: writing would bring it back
+            except ValueError:
+                data = self.data  # damaged: ours is the best there is
             data.update(fields)
             self.data = data
             self.save()
@@ -188,9 +195,19 @@ def load_path(bundle):
 
 
 def remove(box):
-    """The record and everything else in the container's directory (after its layer is gone)."""
+    """The record and everything else in the container's directory (after its layer is gone),
+    under the record's lock: an update waiting for it then finds no record and writes none."""
+    import fcntl
     from pybox.images.files import remove_tree
-    remove_tree(box.bundle)
+    try:
+        fd = os.open(box.bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        remove_tree(box.bundle)
+    finally:
+        os.close(fd)
 
 
 def collect_orphans(store):

@@ -26,6 +26,10 @@ def podman(tmp_path_factory, busybox_rootfs):
     for cmd in podman_session(base, busybox_rootfs, "runc"):
         (base / "shared").mkdir()
         make_three(cmd, "localhost/pybox-bb", str(base / "shared"), PODMAN_RUN)
+        # After some earlier tests podman's `run -d` returns with c still "created" (podman's
+        # side, with runc): start it, so that the comparison is of running containers.
+        if run(*cmd, "inspect", "-f", "{{.State.Status}}", "c").stdout.strip() != "running":
+            run(*cmd, "start", "c")
         yield cmd
 
 

@@ -45,3 +45,14 @@ def test_records_live_in_the_engines_folder_and_are_removed_whole(tmp_path):
     assert [b.name for b in containers.all_boxes(store)] == ["one"]
     containers.remove(box)
     assert containers.all_boxes(store) == [] and not os.path.exists(box.bundle)
+
+
+def test_an_update_after_the_record_was_removed_does_not_bring_it_back(tmp_path):
+    """conmon's exit command releasing the address while `rm -f` removes the container: before,
+    the update rewrote meta.json into the half-removed directory, and the container came back."""
+    store = FakeStore(tmp_path)
+    box = containers.new(store, "gone", {"lease": "x"})
+    stale = containers.load_path(box.bundle)
+    containers.remove(box)
+    stale.update(lease=None)
+    assert containers.all_boxes(store) == [] and not os.path.exists(box.bundle)
