@@ -42,9 +42,9 @@ def test_commands_and_options(docker, tmp_path, words, expected):  # noqa: F811
 
 
 def test_container_and_image_names(docker, tmp_path):  # noqa: F811
-    docker("run", "--name", "web1", "busybox", "true")
-    docker("run", "--name", "web2", "busybox", "true")
-    docker("run", "--name", "db", "busybox", "true")
+    docker("run", "--network", "none", "--name", "web1", "busybox", "true")
+    docker("run", "--network", "none", "--name", "web2", "busybox", "true")
+    docker("run", "--network", "none", "--name", "db", "busybox", "true")
     assert completions(docker, tmp_path, "pybox", "rm", "we") == ["web1", "web2"]
     assert completions(docker, tmp_path, "pybox", "logs", "") == ["db", "web1", "web2"]
     assert completions(docker, tmp_path, "pybox", "kill", "-s", "KILL", "d") == ["db"]

@@ -16,6 +16,8 @@ from integration.test_runtime_callers import own_memory_cgroup, podman_session, 
 from tests.engine.frontend import docker, storage  # noqa: F401 (fixtures)
 
 PARENT = f"{own_memory_cgroup()}/pybox-shell2-podman"
+# Never the default bridge: it would be made in the host's network namespace.
+NONE = ("--network", "none")
 PODMAN_RUN = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--cgroup-parent", PARENT,
               "--network", "none"]
 
@@ -45,7 +47,7 @@ def make_three(cmd, image, host_dir, extra=()):
 def both(docker, podman, tmp_path):  # noqa: F811
     host = tmp_path / "shared"
     host.mkdir()
-    make_three(docker, "busybox", str(host))
+    make_three(docker, "busybox", str(host), NONE)
     return docker, podman
 
 
@@ -148,7 +150,7 @@ def test_inspect_name_and_state_fields(both):
     (["ps", "--format", "{{.ID"], "unclosed action"),
 ])
 def test_bad_templates_and_filters_give_one_line(docker, args, words):  # noqa: F811
-    docker("run", "--name", "a", "busybox", "true")
+    docker("run", *NONE, "--name", "a", "busybox", "true")
     result = docker(*args, check=False)
     assert result.returncode == 1 and words in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -186,9 +188,9 @@ def test_oom_killed_as_podman_reports_it(docker, podman):  # noqa: F811
     run(*podman, "run", *PODMAN_RUN, *OOM, "--name", "oom", "localhost/pybox-bb", *HOG, check=False)
     theirs = ask(podman, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom").split()
     run(*podman, "rm", "-f", "oom")
-    docker("run", *OOM, "--name", "oom", "busybox", *HOG, check=False)
-    docker("run", "-d", *OOM, "--name", "oomd", "busybox", *HOG)
-    docker("run", *OOM, "--name", "fits", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
+    docker("run", *NONE, *OOM, "--name", "oom", "busybox", *HOG, check=False)
+    docker("run", *NONE, "-d", *OOM, "--name", "oomd", "busybox", *HOG)
+    docker("run", *NONE, *OOM, "--name", "fits", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
     deadline = time.monotonic() + 30
     while ask(docker, "inspect", "-f", "{{.State.Status}}", "oomd").strip() != "exited":
         assert time.monotonic() < deadline, "the detached hog did not exit"
@@ -209,7 +211,7 @@ def test_logs_of_a_foreground_tty_run(docker, podman):  # noqa: F811
     run(*podman, "run", *PODMAN_RUN, "-t", "--name", "tty1", "localhost/pybox-bb", *script)
     theirs = ask(podman, "logs", "tty1")
     run(*podman, "rm", "-f", "tty1")
-    shown = docker.out("run", "-t", "--name", "tty1", "busybox", *script)
+    shown = docker.out("run", *NONE, "-t", "--name", "tty1", "busybox", *script)
     assert shown == "one\r\ntwo\r\nno newline"
     assert theirs.rstrip("\n") == shown.replace("\r\n", "\n")
     assert docker.out("logs", "tty1").rstrip("\n") == shown
@@ -222,13 +224,13 @@ def test_state_error_after_a_failed_start(docker, podman):  # noqa: F811
     run(*podman, "run", *PODMAN_RUN, "--name", "bad", "localhost/pybox-bb", "/nope", check=False)
     theirs = ask(podman, "inspect", "-f", "{{.State.Status}}|{{.State.Error}}", "bad")
     run(*podman, "rm", "-f", "bad")
-    docker("run", "--name", "bad", "busybox", "/nope", check=False)
+    docker("run", *NONE, "--name", "bad", "busybox", "/nope", check=False)
     status, error = ask(docker, "inspect", "-f", "{{.State.Status}}|{{.State.Error}}", "bad").split("|")
     assert theirs.partition("|")[0] == status
     assert status == "created" and "/nope" in error and "no such file or directory" in error  # runc's words
     started = ask(docker, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", "bad").split()
     assert started == ["0001-01-01T00:00:00Z"] * 2
-    docker("run", "--name", "good", "busybox", "true")
+    docker("run", *NONE, "--name", "good", "busybox", "true")
     assert ask(docker, "inspect", "-f", "{{.State.Error}}|", "good").strip() == "|"
     started, finished = ask(docker, "inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", "good").split()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", started) and started <= finished
