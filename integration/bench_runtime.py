@@ -24,6 +24,7 @@ import tempfile
 import time
 
 from integration.busybox import build_rootfs
+from pybox.engine.bench.runtimes import crun_prefix  # noqa: F401  (one copy: the bench tool's; bench_api uses it)
 from pybox.runtime.defaults import default_spec
 
 PYBOX = os.path.join(os.path.dirname(sys.executable), "pybox-runc")  # the runtime front end
@@ -218,10 +219,6 @@ def scratch_dirs(base, names):
         os.makedirs(f"{base}/{name}.scratch", exist_ok=True)
 
 
-def crun_prefix():
-    """A private mount namespace hiding the empty cgroup2 mount that crun 1.8.1 refuses."""
-    script = "mount --make-rprivate / && mount -t tmpfs none /sys/fs/cgroup/unified && exec \"$@\""
-    return ["unshare", "-m", "sh", "-c", script, "crun-in-private-ns"]
 
 
 def report(results):

@@ -49,7 +49,6 @@ class Runtime:
                no_pivot=False, no_new_keyring=False):
         """Set the container up from bundle; its process waits for start(). Nothing is left on
         failure. stdio: (stdin, stdout, stderr) fds for the container, else the caller's."""
-        from pybox import kernel as k
         from pybox.runtime import container
         from pybox.runtime.spec import load_bundle
         opts = container.CreateOptions(bundle=bundle, pid_file=pid_file, console_socket=console_socket,
@@ -58,14 +57,13 @@ class Runtime:
         opts.config = load_bundle(opts.bundle)
         from pybox.runtime.selfexe import protect_create
         protect_create(opts.config, reexec=False)
-        dumpable = k.prctl(PR_GET_DUMPABLE)
         saved = _swap_stdio(stdio) if stdio is not None else None
         try:
-            record = container.create(self.root, container_id, opts)
+            with _dumpable_kept():
+                record = container.create(self.root, container_id, opts)
         finally:
             if saved is not None:
                 _restore_stdio(saved)
-            k.prctl(k.PR_SET_DUMPABLE, dumpable)
         return Container(self, container_id, record)
 
     def get(self, container_id):
@@ -93,9 +91,6 @@ class Runtime:
             if "does not exist" in str(err):
                 raise NotFound(f"container {container_id} does not exist under {self.root}") from None
             raise
-
-
-PR_GET_DUMPABLE = 3
 
 
 class Container:
@@ -193,12 +188,8 @@ class Container:
         process = build_process(record, {"args": list(args), "tty": tty, "env": list(env or ()),
                                          "cwd": cwd, "user": user})
         opts = ExecOptions(console_socket=console_socket)
-        from pybox import kernel as k
-        dumpable = k.prctl(PR_GET_DUMPABLE)
-        try:
+        with _dumpable_kept():
             pid, master = spawn(self.runtime.root, self.id, process, opts)
-        finally:
-            k.prctl(k.PR_SET_DUMPABLE, dumpable)
         if master is not None:
             os.close(master)
         _, status = os.waitpid(pid, 0)
@@ -211,6 +202,18 @@ class Container:
             container.delete(self.runtime.root, self.id, force=force)
         finally:
             self._reap(block=False)
+
+
+class _dumpable_kept:
+    """The launch clears the caller's dumpable flag for its fork (CVE-2019-5736): give it back."""
+
+    def __enter__(self):
+        from pybox import kernel as k
+        self.flag = k.prctl(k.PR_GET_DUMPABLE)
+
+    def __exit__(self, *exc):
+        from pybox import kernel as k
+        k.prctl(k.PR_SET_DUMPABLE, self.flag)
 
 
 def _exit_status(status):

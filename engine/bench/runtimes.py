@@ -126,6 +126,12 @@ class Api(Driver):
         os.close(self.null)
 
 
+def crun_prefix():
+    """A private mount namespace hiding the empty cgroup2 mount that crun 1.8.1 refuses."""
+    script = "mount --make-rprivate / && mount -t tmpfs none /sys/fs/cgroup/unified && exec \"$@\""
+    return ["unshare", "-m", "sh", "-c", script, "crun-in-private-ns"]
+
+
 def driver(spec, root):
     """A Driver for a --runtime value: pybox, pybox-api, runc, crun, runsc or a path."""
     if spec == "pybox-api":
@@ -140,8 +146,7 @@ def driver(spec, root):
                          "runc-compatible binary)")
     name = os.path.basename(spec)
     if name == "crun" and os.path.isdir("/sys/fs/cgroup/unified"):
-        script = "mount --make-rprivate / && mount -t tmpfs none /sys/fs/cgroup/unified && exec \"$@\""
-        d = CommandLine(name, root, ["unshare", "-m", "sh", "-c", script, "crun-private-ns", path])
+        d = CommandLine(name, root, [*crun_prefix(), path])
         d.note = CRUN_NOTE
         return d
     if name == "runsc":
