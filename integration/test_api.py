@@ -131,3 +131,22 @@ def test_the_command_line_and_the_api_see_the_same_containers(rt, bundle):
     theirs.delete()
     cli("delete", "--force", "by-api")
     assert made_here.status() == "stopped" and rt.list() == []
+
+
+
+def test_force_delete_of_a_running_container_kills_reaps_and_removes(rt, bundle):
+    """delete(force=True) of running containers: each init is killed, reaped (no zombie left in
+    the caller) and its state and cgroup are gone; it learns of the exit from a pidfd."""
+    bundle.args("sleep", "1000")
+    made = [rt.create(f"d{i}", bundle=bundle.path) for i in range(5)]
+    for c in made:
+        c.start()
+    cgroups = [f"/sys/fs/cgroup/memory{c._record.data['cgroup']['path']}" for c in made]
+    assert all(os.path.isdir(d) for d in cgroups)
+    for c in made:
+        c.delete(force=True)
+        assert c.status() == "stopped" and not os.path.exists(f"/proc/{c.pid}")
+        with pytest.raises(ChildProcessError):
+            os.waitpid(c.pid, os.WNOHANG)
+    assert rt.list() == [] and not os.listdir(rt.root)
+    assert not [d for d in cgroups if os.path.isdir(d)]
