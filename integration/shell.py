@@ -11,7 +11,7 @@ import time
 import pytest
 
 from integration.conftest import cgroup_tree, remove_cgroups_made_since
-from integration.test_runtime_callers import own_memory_cgroup
+from integration.test_runtime_callers import delete_runtime_states_under, own_memory_cgroup
 
 PODMAN_PARENT = f"{own_memory_cgroup()}/pybox-shell-podman"
 # podman's defaults exceed this machine's hard limits (see test_runtime_callers.py).
@@ -68,6 +68,7 @@ def podman_store(tmp_path_factory, storage):
     yield p
     p("rm", "--all", "--force", "--time", "0", check=False)
     p("system", "reset", "--force", check=False)
+    delete_runtime_states_under("runc", base)
     remove_cgroups_made_since(cgroups_before)
 
 
