@@ -47,12 +47,33 @@ def test_density_reports_every_field_and_leaves_nothing(clean, tmp_path):
     for e in report["runtimes"]:
         assert e["started"] == 5 and e["failures"] == 0 and e["left_behind"] == []
         assert e["containers_per_second"] > 0 and e["latency_ms"]["p50"] > 0 and len(e["latencies_ms"]) == 5
-        for key in ("memory_per_container_kib", "slab_per_container_kib", "cgroup_charge_per_container_kib",
+        for key in ("memory_per_container_kib", "slab_per_container_kib", "kernel_per_container_kib",
+                    "cgroup_charge_per_container_kib", "runtime_charge_per_container_kib",
                     "mounts_per_container", "processes_per_container", "remove_all_seconds",
                     "latency_first_tenth_ms", "latency_last_tenth_ms"):
             assert isinstance(e[key], (int, float)), key
         assert e["processes_per_container"] == 1.0  # sleep, and nothing else of the runtime's
+        # The host's limits, projected from what each container cost: one task each against pid_max.
+        limits = {c["limit"].split(" (")[0]: c["at_n"] for c in e["ceilings"]}
+        with open("/proc/sys/kernel/pid_max") as f:
+            assert 5 < limits["tasks"] <= int(f.read())
+        assert "mounts in the host's namespace" in limits
     assert "containers per runtime" in done.stdout and "pybox-api" in done.stdout
+    assert "ceiling: pybox: " in done.stdout
+
+
+def test_rounds_report_the_median_of_each_round(clean, tmp_path):
+    report_path = tmp_path / "report.json"
+    done = subprocess.run([PYBOX, "bench", "density", "--count", "3", "--rounds", "3", "--runtime", "pybox",
+                           "--runtime", "runc", "--json", str(report_path), "--quiet"],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text())
+    for e in report["runtimes"]:
+        assert len(e["rounds"]) == 3 and e["failures"] == 0 and e["left_behind"] == []
+        for key in ("containers_per_second", "memory_per_container_kib", "kernel_per_container_kib"):
+            values = sorted(r[key] for r in e["rounds"])
+            assert e[key] == round(values[1], 1), key
 
 
 def test_lifecycle_prints_each_phase_with_ratios(clean):

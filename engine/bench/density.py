@@ -6,9 +6,14 @@ per container), each started and checked to be really running, held while the ho
 then removed. Everything lives below one parent cgroup under the caller's own cgroup and one
 temporary directory; both go at the end, and on Ctrl-C or SIGTERM.
 
-Memory per container is measured three ways: MemAvailable's and Slab's drop over the N
-containers (each the median of 5 readings, before and after), and the memory charged to the
-cgroup that holds all of one runtime's containers.
+Memory per container is measured five ways, each over the N containers and each reading the
+median of 5, 20 ms apart: MemAvailable's drop (everything, but it moves with whatever else the
+host does), Slab's growth, the growth of the kernel memory nothing can reclaim (unreclaimable
+slab, kernel stacks, page tables, per-cpu areas and tmpfs: the runtime's state files live there),
+the memory charged to the cgroup that holds all of one runtime's containers, and the memory
+charged to the cgroup the bench runs the runtime's commands in (what the runtime itself leaves
+per container, apart from what the rest of the host does). With --rounds,
+every figure is the median over the rounds, and each round's figures are kept.
 """
 
 import os
@@ -42,14 +47,74 @@ def meminfo():
     return values
 
 
+KERNEL = ("SUnreclaim", "KernelStack", "PageTables", "Percpu", "Shmem")
+
+
 def memory_sample():
-    """(MemAvailable, Slab) in KiB, medians of 5 readings 20 ms apart."""
+    """(MemAvailable, Slab, the kernel's unreclaimable memory) in KiB, medians of 5 readings 20 ms apart."""
     samples = []
     for _ in range(5):
         m = meminfo()
-        samples.append((m["MemAvailable"], m["Slab"]))
+        samples.append((m["MemAvailable"], m["Slab"], sum(m.get(k, 0) for k in KERNEL)))
         time.sleep(0.02)
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    return tuple(statistics.median(s[i] for s in samples) for i in range(3))
+
+
+def task_count():
+    """Tasks (threads) on the host, which kernel.pid_max bounds: /proc/loadavg's fourth field."""
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[1])
+
+
+def memory_cgroup_count():
+    with open("/proc/cgroups") as f:
+        for line in f:
+            fields = line.split()
+            if fields[0] == "memory":
+                return int(fields[2])
+    return None
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+MEMCG_ID_MAX = 65535  # the kernel numbers memory cgroups with 16 bits
+
+
+def ceilings(entry, before, after):
+    """The host's limits N containers of one runtime reach, each projected from the cost per
+    container measured at this N and what is left of the limit: [{"limit", "at_n"}], first first."""
+    n = entry["started"]
+    if not n:
+        return []
+    found = []
+
+    def project(limit, left, per_container):
+        if per_container and per_container > 0 and left is not None:
+            found.append({"limit": limit, "at_n": n + int(max(left, 0) / per_container)})
+
+    pid_max = _read_int("/proc/sys/kernel/pid_max")
+    if pid_max:  # the containers' own threads, counted in their cgroups: the host's count moves with all else
+        project(f"tasks (kernel.pid_max {pid_max})", pid_max - after["tasks"], entry["tasks_per_container"])
+    project("memory (MemAvailable)", after["available"], entry["memory_per_container_kib"])
+    mount_max = _read_int("/proc/sys/fs/mount-max")
+    if mount_max:  # per mount namespace: the host's holds each container's overlay
+        project(f"mounts in the host's namespace (fs.mount-max {mount_max})", mount_max - after["mounts"],
+                max(entry["mounts_per_container"], 0) + 1)
+    if after["memcgs"] is not None:
+        project(f"memory cgroups (the kernel's {MEMCG_ID_MAX} ids)", MEMCG_ID_MAX - after["memcgs"],
+                (after["memcgs"] - before["memcgs"]) / n)
+    return sorted(found, key=lambda c: c["at_n"])
+
+
+def host_counts():
+    return {"tasks": task_count(), "mounts": mount_count(), "memcgs": memory_cgroup_count(),
+            "available": meminfo()["MemAvailable"]}
 
 
 def mount_count():
@@ -62,7 +127,11 @@ def process_count():
 
 
 class Parent:
-    """One cgroup below the caller's own, in every hierarchy; a child per runtime."""
+    """One cgroup below the caller's own, in every hierarchy; a child per runtime for its
+    containers, and one beside it that the bench joins (in the memory hierarchy only) while it
+    runs the runtime's commands or API calls, so that what the runtime itself leaves charged per
+    container (state files on tmpfs, kernel objects of the namespaces it makes) is counted apart
+    from the rest of the host."""
 
     def __init__(self):
         own = ""
@@ -71,6 +140,7 @@ class Parent:
                 _, controllers, path = line.rstrip("\n").split(":", 2)
                 if controllers == "memory" or (controllers == "" and not own):
                     own = path.rstrip("/")
+        self.own = own
         self.path = f"{own}/pybox-bench-{os.getpid()}"
         self.mounts = []
         with open("/proc/self/mountinfo") as f:
@@ -96,6 +166,28 @@ class Parent:
                                 f.write(value)
         return path
 
+    def _memory_mount(self):
+        for mount in self.mounts:
+            if any(os.path.exists(os.path.join(mount + self.own, name))
+                   for name in ("memory.usage_in_bytes", "memory.current")):
+                return mount
+        return None
+
+    def join(self, sub):
+        """This process into the memory cgroup at sub (None: back to the caller's own)."""
+        mount = self._memory_mount()
+        if mount is not None:
+            target = mount + (self.own if sub is None else f"{self.path}/{sub}")
+            with open(os.path.join(target, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def discard(self, sub):
+        for mount in self.mounts:
+            try:
+                os.rmdir(os.path.join(mount + self.path, sub))
+            except OSError:
+                pass
+
     def charge(self, sub):
         """Bytes charged to the memory cgroup at sub."""
         for mount in self.mounts:
@@ -106,16 +198,18 @@ class Parent:
                         return int(f.read())
         return None
 
-    def processes(self, sub):
-        """Processes in the cgroups below sub (one hierarchy holds them all)."""
+    def processes(self, sub, listing="cgroup.procs"):
+        """Processes (or with listing "tasks", threads) in the cgroups below sub (one hierarchy
+        holds them all)."""
         for mount in self.mounts:
             top = os.path.join(mount + self.path, sub)
             if any(os.path.exists(os.path.join(mount + self.path, name))
                    for name in ("memory.usage_in_bytes", "memory.current")):  # v1 memory, or v2 with it
                 count = 0
                 for d, _, files in os.walk(top):
-                    if "cgroup.procs" in files:
-                        with open(os.path.join(d, "cgroup.procs")) as f:
+                    name = listing if listing in files else "cgroup.threads" if listing == "tasks" else None
+                    if name in files:
+                        with open(os.path.join(d, name)) as f:
                             count += sum(1 for _ in f)
                 return count
         return None
@@ -132,6 +226,10 @@ class Parent:
     def remove(self):
         """Kill what a runtime failed to remove (its processes in our cgroups), then the cgroups."""
         import signal
+        try:
+            self.join(None)
+        except OSError:
+            pass
         for _ in range(50):
             pids = set()
             for mount in self.mounts:
@@ -213,15 +311,18 @@ def run_one(driver, base, lowers, parent, opts, progress):
     """Start, hold and remove opts.count containers with one driver; its report entry."""
     from pybox.images.overlay import unmount
     sub = parent.make(driver.name)
+    commands = parent.make(f"{driver.name}-runtime")[len(parent.path) + 1:]
     entry = {"runtime": driver.name, "count": opts.count, "failures": 0, "first_failure": None,
              "limit": None, "note": driver.note}
-    mem0, slab0 = memory_sample()
+    mem0, slab0, kernel0 = memory_sample()
+    counts0 = host_counts()
     mounts0, procs0 = mount_count(), process_count()
     latencies, started = [], []
     t0 = time.perf_counter()
     for i in range(opts.count):
         cid = f"b{i:07d}"  # fixed width: runsc takes an id that prefixes another as ambiguous
         bundle = container_bundle(base, lowers, driver.name, i, f"{sub}/{i}", opts)
+        parent.join(commands)
         began = time.perf_counter()
         try:
             driver.create_start(cid, bundle)
@@ -242,12 +343,15 @@ def run_one(driver, base, lowers, parent, opts, progress):
             unmount(os.path.join(bundle, "rootfs"))
             if entry["failures"] >= 10:
                 break
+        finally:
+            parent.join(None)
         progress(driver.name, i + 1, opts.count)
     elapsed = time.perf_counter() - t0
     time.sleep(0.5)  # let the kernel settle before the host is read
-    mem1, slab1 = memory_sample()
+    mem1, slab1, kernel1 = memory_sample()
     n = max(len(started), 1)
     charge = parent.charge(driver.name)
+    runtime_charge = parent.charge(commands)
     entry.update({
         "started": len(started),
         "start_all_seconds": round(elapsed, 3),
@@ -259,21 +363,32 @@ def run_one(driver, base, lowers, parent, opts, progress):
         "latencies_ms": [round(x * 1000, 2) for x in latencies],
         "memory_per_container_kib": round((mem0 - mem1) / n, 1),
         "slab_per_container_kib": round((slab1 - slab0) / n, 1),
+        "kernel_per_container_kib": round((kernel1 - kernel0) / n, 1),
         "cgroup_charge_per_container_kib": round(charge / 1024 / n, 1) if charge is not None else None,
+        "runtime_charge_per_container_kib": round(runtime_charge / 1024 / n, 1)
+        if runtime_charge is not None else None,
         # In the host's mount namespace, besides the overlay the bench mounts for each.
         "mounts_per_container": round((mount_count() - mounts0) / n - 1, 2),
         "processes_per_container": round((parent.processes(driver.name) or 0) / n, 2),
+        "tasks_per_container": round((parent.processes(driver.name, "tasks") or 0) / n, 2),
         "host_processes_per_container": round((process_count() - procs0) / n, 2),
     })
+    counts1 = host_counts()
     t1 = time.perf_counter()
-    for cid in started:
-        try:
-            driver.remove(cid)
-        except (PyboxError, OSError) as err:
-            entry["failures"] += 1
-            entry["first_failure"] = entry["first_failure"] or str(err)
+    parent.join(commands)
+    try:
+        for cid in started:
+            try:
+                driver.remove(cid)
+            except (PyboxError, OSError) as err:
+                entry["failures"] += 1
+                entry["first_failure"] = entry["first_failure"] or str(err)
+    finally:
+        parent.join(None)
+    parent.discard(commands)  # the next round starts with an empty one
     for i in range(opts.count):
         unmount(os.path.join(base, "c", driver.name, str(i), "rootfs"))
+    entry["ceilings"] = ceilings(entry, counts0, counts1)
     entry["remove_all_seconds"] = round(time.perf_counter() - t1, 3)
     entry["left_behind"] = left_behind(driver, base, parent)
     return entry
@@ -324,11 +439,24 @@ def _reset(base, d):
     remove_tree(os.path.join(base, "c", d.name))
 
 
+MEDIANS = ("containers_per_second", "start_all_seconds", "memory_per_container_kib", "slab_per_container_kib",
+           "kernel_per_container_kib", "cgroup_charge_per_container_kib", "runtime_charge_per_container_kib",
+           "remove_all_seconds")
+
+
 def _merge(rounds):
-    """One entry per runtime: the last round's, with every round's rate kept."""
+    """One entry per runtime: the figures that drift with the machine are the medians over the
+    rounds (each round's kept under "rounds"); failures add up; the rest is the last round's."""
     entry = dict(rounds[-1])
-    entry["rounds"] = [{k: r[k] for k in ("containers_per_second", "memory_per_container_kib",
-                                           "remove_all_seconds")} for r in rounds]
+    entry["rounds"] = [{k: r[k] for k in MEDIANS} for r in rounds]
+    for k in MEDIANS:
+        values = [r[k] for r in rounds if r[k] is not None]
+        entry[k] = round(statistics.median(values), 1) if values else None
+    entry["latency_ms"] = {p: round(statistics.median(r["latency_ms"][p] for r in rounds), 2)
+                           if all(r["latency_ms"][p] is not None for r in rounds) else None
+                           for p in rounds[-1]["latency_ms"]}
+    entry["failures"] = sum(r["failures"] for r in rounds)
+    entry["left_behind"] = [item for r in rounds for item in r["left_behind"]]
     return entry
 
 

@@ -31,14 +31,16 @@ def density_table(report):
     print(f"{report['count']} containers per runtime; {m['cpus']} CPUs, {m['memory_mib']} MiB, "
           f"kernel {m['kernel']}, python {m['python']}")
     header = ("runtime", "started", "per s", "p50 ms", "p90 ms", "p99 ms", "first 10% ms", "last 10% ms",
-              "KiB/ctr", "slab KiB", "cgroup KiB", "mounts", "procs", "remove s", "failed", "left")
+              "KiB/ctr", "slab KiB", "kernel KiB", "cgroup KiB", "runtime KiB", "mounts", "procs", "remove s",
+              "failed", "left")
     rows = []
     for e in report["runtimes"]:
         lat = e["latency_ms"]
         rows.append((e["runtime"], e["started"], _cell(e["containers_per_second"]), _cell(lat["p50"]),
                      _cell(lat["p90"]), _cell(lat["p99"]), _cell(e["latency_first_tenth_ms"]),
                      _cell(e["latency_last_tenth_ms"]), _cell(e["memory_per_container_kib"]),
-                     _cell(e["slab_per_container_kib"]), _cell(e["cgroup_charge_per_container_kib"]),
+                     _cell(e["slab_per_container_kib"]), _cell(e.get("kernel_per_container_kib")),
+                     _cell(e["cgroup_charge_per_container_kib"]), _cell(e.get("runtime_charge_per_container_kib")),
                      _cell(e["mounts_per_container"]), _cell(e["processes_per_container"]),
                      _cell(e["remove_all_seconds"]), e["failures"], len(e["left_behind"])))
     _table(header, rows)
@@ -47,6 +49,10 @@ def density_table(report):
             print(f"note: {e['runtime']}: {e['note']}")
         if e["limit"]:
             print(f"limit: {e['runtime']}: {e['limit']}")
+        elif e.get("ceilings"):
+            first, *rest = e["ceilings"]
+            after = "; then " + ", ".join(f"{c['limit']} at N={c['at_n']}" for c in rest[:2]) if rest else ""
+            print(f"ceiling: {e['runtime']}: {first['limit']} at N={first['at_n']} (projected){after}")
         if e["first_failure"]:
             print(f"failure: {e['runtime']}: {e['first_failure']}")
         for item in e["left_behind"][:5]:
