@@ -36,13 +36,18 @@ def clean():
     assert leftovers() == before
 
 
-def test_density_reports_every_field_and_leaves_nothing(clean, tmp_path):
+def density(tmp_path, *args):
+    """`pybox bench density ARGS --json`: (its run, the report)."""
     report_path = tmp_path / "report.json"
-    done = subprocess.run([PYBOX, "bench", "density", "--count", "5", "--runtime", "pybox", "--runtime", "runc",
-                           "--runtime", "pybox-api", "--json", str(report_path), "--quiet"],
+    done = subprocess.run([PYBOX, "bench", "density", *args, "--json", str(report_path), "--quiet"],
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
-    report = json.loads(report_path.read_text())
+    return done, json.loads(report_path.read_text())
+
+
+def test_density_reports_every_field_and_leaves_nothing(clean, tmp_path):
+    done, report = density(tmp_path, "--count", "5", "--runtime", "pybox", "--runtime", "runc",
+                           "--runtime", "pybox-api")
     assert [e["runtime"] for e in report["runtimes"]] == ["pybox", "runc", "pybox-api"]
     for e in report["runtimes"]:
         assert e["started"] == 5 and e["failures"] == 0 and e["left_behind"] == []
@@ -63,12 +68,7 @@ def test_density_reports_every_field_and_leaves_nothing(clean, tmp_path):
 
 
 def test_rounds_report_the_median_of_each_round(clean, tmp_path):
-    report_path = tmp_path / "report.json"
-    done = subprocess.run([PYBOX, "bench", "density", "--count", "3", "--rounds", "3", "--runtime", "pybox",
-                           "--runtime", "runc", "--json", str(report_path), "--quiet"],
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(report_path.read_text())
+    _, report = density(tmp_path, "--count", "3", "--rounds", "3", "--runtime", "pybox", "--runtime", "runc")
     for e in report["runtimes"]:
         assert len(e["rounds"]) == 3 and e["failures"] == 0 and e["left_behind"] == []
         for key in ("containers_per_second", "memory_per_container_kib", "kernel_per_container_kib"):
