@@ -15,25 +15,31 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/runc") and not os.
                                 reason="needs runc")
 
 
-def leftovers():
-    """What a bench run may leave: its directory, overlay mounts, cgroups."""
-    dirs = [e for e in os.listdir("/tmp") if e.startswith("pybox-bench-")]
+def leftovers(tmp):
+    """What a bench run may leave: its directory and overlay mounts (below tmp, its TMPDIR), and
+    the cgroups of a bench that is gone (other benches may be running beside this test)."""
+    dirs = [e for e in os.listdir(tmp) if e.startswith("pybox-bench-")]
     with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if "/pybox-bench-" in line.split()[4]]
+        mounts = [line.split()[4] for line in f if line.split()[4].startswith(f"{tmp}/")]
     cgroups = []
     for top in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
         for d, subdirs, _ in os.walk(top):
-            cgroups += [os.path.join(d, s) for s in subdirs if s.startswith("pybox-bench-")]
+            cgroups += [os.path.join(d, s) for s in subdirs if s.startswith("pybox-bench-")
+                        and not os.path.exists(f"/proc/{s.rpartition('-')[2]}")]
             if d.count("/") > 8:
                 subdirs[:] = []
     return dirs, mounts, sorted(set(cgroups))
 
 
 @pytest.fixture
-def clean():
-    before = leftovers()
-    yield
-    assert leftovers() == before
+def clean(tmp_path, monkeypatch):
+    """Benches in this test make their directory in a TMPDIR of its own; nothing is left there."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    before = leftovers(private)
+    yield private
+    assert leftovers(private) == before
 
 
 def density(tmp_path, *args):
@@ -90,7 +96,7 @@ def test_an_interrupted_run_removes_everything_it_made(clean, sig):
     proc = subprocess.Popen([PYBOX, "bench", "density", "--count", "200", "--runtime", "pybox", "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not leftovers()[1] and time.monotonic() < deadline:  # containers are being made
+    while not leftovers(clean)[1] and time.monotonic() < deadline:  # containers are being made
         time.sleep(0.05)
     time.sleep(1)
     proc.send_signal(sig)
