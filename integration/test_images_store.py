@@ -283,3 +283,18 @@ def test_malformed_docker_archive_is_one_line(store, tmp_path, manifest):
         import_image(store, str(path), "bad")
     assert "\n" not in str(err.value)
     store_is_clean(store)
+
+
+def test_unmount_detaches_stacked_mounts_and_passes_over_the_rest(tmp_path):
+    from pybox.images.overlay import unmount
+    target = tmp_path / "m"
+    target.mkdir()
+    for size in ("1m", "2m"):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "none", str(target)], check=True, timeout=10)
+    try:
+        unmount(str(target))
+        assert not os.path.ismount(target)
+        unmount(str(target))  # no mount point: nothing to do
+        unmount(str(tmp_path / "nosuch"))
+    finally:
+        subprocess.run(["umount", "-R", str(target)], capture_output=True, timeout=10)
