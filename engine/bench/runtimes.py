@@ -42,10 +42,6 @@ class Driver:
         """Of any container (delete --force)."""
         raise NotImplementedError
 
-    def create_start(self, cid, bundle):
-        self.create(cid, bundle)
-        self.start(cid)
-
     def running_pid(self, cid):
         """The pid of the container's process once it runs, else None."""
         status, pid = self.status(cid)
@@ -105,9 +101,13 @@ class Api(Driver):
         self.rt = api.Runtime(root=root)
         self.null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.made = {}
+        import threading
+        self.forking = threading.Lock()
 
     def create(self, cid, bundle):
-        self.made[cid] = self.rt.create(cid, bundle=bundle, stdio=(self.null,) * 3)
+        # create forks this process and swaps its stdio for the child's: one thread at a time
+        with self.forking:
+            self.made[cid] = self.rt.create(cid, bundle=bundle, stdio=(self.null,) * 3)
 
     def start(self, cid):
         self.made[cid].start()
