@@ -109,13 +109,16 @@ class Parent:
         return None
 
     def left(self, sub=""):
-        """Cgroup directories still below sub (the runtime's containers' own)."""
-        found = []
+        """Cgroups still below sub (the runtime's containers' own): each path once, as
+        "PATH (in K hierarchies)", PATH as in /proc/PID/cgroup."""
+        found = {}
         for mount in self.mounts:
             top = os.path.join(mount + self.path, sub)
             for d, dirs, _ in os.walk(top):
-                found += [os.path.join(d, x) for x in dirs]
-        return found
+                for x in dirs:
+                    path = os.path.join(d, x)[len(mount):]
+                    found[path] = found.get(path, 0) + 1
+        return [f"{path} (in {k} hierarch{'y' if k == 1 else 'ies'})" for path, k in found.items()]
 
     def remove(self):
         """Kill what a runtime failed to remove (its processes in our cgroups), then the cgroups."""
@@ -327,6 +330,9 @@ def run_one(driver, base, lowers, parent, opts, progress, net=None):
     from pybox.images.overlay import unmount
     sub = parent.make(driver.name)
     entry = new_entry(driver.name, opts, driver.note)
+    if net is not None and driver.name == "runsc":
+        entry["note"] = ("runsc keeps --network none: its sandbox reads the namespace's links at create, "
+                         "before the veth is plugged in, so the veth is made and measured but not used")
     mem0, slab0 = memory_sample()
     mounts0, procs0 = mount_count(), process_count()
     tally = Tally(driver.name, opts, entry, progress, mem0)

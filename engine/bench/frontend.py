@@ -237,7 +237,7 @@ def left_behind(front, parent):
     left = [f"container {c}" for c in front.ids()]
 
     def cgroups():
-        return [d for d in parent.left(front.name) if os.path.basename(d) not in ("cli", "conmon")]
+        return [d for d in parent.left(front.name) if d.split(" ")[0].rsplit("/", 1)[1] not in ("cli", "conmon")]
 
     deadline = time.monotonic() + 10  # conmon's exit command may still be finishing
     while (front.processes() or cgroups()) and time.monotonic() < deadline:
