@@ -180,11 +180,14 @@ def test_frontend_compares_pybox_run_with_podman_run(clean, tmp_path):
 
 
 def test_plot_draws_a_png(clean, tmp_path):
-    png = tmp_path / "density.png"
-    done = bench("--count", "4", "--runtime", "pybox", "--runtime", "runc", "--plot", str(png), "--quiet")
+    png, report_path = tmp_path / "density.png", tmp_path / "report.json"
+    done = bench("--count", "4", "--runtime", "pybox", "--runtime", "runc", "--plot", str(png),
+                 "--json", str(report_path), "--quiet")
     assert done.returncode == 0, done.stderr
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    for e in json.loads(report_path.read_text())["runtimes"]:  # what the two panels' lines are drawn from
+        assert len(e["latencies_ms"]) == 4 and [n for n, _ in e["memory_curve_kib"]] == [0, 1, 2, 3, 4]
 
 
 def test_plot_without_matplotlib_is_one_line(clean, tmp_path):
