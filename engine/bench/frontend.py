@@ -16,7 +16,6 @@ host memory, the charge of the front end's cgroup, the resident memory (Rss and 
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -42,20 +41,19 @@ class FrontEnd:
         raise NotImplementedError
 
     def run(self, *args, timeout=120, check=True):
-        """One command, started from the front end's cli cgroup below the bench's parent."""
+        """One command, started from the front end's cli cgroup below the bench's parent; its output."""
+        from pybox.engine.bench.runtimes import run_command
         procs = " ".join(os.path.join(m + self.parent.path, self.name, "cli", "cgroup.procs")
                          for m in self.parent.mounts)
         join = 'for p in $BENCH_CGROUP_PROCS; do echo $$ > "$p" || exit 1; done; exec "$@"'
         try:
-            done = subprocess.run(["sh", "-c", join, "sh", *self.argv(*args)], stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=timeout,
-                                  env=dict(self.env, BENCH_CGROUP_PROCS=procs))
-        except subprocess.TimeoutExpired:
-            raise PyboxError(f"{self.label} {args[0]}: no answer in {timeout} s") from None
-        if check and done.returncode != 0:
-            lines = done.stderr.strip().splitlines()
-            raise PyboxError(f"{self.label} {args[0]}: {lines[-1] if lines else f'exit status {done.returncode}'}")
-        return done.stdout
+            out = run_command(["sh", "-c", join, "sh", *self.argv()], self.label, args, out=True,
+                              env=dict(self.env, BENCH_CGROUP_PROCS=procs), timeout=timeout)
+        except PyboxError:
+            if check:
+                raise
+            return b""
+        return out.decode(errors="replace")
 
     def load(self, tar):
         self.run("import", tar, IMAGE, timeout=300)
