@@ -33,7 +33,7 @@ python=/usr/bin/python3
 home=$(dirname "$(readlink -f "$python")")
 grep -qx "home = $home" "$prefix/pyvenv.cfg" 2>/dev/null || "$python" -m venv --clear "$prefix"
 extras=""
-[ "${1:-}" = --test ] && extras="[test]"
+[ "${1:-}" = --test ] && extras="[test,plot]"
 "$prefix/bin/pip" install -q --disable-pip-version-check ".$extras"
 
 # pip's console script imports `re` and runs `site` (several ms on every container start):

@@ -12,14 +12,18 @@ host does), Slab's growth, the growth of the kernel memory nothing can reclaim (
 slab, kernel stacks, page tables, per-cpu areas and tmpfs: the runtime's state files live there),
 the memory charged to the cgroup that holds all of one runtime's containers, and the memory
 charged to the cgroup the bench runs the runtime's commands in (what the runtime itself leaves
-per container, apart from what the rest of the host does). With --rounds,
-every figure is the median over the rounds, and each round's figures are kept.
+per container, apart from what the rest of the host does; with --parallel the bench's own bundle
+files and overlay mounts are counted there too, the same for every runtime). With --rounds,
+every figure that drifts with the machine is the median over the rounds, each round's kept.
+The host's limits (pid_max, memory, mounts, memory cgroup ids) are projected from the costs
+per container.
 """
 
 import os
 import statistics
 import time
 
+from pybox.engine.bench.measure import kernel_sample, meminfo, memory_sample, percentiles_ms
 from pybox.errors import PyboxError
 
 LIMITS = (("Too many open files", "file descriptors (ulimit -n)"), ("No space left", "disk space or inotify"),
@@ -29,35 +33,14 @@ LIMITS = (("Too many open files", "file descriptors (ulimit -n)"), ("No space le
 
 class Options:
     __slots__ = ("count", "runtimes", "bundle", "image", "command", "parallel", "memory", "rounds",
-                 "progress")
+                 "progress", "network")
 
     def __init__(self, count, runtimes, bundle=None, image=None, command=("sleep", "inf"), parallel=1,
-                 memory=None, rounds=1, progress=True):
+                 memory=None, rounds=1, progress=True, network=None):
         self.count, self.runtimes, self.bundle, self.image = count, runtimes, bundle, image
         self.command, self.parallel, self.memory = list(command), parallel, memory
         self.rounds, self.progress = rounds, progress
-
-
-def meminfo():
-    values = {}
-    with open("/proc/meminfo") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            values[key] = int(rest.split()[0])
-    return values
-
-
-KERNEL = ("SUnreclaim", "KernelStack", "PageTables", "Percpu", "Shmem")
-
-
-def memory_sample():
-    """(MemAvailable, Slab, the kernel's unreclaimable memory) in KiB, medians of 5 readings 20 ms apart."""
-    samples = []
-    for _ in range(5):
-        m = meminfo()
-        samples.append((m["MemAvailable"], m["Slab"], sum(m.get(k, 0) for k in KERNEL)))
-        time.sleep(0.02)
-    return tuple(statistics.median(s[i] for s in samples) for i in range(3))
+        self.network = network or "none"
 
 
 def task_count():
@@ -86,9 +69,16 @@ def _read_int(path):
 MEMCG_ID_MAX = 65535  # the kernel numbers memory cgroups with 16 bits
 
 
+def host_counts():
+    return {"tasks": task_count(), "mounts": mount_count(), "memcgs": memory_cgroup_count(),
+            "available": meminfo()["MemAvailable"]}
+
+
 def ceilings(entry, before, after):
     """The host's limits N containers of one runtime reach, each projected from the cost per
-    container measured at this N and what is left of the limit: [{"limit", "at_n"}], first first."""
+    container measured at this N and what is left of the limit: [{"limit", "at_n"}], first first.
+    (The kernel's memory per container grows with N itself on some kernels: the memory figure is
+    the nearest it can be, not a promise.)"""
     n = entry["started"]
     if not n:
         return []
@@ -110,11 +100,6 @@ def ceilings(entry, before, after):
         project(f"memory cgroups (the kernel's {MEMCG_ID_MAX} ids)", MEMCG_ID_MAX - after["memcgs"],
                 (after["memcgs"] - before["memcgs"]) / n)
     return sorted(found, key=lambda c: c["at_n"])
-
-
-def host_counts():
-    return {"tasks": task_count(), "mounts": mount_count(), "memcgs": memory_cgroup_count(),
-            "available": meminfo()["MemAvailable"]}
 
 
 def mount_count():
@@ -198,30 +183,43 @@ class Parent:
                         return int(f.read())
         return None
 
-    def processes(self, sub, listing="cgroup.procs"):
-        """Processes (or with listing "tasks", threads) in the cgroups below sub (one hierarchy
-        holds them all)."""
+    def processes(self, sub):
+        """How many processes are in the cgroups below sub."""
+        pids = self.pids(sub)
+        return None if pids is None else len(pids)
+
+    def tasks(self, sub):
+        """How many threads are in the cgroups below sub."""
+        pids = self.pids(sub, listing="tasks")
+        return None if pids is None else len(pids)
+
+    def pids(self, sub, listing="cgroup.procs"):
+        """The processes (listing "tasks": threads) in the cgroups below sub (one hierarchy holds
+        them all)."""
         for mount in self.mounts:
             top = os.path.join(mount + self.path, sub)
             if any(os.path.exists(os.path.join(mount + self.path, name))
                    for name in ("memory.usage_in_bytes", "memory.current")):  # v1 memory, or v2 with it
-                count = 0
+                pids = []
                 for d, _, files in os.walk(top):
                     name = listing if listing in files else "cgroup.threads" if listing == "tasks" else None
                     if name in files:
                         with open(os.path.join(d, name)) as f:
-                            count += sum(1 for _ in f)
-                return count
+                            pids += [int(x) for x in f.read().split()]
+                return pids
         return None
 
     def left(self, sub=""):
-        """Cgroup directories still below sub (the runtime's containers' own)."""
-        found = []
+        """Cgroups still below sub (the runtime's containers' own): each path once, as
+        "PATH (in K hierarchies)", PATH as in /proc/PID/cgroup."""
+        found = {}
         for mount in self.mounts:
             top = os.path.join(mount + self.path, sub)
             for d, dirs, _ in os.walk(top):
-                found += [os.path.join(d, x) for x in dirs]
-        return found
+                for x in dirs:
+                    path = os.path.join(d, x)[len(mount):]
+                    found[path] = found.get(path, 0) + 1
+        return [f"{path} (in {k} hierarch{'y' if k == 1 else 'ies'})" for path, k in found.items()]
 
     def remove(self):
         """Kill what a runtime failed to remove (its processes in our cgroups), then the cgroups."""
@@ -296,71 +294,184 @@ def container_bundle(base, lowers, rt, i, cgroups_path, opts):
     return d
 
 
-def percentile(values, p):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def limit_of(message):
     return next((name for text, name in LIMITS if text in message), None)
 
 
-def run_one(driver, base, lowers, parent, opts, progress):
-    """Start, hold and remove opts.count containers with one driver; its report entry."""
+def start_one(driver, base, lowers, sub, opts, i, net, commands=None):
+    """Make container i's bundle, create it, plug its network in (bridge), start it and wait
+    until it runs: (cid, seconds from create to running, seconds of the network's part).
+    commands: the memory cgroup to run the runtime's part in (serially: the caller joined one
+    for all the threads otherwise)."""
     from pybox.images.overlay import unmount
-    sub = parent.make(driver.name)
-    commands = parent.make(f"{driver.name}-runtime")[len(parent.path) + 1:]
-    entry = {"runtime": driver.name, "count": opts.count, "failures": 0, "first_failure": None,
-             "limit": None, "note": driver.note}
-    mem0, slab0, kernel0 = memory_sample()
-    counts0 = host_counts()
-    mounts0, procs0 = mount_count(), process_count()
-    latencies, started = [], []
-    t0 = time.perf_counter()
-    for i in range(opts.count):
-        cid = f"b{i:07d}"  # fixed width: runsc takes an id that prefixes another as ambiguous
-        bundle = container_bundle(base, lowers, driver.name, i, f"{sub}/{i}", opts)
-        parent.join(commands)
-        began = time.perf_counter()
-        try:
-            driver.create_start(cid, bundle)
-            deadline = time.monotonic() + 30
-            while driver.running_pid(cid) is None:
-                if time.monotonic() > deadline:
-                    raise PyboxError(f"{driver.name}: container {cid} did not reach running in 30 s")
-                time.sleep(0.005)
-            latencies.append(time.perf_counter() - began)
-            started.append(cid)
-        except (PyboxError, OSError) as err:
+    cid = f"b{i:07d}"  # fixed width: runsc takes an id that prefixes another as ambiguous
+    bundle = container_bundle(base, lowers, driver.name, i, f"{sub}/{i}", opts)
+    if commands is not None:
+        commands[0].join(commands[1])
+    began = time.perf_counter()
+    created = False
+    try:
+        driver.create(cid, bundle)
+        created = True
+        network = 0.0
+        if net is not None:
+            pid = driver.status(cid)[1]
+            t = time.perf_counter()
+            net.attach(cid, pid)
+            network = time.perf_counter() - t
+        driver.start(cid)
+        deadline = time.monotonic() + 30
+        while driver.running_pid(cid) is None:
+            if time.monotonic() > deadline:
+                raise PyboxError(f"{driver.name}: container {cid} did not reach running in 30 s")
+            time.sleep(0.005)
+        return cid, time.perf_counter() - began, network
+    except BaseException:
+        if created:  # a failed container goes now, so that what is left over means a leak
+            try:
+                driver.remove(cid)
+            except (PyboxError, OSError):
+                pass
+        if net is not None:
+            net.detach(cid)
+        unmount(os.path.join(bundle, "rootfs"))
+        raise
+    finally:
+        if commands is not None:
+            commands[0].join(None)
+
+
+def start_all(opts, one, on_done):
+    """Run one(i) for i below opts.count, opts.parallel at a time (threads, each driving a
+    runtime or a front end). on_done(i, result, error) runs in this (the main) thread after each;
+    it returns True to stop starting more. On an interrupt no new one starts, and the ones under
+    way finish before the interrupt goes on (to the clean-up)."""
+    if opts.parallel == 1:
+        for i in range(opts.count):
+            try:
+                result, error = one(i), None
+            except (PyboxError, OSError) as err:
+                result, error = None, err
+            if on_done(i, result, error):
+                return
+        return
+    import concurrent.futures as cf
+    stop = []
+
+    def guarded(i):
+        if stop:
+            return None
+        return one(i)
+
+    pool = cf.ThreadPoolExecutor(max_workers=opts.parallel, thread_name_prefix="bench")
+    try:
+        pending = {pool.submit(guarded, i): i for i in range(opts.count)}
+        while pending:
+            done, _ = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=pending.get):
+                i = pending.pop(future)
+                try:
+                    result, error = future.result(), None
+                except (PyboxError, OSError) as err:
+                    result, error = None, err
+                if result is None and error is None:
+                    continue  # skipped after a stop
+                if on_done(i, result, error):
+                    stop.append(True)
+    except BaseException:
+        stop.append(True)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Tally:
+    """What the starts of one runtime came to: latencies, memory against N, failures, limits.
+    start_all's on_done; results are (id, seconds, extra)."""
+
+    def __init__(self, name, opts, entry, progress, mem0):
+        self.name, self.count, self.entry, self.progress, self.mem0 = name, opts.count, entry, progress, mem0
+        self.latencies, self.extras, self.started, self.curve = [], [], [], [[0, 0.0]]
+        self.step = max(1, opts.count // 50)
+        self.finished = 0
+
+    def __call__(self, i, result, error):
+        self.finished += 1
+        entry = self.entry
+        if error is None:
+            cid, seconds, extra = result
+            self.latencies.append(seconds)
+            self.extras.append(extra)
+            self.started.append(cid)
+            if len(self.started) % self.step == 0:  # memory against N, for the plot: one reading
+                self.curve.append([len(self.started), round(self.mem0 - meminfo()["MemAvailable"], 1)])
+        else:
             entry["failures"] += 1
-            message = str(err)
+            message = str(error)
             entry["first_failure"] = entry["first_failure"] or message
             limit = limit_of(message)
             if limit and not entry["limit"]:
-                entry["limit"] = f"{limit} at N={i + 1}"
-            unmount(os.path.join(bundle, "rootfs"))
-            if entry["failures"] >= 10:
-                break
-        finally:
-            parent.join(None)
-        progress(driver.name, i + 1, opts.count)
+                entry["limit"] = f"{limit} at N={len(self.started) + 1}"
+        self.progress(self.name, self.finished, self.count)
+        return entry["failures"] >= 10
+
+    def close(self):
+        if self.finished < self.count:
+            self.progress(self.name, self.count, self.count)  # ended early: close the bar
+
+    def fields(self, elapsed):
+        lat = self.latencies
+        return {"started": len(self.started),
+                "start_all_seconds": round(elapsed, 3),
+                "containers_per_second": round(len(self.started) / elapsed, 1) if elapsed else None,
+                "latency_ms": percentiles_ms(lat),
+                "latency_first_tenth_ms": _tenth(lat, first=True),
+                "latency_last_tenth_ms": _tenth(lat, first=False),
+                "latencies_ms": [round(x * 1000, 2) for x in lat],
+                "memory_curve_kib": self.curve}
+
+
+def new_entry(name, opts, note=None):
+    return {"runtime": name, "count": opts.count, "parallel": opts.parallel, "failures": 0,
+            "first_failure": None, "limit": None, "note": note}
+
+
+def run_one(driver, base, lowers, parent, opts, progress, net=None):
+    """Start, hold and remove opts.count containers with one driver; its report entry. net: a
+    bench.network.Bridge to plug each container into (--network bridge), else None."""
+    from pybox.images.overlay import unmount
+    sub = parent.make(driver.name)
+    commands = parent.make(f"{driver.name}-runtime")[len(parent.path) + 1:]
+    entry = new_entry(driver.name, opts, driver.note)
+    if net is not None and driver.name == "runsc":
+        entry["note"] = ("runsc keeps --network none: its sandbox reads the namespace's links at create, "
+                         "before the veth is plugged in, so the veth is made and measured but not used")
+    mem0, slab0 = memory_sample()
+    kernel0, counts0 = kernel_sample(), host_counts()
+    mounts0, procs0 = mount_count(), process_count()
+    tally = Tally(driver.name, opts, entry, progress, mem0)
+    serial = opts.parallel == 1
+
+    def one(i):
+        return start_one(driver, base, lowers, sub, opts, i, net, (parent, commands) if serial else None)
+
+    t0 = time.perf_counter()
+    if not serial:
+        parent.join(commands)
+    try:
+        start_all(opts, one, tally)
+    finally:
+        parent.join(None)
     elapsed = time.perf_counter() - t0
+    tally.close()
     time.sleep(0.5)  # let the kernel settle before the host is read
-    mem1, slab1, kernel1 = memory_sample()
+    mem1, slab1 = memory_sample()
+    kernel1, counts1 = kernel_sample(), host_counts()
+    started = tally.started
     n = max(len(started), 1)
-    charge = parent.charge(driver.name)
-    runtime_charge = parent.charge(commands)
+    charge, runtime_charge = parent.charge(driver.name), parent.charge(commands)
+    entry.update(tally.fields(elapsed))
     entry.update({
-        "started": len(started),
-        "start_all_seconds": round(elapsed, 3),
-        "containers_per_second": round(len(started) / elapsed, 1) if elapsed else None,
-        "latency_ms": {f"p{p}": round(percentile(latencies, p) * 1000, 2) if latencies else None
-                       for p in (50, 90, 99)},
-        "latency_first_tenth_ms": _tenth(latencies, first=True),
-        "latency_last_tenth_ms": _tenth(latencies, first=False),
-        "latencies_ms": [round(x * 1000, 2) for x in latencies],
         "memory_per_container_kib": round((mem0 - mem1) / n, 1),
         "slab_per_container_kib": round((slab1 - slab0) / n, 1),
         "kernel_per_container_kib": round((kernel1 - kernel0) / n, 1),
@@ -370,10 +481,12 @@ def run_one(driver, base, lowers, parent, opts, progress):
         # In the host's mount namespace, besides the overlay the bench mounts for each.
         "mounts_per_container": round((mount_count() - mounts0) / n - 1, 2),
         "processes_per_container": round((parent.processes(driver.name) or 0) / n, 2),
-        "tasks_per_container": round((parent.processes(driver.name, "tasks") or 0) / n, 2),
+        "tasks_per_container": round((parent.tasks(driver.name) or 0) / n, 2),
         "host_processes_per_container": round((process_count() - procs0) / n, 2),
     })
-    counts1 = host_counts()
+    entry["ceilings"] = ceilings(entry, counts0, counts1)
+    if net is not None:
+        entry["network"] = net.unplug_all(started, tally.extras, n)
     t1 = time.perf_counter()
     parent.join(commands)
     try:
@@ -388,7 +501,6 @@ def run_one(driver, base, lowers, parent, opts, progress):
     parent.discard(commands)  # the next round starts with an empty one
     for i in range(opts.count):
         unmount(os.path.join(base, "c", driver.name, str(i), "rootfs"))
-    entry["ceilings"] = ceilings(entry, counts0, counts1)
     entry["remove_all_seconds"] = round(time.perf_counter() - t1, 3)
     entry["left_behind"] = left_behind(driver, base, parent)
     return entry
@@ -415,22 +527,31 @@ def run(opts, base, report_progress=None):
     """The whole report: {"runtimes": [entry, ...], "machine": {...}}."""
     from pybox.engine.bench.runtimes import driver
     parent = Parent()
-    drivers = []
+    drivers, net = [], None
     try:
         parent.make()
         lowers = lower_dir(base, opts)
         drivers = [driver(spec, os.path.join(base, "state", spec.replace("/", "_")))
                    for spec in opts.runtimes]
+        if opts.network == "bridge":
+            from pybox.engine.bench.network import Bridge
+            net = Bridge(base)
         entries = {}
         for r in range(opts.rounds):
             order = drivers if r % 2 == 0 else list(reversed(drivers))
             for d in order:
                 _reset(base, d)
-                entry = run_one(d, base, lowers, parent, opts, report_progress or (lambda *a: None))
+                entry = run_one(d, base, lowers, parent, opts, report_progress or (lambda *a: None), net)
                 entries.setdefault(d.name, []).append(entry)
-        return {"machine": machine(), "count": opts.count, "rounds": opts.rounds,
-                "runtimes": [_merge(entries[d.name]) for d in drivers]}
+        report = {"machine": machine(), "count": opts.count, "rounds": opts.rounds, "parallel": opts.parallel,
+                  "network": opts.network, "runtimes": [merge_rounds(entries[d.name]) for d in drivers]}
+        if net is not None:
+            from pybox.engine.bench.network import NOTE
+            report["network_note"] = NOTE
+        return report
     finally:
+        if net is not None:
+            net.teardown()
         cleanup(base, drivers, parent)
 
 
@@ -444,19 +565,22 @@ MEDIANS = ("containers_per_second", "start_all_seconds", "memory_per_container_k
            "remove_all_seconds")
 
 
-def _merge(rounds):
+def merge_rounds(rounds):
     """One entry per runtime: the figures that drift with the machine are the medians over the
-    rounds (each round's kept under "rounds"); failures add up; the rest is the last round's."""
+    rounds (each round's kept under "rounds"); failures and what was left add up; the rest is
+    the last round's."""
     entry = dict(rounds[-1])
-    entry["rounds"] = [{k: r[k] for k in MEDIANS} for r in rounds]
-    for k in MEDIANS:
-        values = [r[k] for r in rounds if r[k] is not None]
+    keys = [k for k in MEDIANS if k in entry]
+    entry["rounds"] = [{k: r.get(k) for k in keys} for r in rounds]
+    for k in keys:
+        values = [r[k] for r in rounds if r.get(k) is not None]
         entry[k] = round(statistics.median(values), 1) if values else None
-    entry["latency_ms"] = {p: round(statistics.median(r["latency_ms"][p] for r in rounds), 2)
-                           if all(r["latency_ms"][p] is not None for r in rounds) else None
-                           for p in rounds[-1]["latency_ms"]}
+    if "latency_ms" in entry:
+        entry["latency_ms"] = {p: round(statistics.median(r["latency_ms"][p] for r in rounds), 2)
+                               if all(r["latency_ms"][p] is not None for r in rounds) else None
+                               for p in entry["latency_ms"]}
     entry["failures"] = sum(r["failures"] for r in rounds)
-    entry["left_behind"] = [item for r in rounds for item in r["left_behind"]]
+    entry["left_behind"] = [item for r in rounds for item in r.get("left_behind", [])]
     return entry
 
 

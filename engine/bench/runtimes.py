@@ -42,10 +42,6 @@ class Driver:
         """Of any container (delete --force)."""
         raise NotImplementedError
 
-    def create_start(self, cid, bundle):
-        self.create(cid, bundle)
-        self.start(cid)
-
     def running_pid(self, cid):
         """The pid of the container's process once it runs, else None."""
         status, pid = self.status(cid)
@@ -63,20 +59,7 @@ class CommandLine(Driver):
         self.argv = [*argv, "--root", root, *extra]
 
     def _run(self, *args, out=False):
-        """A file, not a pipe, for stderr: a created init keeps the runtime's stdio open."""
-        import tempfile
-        with tempfile.TemporaryFile() as err:
-            try:
-                done = subprocess.run([*self.argv, *args], stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE if out else subprocess.DEVNULL, stderr=err,
-                                      timeout=120)
-            except subprocess.TimeoutExpired:
-                raise PyboxError(f"{self.name} {args[0]}: no answer in 120 s") from None
-            if done.returncode != 0:
-                err.seek(0)
-                lines = err.read().decode(errors="replace").strip().splitlines()
-                raise PyboxError(f"{self.name} {args[0]}: {lines[-1] if lines else f'exit status {done.returncode}'}")
-        return done.stdout
+        return run_command(self.argv, self.name, args, out=out)
 
     def create(self, cid, bundle):
         self._run("create", "--bundle", bundle, cid)
@@ -96,6 +79,25 @@ class CommandLine(Driver):
         self._run("delete", "--force", cid)
 
 
+def run_command(argv, label, args, out=False, env=None, timeout=120):
+    """argv + args; its stdout (out=True); a failure is one PyboxError line: label, the command,
+    the last line it wrote. A file, not a pipe, for stderr: a created init keeps the runtime's
+    stdio open, and a pipe would wait for it."""
+    import tempfile
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run([*argv, *args], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE if out else subprocess.DEVNULL, stderr=err,
+                                  env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise PyboxError(f"{label} {args[0]}: no answer in {timeout} s") from None
+        if done.returncode != 0:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            raise PyboxError(f"{label} {args[0]}: {lines[-1] if lines else f'exit status {done.returncode}'}")
+    return done.stdout
+
+
 class Api(Driver):
     """pybox.runtime.api in this process: no interpreter start-up per step."""
 
@@ -105,9 +107,13 @@ class Api(Driver):
         self.rt = api.Runtime(root=root)
         self.null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.made = {}
+        import threading
+        self.forking = threading.Lock()
 
     def create(self, cid, bundle):
-        self.made[cid] = self.rt.create(cid, bundle=bundle, stdio=(self.null,) * 3)
+        # create forks this process and swaps its stdio for the child's: one thread at a time
+        with self.forking:
+            self.made[cid] = self.rt.create(cid, bundle=bundle, stdio=(self.null,) * 3)
 
     def start(self, cid):
         self.made[cid].start()

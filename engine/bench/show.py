@@ -28,7 +28,8 @@ def _table(header, rows):
 
 def density_table(report):
     m = report["machine"]
-    print(f"{report['count']} containers per runtime; {m['cpus']} CPUs, {m['memory_mib']} MiB, "
+    print(f"{report['count']} containers per runtime, {report.get('parallel', 1)} at a time, network "
+          f"{report.get('network', 'none')}; {m['cpus']} CPUs, {m['memory_mib']} MiB, "
           f"kernel {m['kernel']}, python {m['python']}")
     header = ("runtime", "started", "per s", "p50 ms", "p90 ms", "p99 ms", "first 10% ms", "last 10% ms",
               "KiB/ctr", "slab KiB", "kernel KiB", "cgroup KiB", "runtime KiB", "mounts", "procs", "remove s",
@@ -57,6 +58,38 @@ def density_table(report):
             print(f"failure: {e['runtime']}: {e['first_failure']}")
         for item in e["left_behind"][:5]:
             print(f"left behind: {e['runtime']}: {item}")
+    if report.get("network_note"):
+        print(f"note: {report['network_note']}")
+        for e in report["runtimes"]:
+            n = e["network"]
+            print(f"bridge: {e['runtime']}: {n['ports']} ports; extra per container: attach p50 "
+                  f"{_cell(n['attach_ms']['p50'])} ms (p90 {_cell(n['attach_ms']['p90'])}), "
+                  f"{_cell(n['memory_per_container_kib'])} KiB ({_cell(n['slab_per_container_kib'])} KiB slab); "
+                  f"detach all {n['detach_all_seconds']} s")
+
+
+def frontend_table(report):
+    m = report["machine"]
+    print(f"{report['count']} detached containers per front end (--network none, with conmon), "
+          f"{report['parallel']} at a time; {m['cpus']} CPUs, {m['memory_mib']} MiB, kernel {m['kernel']}")
+    header = ("front end", "started", "per s", "p50 ms", "p90 ms", "p99 ms", "KiB/ctr", "cgroup KiB",
+              "conmon RSS KiB", "conmon PSS KiB", "other procs", "remove s", "failed", "left")
+    rows = []
+    for e in report["runtimes"]:
+        lat, mon = e["latency_ms"], e["monitor"]
+        rows.append((e["runtime"], e["started"], _cell(e["containers_per_second"]), _cell(lat["p50"]),
+                     _cell(lat["p90"]), _cell(lat["p99"]), _cell(e["memory_per_container_kib"]),
+                     _cell(e["cgroup_charge_per_container_kib"]), _cell(mon["rss_kib"]), _cell(mon["pss_kib"]),
+                     _cell(e["other_processes_per_container"]), _cell(e["remove_all_seconds"]), e["failures"],
+                     len(e["left_behind"])))
+    _table(header, rows)
+    for e in report["runtimes"]:
+        kept = ", ".join(f"{k} {v}" for k, v in e["processes_per_container"].items())
+        print(f"processes per container: {e['runtime']}: {kept or 'none'}")
+        if e["first_failure"]:
+            print(f"failure: {e['runtime']}: {e['first_failure']}")
+        for item in e["left_behind"][:5]:
+            print(f"left behind: {e['runtime']}: {item}")
 
 
 def lifecycle_table(report):
@@ -79,25 +112,40 @@ def write_json(path, report):
         raise PyboxError(f"bench: --json {path}: {err.strerror}") from None
 
 
-def check_plot():
+def check_plot(path):
+    """Before the run: matplotlib is there and the PNG's directory too."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise PyboxError("bench: --plot needs matplotlib (pip install 'pybox[plot]' or matplotlib)") from None
+    import os
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise PyboxError(f"bench: --plot {path}: no such directory")
 
 
 def plot(path, report):
+    """Two panels, a line per runtime: each container's create-to-running latency against its
+    index, and host memory used (MemAvailable's drop since the first) against containers started."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for e in report["runtimes"]:
         left.plot(range(1, len(e["latencies_ms"]) + 1), e["latencies_ms"], label=e["runtime"], linewidth=0.8)
-        right.bar(e["runtime"], e["memory_per_container_kib"])
-    left.set_xlabel("container")
-    left.set_ylabel("create + start, ms")
+        curve = e["memory_curve_kib"]
+        right.plot([n for n, _ in curve], [kib / 1024 for _, kib in curve], label=e["runtime"], marker=".")
+    left.set_xlabel("container (in the order they came up)")
+    left.set_ylabel("start latency, ms")
     left.legend()
-    right.set_ylabel("host memory per container, KiB")
-    fig.suptitle(f"pybox bench density, N={report['count']}")
+    right.set_xlabel("containers running")
+    right.set_ylabel("host memory used, MiB (MemAvailable drop)")
+    right.legend()
+    kind = "--frontend" if report.get("frontend") else "density"
+    fig.suptitle(f"pybox bench {kind}, N={report['count']}, {report.get('parallel', 1)} at a time")
     fig.tight_layout()
-    fig.savefig(path)
+    try:
+        fig.savefig(path, format="png")
+    except OSError as err:
+        raise PyboxError(f"bench: --plot {path}: {err.strerror}") from None
+    finally:
+        plt.close(fig)
