@@ -52,8 +52,10 @@ def connect(store, box, pid):
     """Plug the created container (init pid) in; called between create and start."""
     mode = box.data["network"]
     if mode == "none":
-        from pybox.netns import loopback_up
-        loopback_up(pid)
+        from pybox.userns import in_user_namespace
+        if not in_user_namespace():  # there the init's own (runc's) is all: we could not come back
+            from pybox.netns import loopback_up
+            loopback_up(pid)
     elif mode == "bridge":
         data = box.data
         lease = network_of(store).attach(box.id, pid, ports=[tuple(p) for p in data["ports"]],
