@@ -28,6 +28,10 @@ def create_box(root, store, v):
     """Image, metadata, rootfs and config.json of a new container (nothing left on failure)."""
     from pybox import jsonio
     from pybox.engine.bundle import build_spec
+    from pybox.userns import rootless_uid
+    if rootless_uid() is not None:
+        from pybox.engine.rootless import check_run
+        check_run(v)
     fields = net.settings(v)
     image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(

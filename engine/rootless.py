@@ -10,7 +10,7 @@ mount namespace (so no mount is ever seen on the host), and pybox-runc and conmo
 Files under $XDG_RUNTIME_DIR/libpybox: pause.pid ("PID START") and the lock taken while the
 pause process is looked for or made. `pybox system migrate` stops it (podman's too).
 
-Taken only when geteuid() != 0: root's commands never import this.
+Imported only for an ordinary user (pybox.userns.rootless_uid): root's commands never do.
 """
 
 import os
@@ -244,3 +244,33 @@ def stop_pause():
     except OSError:
         pass
     return pid is not None
+
+
+# --- what `run` cannot do for an ordinary user -------------------------------------------------
+_LIMITS = (("memory", "--memory"), ("cpus", "--cpus"), ("cpu_shares", "--cpu-shares"),
+           ("pids_limit", "--pids-limit"))
+
+
+def check_run(v):
+    """docker run's flags that need the host's root: one line each, before anything is made."""
+    if v["privileged"]:
+        raise PyboxError("--privileged: rootless: the host's devices cannot be given to a "
+                         "container of an ordinary user")
+    given = [flag for key, flag in _LIMITS if v[key]]
+    if given and not _delegated(v):
+        raise PyboxError(f"{given[0]}: rootless: no cgroup v2 subtree delegated to this user to "
+                         "apply the limit in")
+
+
+def _delegated(v):
+    """The cgroup parent is in a cgroup v2 hierarchy and the user may make cgroups in it."""
+    from pybox.cgroups import hierarchy
+    from pybox.engine.bundle import DEFAULT_CGROUP_PARENT
+    try:
+        if hierarchy.discover()[0] != "unified":
+            return False
+    except PyboxError:
+        return False
+    parent = v["cgroup_parent"] or os.environ.get("PYBOX_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
+    path = os.path.join(hierarchy.ROOT, parent.strip("/"))
+    return os.path.isdir(path) and os.access(path, os.W_OK)
