@@ -71,15 +71,16 @@ class User:
         return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home,
                 "USER": self.name, "LOGNAME": self.name, "XDG_RUNTIME_DIR": self.runtime_dir}
 
-    def run(self, *argv, timeout=60, cwd=None, check=False, cgroup=None):
+    def run(self, *argv, timeout=60, cwd=None, check=False, cgroup=None, env=None):
         """argv as this user (setpriv: its uid, gid and groups; nothing else of root's kept),
-        moved first into the cgroup v2 directory `cgroup` if given (a login session's)."""
+        moved first into the cgroup v2 directory `cgroup` if given (a login session's); env:
+        variables to add to the login-like environment."""
         as_user = ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--", *argv]
         if cgroup:
             as_user = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *as_user]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             # Files, not pipes: a created container's init keeps the runtime's stdio open.
-            code = subprocess.run(as_user, env=self.env(), cwd=cwd or self.home,
+            code = subprocess.run(as_user, env={**self.env(), **(env or {})}, cwd=cwd or self.home,
                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout).returncode
             out.seek(0)
             err.seek(0)
