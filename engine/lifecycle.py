@@ -192,6 +192,12 @@ def start_detached(root, store, box):
     root = runtime_root(root, box)
     box.update(runtime_root=root)
     _forget_old_run(root, store, box)
+    from pybox.userns import rootless_uid
+    if rootless_uid() is not None:
+        image = store.find(box.data["image_id"])
+        if image is None:
+            raise PyboxError(f"container {box.name}: its image {box.data['image_id'][7:19]} is gone")
+        store.remount_rootfs(image, box.id)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
     try:

@@ -333,9 +333,11 @@ def _processes_of(user):  # noqa: F811
 
 def test_migrate_stops_everything_and_nothing_is_left(engine, user, image):  # noqa: F811
     """system migrate stops running containers (and their pasta) and the pause process, as
-    podman's does; after rm and a last migrate: no process of the user, no mount, no file in
-    the runtime directory."""
-    engine("run", "-d", "-p", f"{free_port()}:80", "--name", "rl-last", image, "sleep", "60")
+    podman's does; start brings the container back (its layer mounted again in the new mount
+    namespace); after rm and a last migrate: no process of the user, no mount, no file in the
+    runtime directory."""
+    engine("run", "-d", "-p", f"{free_port()}:80", "--stop-signal", "KILL", "--name", "rl-last", image,
+           "sleep", "60")
     cid = engine("inspect", "-f", "{{.Id}}", "rl-last").stdout.strip()
     pasta, pause = _pasta_of(engine, cid), engine.pause_pid()
     engine("system", "migrate")
@@ -343,14 +345,18 @@ def test_migrate_stops_everything_and_nothing_is_left(engine, user, image):  # n
     assert engine.pause_pid() is None
     state = json.loads(engine("inspect", "rl-last").stdout)[0]["State"]
     assert state["Status"] == "exited"
-    engine("rm", "rl-last")  # starts a new pause process
+    engine("start", "rl-last")  # a new pause process; the layer is mounted again there
+    assert engine("exec", "rl-last", "cat", "/etc/hostname").stdout.strip() == cid[:12]
+    pasta = _pasta_of(engine, cid)
+    engine("rm", "-f", "rl-last")
+    assert not _alive(pasta)
     engine("system", "migrate")
     if PODMAN:
         engine.podman("system", "migrate", timeout=60)
     deadline = time.monotonic() + 5
     while _processes_of(user) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _processes_of(user) == []
+    assert [open(f"/proc/{p}/cmdline").read() for p in _processes_of(user)] == []
     ours = [os.path.join(user.runtime_dir, name) for name in ("pybox", "libpybox")]
     assert [os.path.join(top, name) for d in ours for top, _, names in os.walk(d) for name in names] == []
     with open("/proc/self/mountinfo") as f:

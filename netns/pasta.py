@@ -123,7 +123,7 @@ def _is_pasta(pid):
         return False
     name = stat[stat.index(b"(") + 1:stat.rindex(b")")]
     state = stat[stat.rindex(b")") + 2:][:1]
-    return name in (b"pasta", b"pasta.avx2") and state != b"Z"
+    return name in (b"pasta", b"pasta.avx2", b"passt", b"passt.avx2") and state != b"Z"  # it execs passt.avx2
 
 
 def _unlink(path):
