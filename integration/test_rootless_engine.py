@@ -152,6 +152,48 @@ def test_xdg_data_home_moves_the_store(engine, user):  # noqa: F811
     assert os.path.isdir(os.path.join(data, "pybox", "layers"))
 
 
+def _push_variant(registry, tmp_path, name, change):  # noqa: F811
+    """The tests' busybox rootfs changed by change(rootfs), imported and pushed by root."""
+    rootfs = build_rootfs(str(tmp_path / "rootfs"))
+    change(rootfs)
+    env = dict(os.environ, PYBOX_STORAGE=str(tmp_path / "store"))
+    subprocess.run([PYBOX, "import", rootfs, name], env=env, check=True, capture_output=True, timeout=120)
+    ref = f"{registry.host}/{name}:1"
+    subprocess.run([PYBOX, "push", "--tls-verify=false", name, ref], env=env, check=True,
+                   capture_output=True, timeout=120)
+    return ref
+
+
+def test_owner_beyond_the_range_is_one_line(engine, user, registry, tmp_path):  # noqa: F811
+    """A layer file owned by an id the user's namespace does not map (past the 65536 of
+    /etc/subuid): pull fails in one line naming the entry and the owner, and keeps no layer."""
+    def change(rootfs):
+        with open(os.path.join(rootfs, "far"), "w") as f:
+            f.write("x")
+        os.chown(os.path.join(rootfs, "far"), 70000, 70000)
+    ref = _push_variant(registry, tmp_path, "rootless/far", change)
+    before = sorted(os.listdir(os.path.join(engine.store, "layers")))
+    done = engine("pull", ref, check=False, timeout=180)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "far'" in done.stderr and "70000:70000" in done.stderr and "not mapped" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(os.listdir(os.path.join(engine.store, "layers"))) == before
+    assert os.listdir(os.path.join(engine.store, "tmp")) == []
+
+
+def test_device_nodes_are_skipped(engine, user, registry, tmp_path):  # noqa: F811
+    """A layer's character device (mknod is the host root's): left out, as containers/storage
+    leaves it out in a user namespace; the rest of the image runs."""
+    def change(rootfs):
+        os.mknod(os.path.join(rootfs, "node"), 0o600 | 0o020000, os.makedev(1, 5))
+    ref = _push_variant(registry, tmp_path, "rootless/node", change)
+    engine("pull", ref, timeout=180)
+    done = engine("run", "--rm", "--network", "none", ref, "sh", "-c", "ls /node || echo none")
+    assert done.stdout.strip() == "none"
+    engine("rmi", ref)
+
+
 def _inside(engine, image, runner):
     script = ("id -u; cat /proc/self/uid_map /proc/self/gid_map; ls /sys/class/net; "
               "stat -c %u:%g /home/app /bin/busybox; touch /tmp/t && chown 1000:1000 /tmp/t && echo chowned")

@@ -115,15 +115,15 @@ def _pasta_pid(pid_file):
 
 
 def _is_pasta(pid):
-    """pid is a live pasta (not a reused pid, nor a zombie)."""
+    """pid is a live pasta (not a reused pid, nor a zombie); pasta execs passt.avx2 where it can."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
+        with open(f"/proc/{pid}/status") as f:
+            state = next(line.split()[1] for line in f if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
         return False
-    name = stat[stat.index(b"(") + 1:stat.rindex(b")")]
-    state = stat[stat.rindex(b")") + 2:][:1]
-    return name in (b"pasta", b"pasta.avx2", b"passt", b"passt.avx2") and state != b"Z"  # it execs passt.avx2
+    return name in ("pasta", "pasta.avx2", "passt", "passt.avx2") and state != "Z"
 
 
 def _unlink(path):
