@@ -286,3 +286,62 @@ def test_rootless_startup_against_runc(user, bundle):
     theirs = _median_run(user, RUNC, bundle, "rl-time-runc", 5)
     print(f"\nrootless run true, median of 5: pybox-runc {ours * 1000:.0f} ms, runc {theirs * 1000:.0f} ms")
     assert ours < 10 * theirs + 1.0
+
+
+@pytest.fixture
+def plain_bundle(user):  # noqa: F811
+    """`runc spec` (not --rootless) made by the user, for root of a user namespace: no user
+    namespace of its own, and devpts without gid=5 (not mapped when only the user's id is)."""
+    path = tempfile.mkdtemp(prefix="plain-", dir=user.home)
+    os.chown(path, user.uid, user.gid)
+    rootfs = os.path.join(path, "rootfs")
+    build_rootfs(rootfs)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", rootfs], check=True, timeout=60)
+    user.run(RUNC, "spec", cwd=path, check=True)
+
+    def change(config):
+        for mount in config["mounts"]:
+            mount["options"] = [o for o in mount.get("options") or [] if o != "gid=5"]
+    edit(path, change)
+    return path
+
+
+def _in_user_namespace(user, script):
+    """script run by sh as root of a new user namespace of the user's (unshare --map-root-user),
+    as the engine runs pybox-runc under its pause process."""
+    return user.run("unshare", "--user", "--map-root-user", "sh", "-c", script, timeout=90)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pybox"])
+def test_root_of_a_user_namespace_runs_without_cgroup_like_runc(user, plain_bundle, runtime):
+    """euid 0, but in a user namespace: runc's rule takes the rootless cgroup path there (no
+    delegated cgroup, no resources asked: none made) and create, exec, delete work; pybox-runc
+    failed on its cgroup and on coming back to its own pid namespace."""
+    binary, root = RUNTIMES[runtime], os.path.join(user.runtime_dir, f"in-userns-{runtime}")
+    edit(plain_bundle, args("sleep", "60"))
+    run = f"{binary} --root {root}"
+    done = _in_user_namespace(user, f'{run} create -b {plain_bundle} c || exit 9; '
+                              f'{run} exec c sh -c "id -u; cat /proc/self/uid_map"; s=$?; '
+                              f'{run} delete -f c; exit $s')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "0", str(user.uid), "1"]
+    assert os.listdir(root) == []
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pybox"])
+def test_root_of_a_user_namespace_refuses_resources_like_runc(user, plain_bundle, runtime):
+    """The same with a memory limit: no cgroup to apply it in, refused (pybox: one line naming
+    linux.resources), nothing left."""
+    def change(config):
+        config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+        config["process"]["args"] = ["true"]
+    edit(plain_bundle, change)
+    binary, root = RUNTIMES[runtime], os.path.join(user.runtime_dir, f"in-userns-mem-{runtime}")
+    done = _in_user_namespace(user, f"{binary} --root {root} run -b {plain_bundle} c; s=$?; "
+                              f"{binary} --root {root} delete -f c 2>/dev/null; exit $s")
+    assert done.returncode != 0
+    if runtime == "pybox":
+        assert done.returncode == 1
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "linux.resources" in done.stderr and "Traceback" not in done.stderr
+    assert os.listdir(root) == []
