@@ -26,6 +26,8 @@ def check_mode(v):
     if rootless and mode == "bridge":
         raise PyboxError("--network bridge: rootless: a bridge needs root; use pasta (the "
                          "default) or none")
+    if not rootless and mode.partition(":")[0] == "pasta":
+        raise PyboxError("--network pasta: for ordinary users; root's containers have the bridge")
     if v["publish"] and mode != "bridge" and mode.partition(":")[0] != "pasta":
         raise PyboxError(f"--publish needs the bridge or pasta network, not {mode!r}")
     return mode

@@ -20,7 +20,6 @@ from pybox import userns
 from pybox.errors import PyboxError
 
 CATATONIT = "/usr/bin/catatonit"
-GID_ENV = "_PYBOX_ROOTLESS_GID"
 
 
 def state_dir():
@@ -63,7 +62,6 @@ def enter():
     except OSError:
         os.chdir("/")
     os.environ[userns.ROOTLESS_ENV] = str(uid)
-    os.environ[GID_ENV] = str(gid)
     # Again, as podman does: a process keeps the user namespace it was exec'd in as its memory's
     # (mm->user_ns), and until it execs the host's root alone may look into its children that
     # are not dumpable (the container's init, before it execs): /proc/PID/ns/net, say.

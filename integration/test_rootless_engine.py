@@ -403,3 +403,13 @@ def test_migrate_stops_everything_and_nothing_is_left(engine, user, image):  # n
     assert [os.path.join(top, name) for d in ours for top, _, names in os.walk(d) for name in names] == []
     with open("/proc/self/mountinfo") as f:
         assert [line for line in f if user.home in line] == []
+
+
+def test_pasta_is_for_ordinary_users(tmp_path):
+    """Root's containers have the bridge: --network pasta as root is one line, exit 125 (pasta
+    run by root drops to nobody, who could not reach the namespace file)."""
+    env = dict(os.environ, PYBOX_STORAGE=str(tmp_path / "store"))
+    done = subprocess.run([PYBOX, "--root", str(tmp_path / "state"), "run", "--rm", "--network", "pasta",
+                           "busybox", "true"], env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    _one_line_refusal(done, "--network pasta", "ordinary users")
