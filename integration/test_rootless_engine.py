@@ -144,6 +144,19 @@ def test_store_is_the_users_and_layers_are_shifted(engine, user, image):  # noqa
     assert engine.mounts_in_pause() == []  # nothing mounted while no container exists
 
 
+def test_info_says_rootless_with_podmans_id_mappings(engine, user):  # noqa: F811
+    """info: host.security.rootless and host.idMappings, as podman info shows them."""
+    ours = json.loads(engine("info", "--format", "json").stdout)["host"]
+    assert ours["security"]["rootless"] is True
+    assert ours["idMappings"]["uidmap"] == [{"container_id": 0, "host_id": user.uid, "size": 1},
+                                            {"container_id": 1, "host_id": user.subuid[0], "size": user.subuid[1]}]
+    if not PODMAN:
+        pytest.skip("podman is not installed")
+    theirs = json.loads(engine.podman("info", "--format", "json", check=True).stdout)["host"]
+    assert theirs["security"]["rootless"] is True
+    assert ours["idMappings"] == theirs["idMappings"]
+
+
 def test_xdg_data_home_moves_the_store(engine, user):  # noqa: F811
     """$XDG_DATA_HOME, when set, holds the store instead of ~/.local/share (podman's rule)."""
     data = user.mkdir(os.path.join(user.home, "xdg-data"))
