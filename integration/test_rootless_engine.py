@@ -426,3 +426,15 @@ def test_pasta_is_for_ordinary_users(tmp_path):
                            "busybox", "true"], env=env, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
     _one_line_refusal(done, "--network pasta", "ordinary users")
+
+
+def test_no_runtime_directory_is_one_line(engine, user):  # noqa: F811
+    """Without XDG_RUNTIME_DIR the pause process's files go to /run/user/UID (podman's
+    fallback); where that does not exist either, one line says so and no pause process starts."""
+    if os.path.isdir(f"/run/user/{user.uid}"):
+        pytest.skip(f"/run/user/{user.uid} exists here")
+    done = engine("ps", "-a", check=False, env={"XDG_RUNTIME_DIR": ""})
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"/run/user/{user.uid}" in done.stderr and "XDG_RUNTIME_DIR" in done.stderr
+    assert "Traceback" not in done.stderr
