@@ -517,11 +517,11 @@ class Store:
     def remount_rootfs(self, image, container_id):
         """Mount a claimed writable layer again if it is not mounted (an ordinary user's mount
         namespace went with its pause process, as podman's does); returns the rootfs path."""
-        from pybox.images.overlay import is_mountpoint, mount_overlay
+        from pybox.images.overlay import mount_overlay
         _check_container_id(container_id)
         base = self.rw_dir(container_id)
         rootfs = os.path.join(base, "rootfs")
-        if not is_mountpoint(rootfs):
+        if not os.path.ismount(rootfs):
             mount_overlay(image.layer_dirs(), os.path.join(base, "upper"), os.path.join(base, "work"), rootfs)
         return rootfs
 
