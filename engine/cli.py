@@ -4,6 +4,7 @@ Only docker's and podman's commands, and `pybox runtime COMMAND ...`, which reac
 runtime's commands (pybox-runc's) for people with bundles. pybox.command has the shared driver.
 """
 
+import os
 import sys
 
 from pybox.command import exit_fast, run_main
@@ -38,6 +39,7 @@ COMMANDS = {
     "system": "pybox.engine.commands.group",
     "system-df": "pybox.engine.commands.system",  # reached as `system df`
     "system-prune": "pybox.engine.commands.system",  # reached as `system prune`
+    "system-migrate": "pybox.engine.commands.migrate",  # reached as `system migrate`
     "cleanup": "pybox.engine.commands.cleanup",  # conmon's exit command; not for people
     # Images, with docker's and podman's names.
     "pull": "pybox.images.cli",
@@ -83,6 +85,7 @@ pybox itself:
   version                pybox's version        info    host, cgroups, runtime, store, counts
   events [--since T]     create/start/die/destroy, as they happen
   system df|prune        disk use; remove stopped containers and unused images
+  system migrate         stop containers and an ordinary user's pause process (podman's)
 
 images:
   pull|push REF          images [-q]            rmi REF        image inspect|prune
@@ -112,10 +115,31 @@ def misdirected(word):
     return None
 
 
+# An ordinary user's commands run in the user's namespaces (pybox.engine.rootless), but these.
+OUTSIDE = {None, "--help", "help", "--version", "version", "completion", "seccomp", "runtime", "bench",
+           "system-migrate"}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     from pybox.runtime.cli import prepare
-    return run_main(argv, "pybox", COMMANDS, HELP, misdirected, runc=False, prepare=prepare)
+    return run_main(argv, "pybox", COMMANDS, HELP, misdirected, runc=False, prepare=_prepare(prepare))
+
+
+def _prepare(prepare):
+    def both(g, argv):
+        if os.geteuid() != 0 and _command(g, argv) not in OUTSIDE:
+            from pybox.engine import rootless
+            rootless.enter()  # before any thread starts: setns to a user namespace needs one
+        prepare(g, argv)
+    return both
+
+
+def _command(g, argv):
+    """The command word, a group's included (`system migrate` is system-migrate)."""
+    if g.command in ("system", "container") and argv and not argv[0].startswith("-"):
+        return f"{g.command}-{argv[0]}" if g.command == "system" else argv[0]
+    return g.command
 
 
 def run_and_exit():

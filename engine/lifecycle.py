@@ -28,6 +28,10 @@ def create_box(root, store, v):
     """Image, metadata, rootfs and config.json of a new container (nothing left on failure)."""
     from pybox import jsonio
     from pybox.engine.bundle import build_spec
+    from pybox.userns import rootless_uid
+    if rootless_uid() is not None:
+        from pybox.engine.rootless import check_run
+        check_run(v)
     fields = net.settings(v)
     image = _image(store, v["image"])
     box = containers.new(store, v["name"], dict(
@@ -188,6 +192,12 @@ def start_detached(root, store, box):
     root = runtime_root(root, box)
     box.update(runtime_root=root)
     _forget_old_run(root, store, box)
+    from pybox.userns import rootless_uid
+    if rootless_uid() is not None:
+        image = store.find(box.data["image_id"])
+        if image is None:
+            raise PyboxError(f"container {box.name}: its image {box.data['image_id'][7:19]} is gone")
+        store.remount_rootfs(image, box.id)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
     try:

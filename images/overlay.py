@@ -4,6 +4,9 @@ Mounted with the new mount API: each layer is one fsconfig `lowerdir+` call (Lin
 image with hundreds of layers never hits the one-page limit on mount(2)'s option string. Older
 kernels get mount(2) with short names: numbered symlinks to the layers, reached through
 /proc/self/fd, about 20 bytes a layer, so some 200 layers fit.
+
+In a user namespace (an ordinary user's engine) the mount has `userxattr`: overlayfs keeps its
+markers in user.overlay.* there, trusted.* being the host root's (images/unpack.py writes them so).
 """
 
 import errno
@@ -11,6 +14,7 @@ import os
 
 from pybox import kernel
 from pybox.errors import PyboxError, from_oserror
+from pybox.userns import in_user_namespace
 
 AT_FDCWD = -100
 PAGE = 4096
@@ -36,6 +40,8 @@ def mount_with_fsconfig(lower_dirs, upper, work, target):
             kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_STRING, "lowerdir+", lower)
         kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_STRING, "upperdir", upper)
         kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_STRING, "workdir", work)
+        if in_user_namespace():
+            kernel.fsconfig(fsfd, kernel.FSCONFIG_SET_FLAG, "userxattr")
         kernel.fsconfig(fsfd, kernel.FSCONFIG_CMD_CREATE)
         mntfd = kernel.fsmount(fsfd)
         try:
@@ -58,6 +64,8 @@ def mount_with_links(lower_dirs, upper, work, target):
     try:
         lowers = ":".join(f"/proc/self/fd/{fd}/{i}" for i in range(len(lower_dirs)))
         data = f"lowerdir={lowers},upperdir={upper},workdir={work}"
+        if in_user_namespace():
+            data += ",userxattr"
         if len(data) >= PAGE:
             raise PyboxError(f"image has {len(lower_dirs)} layers, more than this kernel's overlay "
                              "mount options can name (Linux 6.8 and later have no such limit)")

@@ -1,6 +1,7 @@
 """The image store: blobs by digest, unpacked layers by chain id, images by name, containers' layers.
 
-Layout under the root (default /var/lib/pybox, or $PYBOX_STORAGE):
+Layout under the root (default /var/lib/pybox, or $PYBOX_STORAGE; for an ordinary user, as
+podman's, $XDG_DATA_HOME/pybox or ~/.local/share/pybox):
     blobs/sha256/HEX         manifests, configs and layer blobs, named by their digest
     layers/HEX/              one unpacked layer per chain id, shared by every image that has it
     rw/ID/                   upper/, work/ and rootfs/ (the overlay mount): one container's writable
@@ -30,6 +31,13 @@ import os
 from pybox.errors import PyboxError
 
 DEFAULT_ROOT = "/var/lib/pybox"
+
+
+def default_root():
+    from pybox import userns
+    if userns.rootless_uid() is None:
+        return DEFAULT_ROOT
+    return os.path.join(userns.user_data_dir(), "pybox")
 
 
 class Image:
@@ -86,7 +94,7 @@ def tree_size(top):
 
 class Store:
     def __init__(self, root=None, max_layer_size=None):
-        self.root = os.path.abspath(root or os.environ.get("PYBOX_STORAGE") or DEFAULT_ROOT)
+        self.root = os.path.abspath(root or os.environ.get("PYBOX_STORAGE") or default_root())
         self.max_layer_size = max_layer_size  # overrides the settings' limits.max_layer_size
         self._limits = None
         # Written by this Store object, so that a failed import can take them back.
@@ -505,6 +513,17 @@ class Store:
         except BaseException:
             self.unmount_rootfs(container_id)
             raise
+
+    def remount_rootfs(self, image, container_id):
+        """Mount a claimed writable layer again if it is not mounted (an ordinary user's mount
+        namespace went with its pause process, as podman's does); returns the rootfs path."""
+        from pybox.images.overlay import mount_overlay
+        _check_container_id(container_id)
+        base = self.rw_dir(container_id)
+        rootfs = os.path.join(base, "rootfs")
+        if not os.path.ismount(rootfs):
+            mount_overlay(image.layer_dirs(), os.path.join(base, "upper"), os.path.join(base, "work"), rootfs)
+        return rootfs
 
     def unmount_rootfs(self, container_id, wait=True):
         """Unmount and delete a container's writable layer and drop its claim; fine to call

@@ -5,6 +5,12 @@ RESOLVE_NO_SYMLINKS), so `../`, absolute names, symlinked parents and links to t
 never reach the host, whatever tarfile's own checks miss. A layer is one overlayfs lower
 directory: OCI whiteouts become overlayfs whiteouts (0:0 character devices) and opaque markers
 become the trusted.overlay.opaque xattr.
+
+In a user namespace (an ordinary user's engine, pybox.engine.rootless) owners are the namespace's
+ids, shifted by the kernel into the user's subordinate range; an owner beyond the map is one
+error line. As containers/storage does there: the opaque marker is user.overlay.opaque (the
+overlay is mounted with userxattr), device nodes are skipped (mknod is the host root's), and
+trusted.* xattrs too (the host root's).
 """
 
 import errno
@@ -13,13 +19,16 @@ import stat
 
 from pybox import kernel
 from pybox.errors import PyboxError
+from pybox.userns import in_user_namespace
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 CHUNK = 1 << 20
 _RESOLVE = kernel.RESOLVE_IN_ROOT | kernel.RESOLVE_NO_SYMLINKS | kernel.RESOLVE_NO_MAGICLINKS
-# A layer may carry these xattrs; trusted.overlay.* would let it forge whiteouts or redirects.
+# A layer may carry these xattrs; trusted.overlay.* and user.overlay.* (overlayfs's markers in
+# a user namespace) would let it forge whiteouts or redirects.
 _XATTR_PREFIXES = ("user.", "security.capability", "trusted.")
+_XATTR_FORGED = ("trusted.overlay.", "user.overlay.")
 _XATTR_PAX = "SCHILY.xattr."
 
 
@@ -64,6 +73,7 @@ class _Extractor:
         self.parent_key = None
         self.parent_fd = None
         self.dir_times = []
+        self.userns = in_user_namespace()
 
     def run(self):
         try:
@@ -85,7 +95,8 @@ class _Extractor:
         parent = self.parent(member, parts[:-1])
         base = parts[-1]
         if base == OPAQUE:
-            os.setxattr(self.proc_path(parent, ""), "trusted.overlay.opaque", b"y")
+            os.setxattr(self.proc_path(parent, ""),
+                        "user.overlay.opaque" if self.userns else "trusted.overlay.opaque", b"y")
         elif base.startswith(WHITEOUT):
             self.whiteout(member, parent, base[len(WHITEOUT):])
         elif member.isdir():
@@ -219,6 +230,8 @@ class _Extractor:
             return
         if member.issym():
             os.symlink(member.linkname, base, dir_fd=parent)
+        elif (member.ischr() or member.isblk()) and self.userns:
+            return  # mknod needs the host's root: containers/storage skips them too
         elif member.ischr() or member.isblk():
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             os.mknod(base, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=parent)
@@ -250,7 +263,7 @@ class _Extractor:
 
     def set_metadata(self, fd, member):
         # chown before chmod: chown clears the setuid and setgid bits.
-        os.fchown(fd, member.uid, member.gid)
+        self.chown(member, os.fchown, fd)
         os.fchmod(fd, member.mode & 0o7777)
         for key, value in self.xattrs(member):
             os.setxattr(fd, key, value)
@@ -259,19 +272,29 @@ class _Extractor:
 
     def set_path_metadata(self, member, parent, base):
         """For entries that cannot be opened for writing: symlinks, devices, fifos."""
-        os.chown(base, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
+        self.chown(member, os.chown, base, dir_fd=parent, follow_symlinks=False)
         if not member.issym():
             os.chmod(base, member.mode & 0o7777, dir_fd=parent)
         for key, value in self.xattrs(member):
             os.setxattr(self.proc_path(parent, base), key, value, follow_symlinks=False)
         os.utime(base, (member.mtime, member.mtime), dir_fd=parent, follow_symlinks=False)
 
-    @staticmethod
-    def xattrs(member):
+    def chown(self, member, call, *where, **flags):
+        try:
+            call(*where, member.uid, member.gid, **flags)
+        except OSError as err:
+            if err.errno != errno.EINVAL or not self.userns:
+                raise
+            self.fail(member, f"owner {member.uid}:{member.gid} is not mapped in this user "
+                      "namespace (too few ids in /etc/subuid or /etc/subgid)")
+
+    def xattrs(self, member):
         for key, value in member.pax_headers.items():
             if key.startswith(_XATTR_PAX):
                 name = key[len(_XATTR_PAX):]
-                if name.startswith(_XATTR_PREFIXES) and not name.startswith("trusted.overlay."):
+                if name.startswith(_XATTR_FORGED) or (self.userns and name.startswith("trusted.")):
+                    continue
+                if name.startswith(_XATTR_PREFIXES):
                     yield name, value.encode("utf-8", "surrogateescape")
 
     def restore_dir_times(self):

@@ -19,108 +19,13 @@ import pytest
 
 from integration.busybox import build_rootfs
 from integration.conftest import PYBOX_RUNC
+from integration.rootless_user import user  # noqa: F401 (fixture)
 from pybox.cgroups import hierarchy
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
-SUB_COUNT = 65536
 
 pytestmark = pytest.mark.skipif(not (shutil.which("setpriv") and shutil.which("newuidmap")),
                                 reason="needs setpriv and Debian's uidmap (scripts/install.sh --test)")
-
-
-def _entries(path):
-    """(name, start, count) of each well-formed line of /etc/subuid or /etc/subgid."""
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return []
-    parts = [line.strip().split(":") for line in lines]
-    return [(p[0], int(p[1]), int(p[2])) for p in parts if len(p) == 3 and p[1].isdigit() and p[2].isdigit()]
-
-
-def _first_free_sub_start():
-    """A subordinate range nobody in /etc/subuid or /etc/subgid holds, above the usual 100000s."""
-    ends = [start + count for path in ("/etc/subuid", "/etc/subgid") for _, start, count in _entries(path)]
-    return max([200000, *ends])
-
-
-def _own_entry(path, name):
-    return next(((start, count) for owner, start, count in _entries(path) if owner == name), None)
-
-
-def _drop_entries(path, name):
-    try:
-        with open(path) as f:
-            lines = f.readlines()
-    except FileNotFoundError:
-        return
-    kept = [line for line in lines if line.split(":")[0] != name]
-    if kept != lines:
-        with open(path, "w") as f:
-            f.writelines(kept)
-
-
-class User:
-    def __init__(self, name):
-        self.name = name
-        self.uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True,
-                                      timeout=10).stdout)
-        self.gid = int(subprocess.run(["id", "-g", name], capture_output=True, text=True, check=True,
-                                      timeout=10).stdout)
-        self.subuid = _own_entry("/etc/subuid", name)
-        self.subgid = _own_entry("/etc/subgid", name)
-        self.home = tempfile.mkdtemp(prefix=f"{name}-", dir="/tmp")
-        os.chmod(self.home, 0o700)
-        os.chown(self.home, self.uid, self.gid)
-        self.runtime_dir = os.path.join(self.home, "xdg-runtime")
-        self.mkdir(self.runtime_dir)
-
-    def mkdir(self, path):
-        os.makedirs(path, mode=0o700)
-        os.chown(path, self.uid, self.gid)
-        return path
-
-    def env(self):
-        return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home,
-                "USER": self.name, "LOGNAME": self.name, "XDG_RUNTIME_DIR": self.runtime_dir}
-
-    def run(self, *argv, timeout=60, cwd=None, check=False, cgroup=None):
-        """argv as this user (setpriv: its uid, gid and groups; nothing else of root's kept),
-        moved first into the cgroup v2 directory `cgroup` if given (a login session's)."""
-        as_user = ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--init-groups", "--", *argv]
-        if cgroup:
-            as_user = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *as_user]
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            # Files, not pipes: a created container's init keeps the runtime's stdio open.
-            code = subprocess.run(as_user, env=self.env(), cwd=cwd or self.home,
-                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout).returncode
-            out.seek(0)
-            err.seek(0)
-            result = subprocess.CompletedProcess(argv, code, out.read().decode(), err.read().decode())
-        if check and code != 0:
-            raise AssertionError(f"{' '.join(argv)} as {self.name} exited {code}: {result.stderr}")
-        return result
-
-
-@pytest.fixture(scope="module")
-def user():
-    name = f"pbrl{os.getpid() % 100000}"
-    subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True, timeout=30, capture_output=True)
-    made = None
-    try:
-        for path in ("/etc/subuid", "/etc/subgid"):  # useradd may have added them (login.defs)
-            if _own_entry(path, name) is None:
-                with open(path, "a") as f:
-                    f.write(f"{name}:{_first_free_sub_start()}:{SUB_COUNT}\n")
-        made = User(name)
-        yield made
-    finally:
-        if made is not None:
-            shutil.rmtree(made.home, ignore_errors=True)
-        subprocess.run(["userdel", name], timeout=30, capture_output=True)
-        for path in ("/etc/subuid", "/etc/subgid"):
-            _drop_entries(path, name)
 
 
 @pytest.fixture
@@ -381,3 +286,62 @@ def test_rootless_startup_against_runc(user, bundle):
     theirs = _median_run(user, RUNC, bundle, "rl-time-runc", 5)
     print(f"\nrootless run true, median of 5: pybox-runc {ours * 1000:.0f} ms, runc {theirs * 1000:.0f} ms")
     assert ours < 10 * theirs + 1.0
+
+
+@pytest.fixture
+def plain_bundle(user):  # noqa: F811
+    """`runc spec` (not --rootless) made by the user, for root of a user namespace: no user
+    namespace of its own, and devpts without gid=5 (not mapped when only the user's id is)."""
+    path = tempfile.mkdtemp(prefix="plain-", dir=user.home)
+    os.chown(path, user.uid, user.gid)
+    rootfs = os.path.join(path, "rootfs")
+    build_rootfs(rootfs)
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", rootfs], check=True, timeout=60)
+    user.run(RUNC, "spec", cwd=path, check=True)
+
+    def change(config):
+        for mount in config["mounts"]:
+            mount["options"] = [o for o in mount.get("options") or [] if o != "gid=5"]
+    edit(path, change)
+    return path
+
+
+def _in_user_namespace(user, script):
+    """script run by sh as root of a new user namespace of the user's (unshare --map-root-user),
+    as the engine runs pybox-runc under its pause process."""
+    return user.run("unshare", "--user", "--map-root-user", "sh", "-c", script, timeout=90)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pybox"])
+def test_root_of_a_user_namespace_runs_without_cgroup_like_runc(user, plain_bundle, runtime):
+    """euid 0, but in a user namespace: runc's rule takes the rootless cgroup path there (no
+    delegated cgroup, no resources asked: none made) and create, exec, delete work; pybox-runc
+    failed on its cgroup and on coming back to its own pid namespace."""
+    binary, root = RUNTIMES[runtime], os.path.join(user.runtime_dir, f"in-userns-{runtime}")
+    edit(plain_bundle, args("sleep", "60"))
+    run = f"{binary} --root {root}"
+    done = _in_user_namespace(user, f'{run} create -b {plain_bundle} c || exit 9; '
+                              f'{run} exec c sh -c "id -u; cat /proc/self/uid_map"; s=$?; '
+                              f'{run} delete -f c; exit $s')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "0", str(user.uid), "1"]
+    assert os.listdir(root) == []
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pybox"])
+def test_root_of_a_user_namespace_refuses_resources_like_runc(user, plain_bundle, runtime):
+    """The same with a memory limit: no cgroup to apply it in, refused (pybox: one line naming
+    linux.resources), nothing left."""
+    def change(config):
+        config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+        config["process"]["args"] = ["true"]
+    edit(plain_bundle, change)
+    binary, root = RUNTIMES[runtime], os.path.join(user.runtime_dir, f"in-userns-mem-{runtime}")
+    done = _in_user_namespace(user, f"{binary} --root {root} run -b {plain_bundle} c; s=$?; "
+                              f"{binary} --root {root} delete -f c 2>/dev/null; exit $s")
+    assert done.returncode != 0
+    if runtime == "pybox":
+        assert done.returncode == 1
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "linux.resources" in done.stderr and "Traceback" not in done.stderr
+    assert os.listdir(root) == []

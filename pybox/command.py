@@ -11,13 +11,14 @@ import os
 import sys
 
 from pybox.errors import PyboxError
+from pybox import userns
 
 
 class Globals:
     __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "command", "program")
 
     def __init__(self, program="pybox"):
-        self.root = "/run/pybox" if os.geteuid() == 0 else _user_root()
+        self.root = "/run/pybox" if userns.rootless_uid() is None else _user_root()
         self.log = None
         self.log_format = "text"
         self.debug = False
@@ -28,8 +29,7 @@ class Globals:
 
 def _user_root():
     """A non-root caller's state directory, as runc uses $XDG_RUNTIME_DIR/runc."""
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"  # podman's fallback
-    return os.path.join(runtime_dir, "pybox")
+    return os.path.join(userns.user_runtime_dir(), "pybox")
 
 
 _VALUED = {"--root": "root", "--log": "log", "--log-format": "log_format"}

@@ -12,6 +12,7 @@ import os
 
 from pybox.runtime.launch import Handlers, move_net_devices
 from pybox.runtime.state import now_rfc3339, pid_start_time
+from pybox.userns import in_user_namespace
 
 
 class CreateHandlers(Handlers):
@@ -25,7 +26,7 @@ class CreateHandlers(Handlers):
 
     def record_container(self):
         """Open the cgroup, fill the record in and save the config (the record: the caller)."""
-        if os.geteuid() != 0:
+        if os.geteuid() != 0 or in_user_namespace():  # runc's rule: rootless cgroups in a userns
             from pybox.runtime.rootless import open_cgroup_rootless
             self.cgroup = open_cgroup_rootless(self.config, self.record.id, self.opts)
             self._cgroup_made = self.cgroup is not None

@@ -7,6 +7,7 @@ from pybox.runtime import status as st
 from pybox.runtime.spec import NAMESPACE_FILES, _validate_process
 from pybox.fsutil import write_atomic
 from pybox.runtime.state import open_existing
+from pybox.userns import in_user_namespace
 
 
 def build_process(record, overrides):
@@ -110,8 +111,10 @@ def _launch(record, config, process, opts, cgroup):
     ctx.seccomp = _seccomp_for(config, process)
     console, master = _console(process, opts, ctx)
     try:
-        if os.geteuid() != 0 and any(kind == "user" for kind, _ in ctx.joins):
-            pid = launch(ctx, "tenant.intermediate", Handlers(ctx, cgroup))  # rootless
+        # Rootless, and in a user namespace (the parent could not come back to its own pid
+        # namespace, the host's): an intermediate joins the namespaces and forks the process.
+        if (os.geteuid() != 0 and any(kind == "user" for kind, _ in ctx.joins)) or in_user_namespace():
+            pid = launch(ctx, "tenant.intermediate", Handlers(ctx, cgroup))
         else:
             pid = launch(ctx, "tenant.tenant", Handlers(ctx, cgroup), direct=True)
     finally:

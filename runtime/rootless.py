@@ -19,19 +19,23 @@ def _lines(maps):
 
 
 def write_id_maps_rootless(pid, linux):
-    uids, gids = _lines(linux.uidMappings), _lines(linux.gidMappings)
+    write_id_lines(pid, _lines(linux.uidMappings), _lines(linux.gidMappings))
+
+
+def write_id_lines(pid, uids, gids, fields=("linux.uidMappings", "linux.gidMappings")):
+    """uids, gids: (inside, host, count) lines; fields name them in errors."""
     own_uid, own_gid = os.geteuid(), os.getegid()
     if (len(uids) <= 1 and len(gids) <= 1 and all(h == own_uid and s == 1 for _, h, s in uids)
             and all(h == own_gid and s == 1 for _, h, s in gids)):
         if gids:
-            _write(pid, "setgroups", "deny", "linux.gidMappings")
-        for key, name, lines in (("uidMappings", "uid_map", uids), ("gidMappings", "gid_map", gids)):
+            _write(pid, "setgroups", "deny", fields[1])
+        for field, name, lines in ((fields[0], "uid_map", uids), (fields[1], "gid_map", gids)):
             if lines:
-                _write(pid, name, "".join(f"{c} {h} {s}\n" for c, h, s in lines), f"linux.{key}")
+                _write(pid, name, "".join(f"{c} {h} {s}\n" for c, h, s in lines), field)
         return
-    for key, tool, lines in (("uidMappings", "newuidmap", uids), ("gidMappings", "newgidmap", gids)):
+    for field, tool, lines in ((fields[0], "newuidmap", uids), (fields[1], "newgidmap", gids)):
         if lines:
-            _run_tool(pid, key, tool, lines)
+            _run_tool(pid, field, tool, lines)
 
 
 def _write(pid, name, text, field):
@@ -42,21 +46,21 @@ def _write(pid, name, text, field):
         raise PyboxError(f"{field}: writing {name}: {err.strerror}") from None
 
 
-def _run_tool(pid, key, tool, lines):
+def _run_tool(pid, field, tool, lines):
     import shutil
     import subprocess
     path = shutil.which(tool) or shutil.which(tool, path="/usr/bin:/usr/sbin:/bin:/sbin")
     if path is None:
-        raise PyboxError(f"linux.{key}: a range beyond your own id needs {tool} (Debian's uidmap package)")
+        raise PyboxError(f"{field}: a range beyond your own id needs {tool} (Debian's uidmap package)")
     argv = [path, str(pid)] + [str(n) for line in lines for n in line]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, timeout=10)
     except subprocess.TimeoutExpired:
-        raise PyboxError(f"linux.{key}: {tool} did not finish in 10 s") from None
+        raise PyboxError(f"{field}: {tool} did not finish in 10 s") from None
     if done.returncode != 0:
         why = done.stderr.decode(errors="replace").strip().splitlines()
-        raise PyboxError(f"linux.{key}: {tool}: {why[-1] if why else f'exit status {done.returncode}'}")
+        raise PyboxError(f"{field}: {tool}: {why[-1] if why else f'exit status {done.returncode}'}")
 
 
 def resources_asked(config):

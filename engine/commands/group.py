@@ -6,7 +6,8 @@ CONTAINER = {"attach": "attach", "cp": "cp", "create": "create", "exec": "exec",
              "port": "port", "prune": "prune", "rename": "rename", "restart": "restart", "rm": "rm",
              "run": "run", "start": "start", "stats": "stats", "stop": "stop", "top": "top",
              "unpause": "unpause", "wait": "wait"}
-SYSTEM = {"df": "system-df", "events": "events", "info": "info", "prune": "system-prune"}
+SYSTEM = {"df": "system-df", "events": "events", "info": "info", "prune": "system-prune",
+          "migrate": "system-migrate"}
 GROUPS = {"container": ("Manage containers.", CONTAINER), "system": ("Manage pybox.", SYSTEM)}
 
 

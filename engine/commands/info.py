@@ -28,9 +28,18 @@ def gather(g):
             "cgroupMode": mode, "cgroupControllers": controllers,
             "ociRuntime": {"name": "pybox-runc", "path": runtime, "version": version_fields()["Version"]},
             "conmon": _conmon(), "logDriver": "k8s-file", "eventLogger": "file"}
+    from pybox.userns import rootless_uid
+    host["security"] = {"rootless": rootless_uid() is not None}
+    if rootless_uid() is not None:  # the pause process's maps, which this command runs in
+        host["idMappings"] = {"uidmap": _id_map("uid_map"), "gidmap": _id_map("gid_map")}
     store_info = {"graphRoot": store.path(), "runRoot": os.path.abspath(g.root), "graphDriverName": "overlay",
                   "containerStore": counts, "imageStore": {"number": len(store.images())}}
     return {"host": host, "store": store_info, "version": version_fields()}
+
+
+def _id_map(name):
+    with open(f"/proc/self/{name}") as f:
+        return [dict(zip(("container_id", "host_id", "size"), map(int, line.split()))) for line in f]
 
 
 def _v2_controllers():

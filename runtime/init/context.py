@@ -4,6 +4,7 @@ import os
 
 from pybox import kernel as k
 from pybox.runtime.spec import Namespaces
+from pybox.userns import in_user_namespace
 
 # Namespaces a process can only give to its children: the intermediate process (or, for pid, the
 # parent) enters them and forks the init into them.
@@ -42,9 +43,11 @@ class InitContext:
         # Without a user or time namespace the parent can hand the init its pid namespace
         # itself (runtime/forkns.py) and fork it directly: one process fewer on every create.
         # A pid namespace made by the parent would belong to the host's user namespace, and a
-        # time namespace can only be entered by a single-threaded process.
+        # time namespace can only be entered by a single-threaded process. Inside a user
+        # namespace (an ordinary user's engine) the parent could not come back to its own pid
+        # namespace, which belongs to the host's.
         self.forks_init_directly = not self.userns and not (self.new_flags & k.CLONE_NEWTIME) \
-            and all(t != "time" for t, _ in self.joins)
+            and all(t != "time" for t, _ in self.joins) and not in_user_namespace()
         # When the init mounts the cgroup: with a cgroup namespace, once it has joined its
         # cgroup ("join"); else host binds, after "go", which brings the plan (the cgroup exists
         # by then) while the host's cgroup directories are still in reach.
