@@ -123,7 +123,7 @@ def run_foreground(root, store, box):
         record = _create_with_stdio(root, box, opts, relay)
     except BaseException as err:
         if isinstance(err, PyboxError):
-            box.update(error=str(err))  # docker's State.Error
+            _note_failed_start(box, err)
         after_exit(root, store, box)
         raise
     finally:
@@ -193,7 +193,7 @@ def start_detached(root, store, box):
     try:
         pid = _conmon_create(root, box)
     except PyboxError as err:
-        box.update(error=str(err))  # docker's State.Error
+        _note_failed_start(box, err)
         raise
     try:
         net.connect(store, box, pid)
@@ -202,10 +202,18 @@ def start_detached(root, store, box):
         container.delete(root, box.id, force=True)
         net.disconnect(store, box)
         if isinstance(err, PyboxError):
-            box.update(error=str(err))
+            _note_failed_start(box, err)
         raise
     box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False, error="")
     events.record(store, box, "start")
+
+
+def _note_failed_start(box, err):
+    """docker's State.Error, and its State.ExitCode of 127/126 when the command cannot be run;
+    the container stays created."""
+    from pybox.engine.failure import status_for
+    code = status_for(err)
+    box.update(error=str(err), **({"exit_code": code} if code != 125 else {}))
 
 
 def _conmon_create(root, box):

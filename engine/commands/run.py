@@ -22,6 +22,11 @@ def _run(g, argv):
         return lifecycle.run_foreground(g.root, store, box)
     try:
         lifecycle.start_detached(g.root, store, box)
+    except PyboxError:
+        # docker keeps a container its start failed (created, with State.Error), unless --rm
+        if box.data.get("rm"):
+            lifecycle.remove(g.root, store, box, force=True)
+        raise
     except BaseException:
         lifecycle.remove(g.root, store, box, force=True)
         raise
