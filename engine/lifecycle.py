@@ -183,20 +183,24 @@ def _create_with_stdio(root, box, opts, relay):
         Relay.restore(saved)
 
 
-def start_detached(root, store, box):
-    """conmon creates the container; we connect its network and start it."""
+def start_detached(root, store, box, before_start=None, stdin_once=False):
+    """conmon creates the container; we connect its network and start it (after before_start(),
+    which `start -a` connects to conmon's attach socket in; with stdin_once the container's
+    input ends when that attach's does, as docker's StdinOnce)."""
     root = runtime_root(root, box)
     box.update(runtime_root=root)
     _forget_old_run(root, store, box)
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
     try:
-        pid = _conmon_create(root, box)
+        pid = _conmon_create(root, box, stdin_once)
     except PyboxError as err:
         _note_failed_start(box, err)
         raise
     try:
         net.connect(store, box, pid)
+        if before_start:
+            before_start()
         container.start(root, box.id)
     except BaseException as err:
         container.delete(root, box.id, force=True)
@@ -216,13 +220,13 @@ def _note_failed_start(box, err):
     box.update(error=str(err), **({"exit_code": code} if code != 125 else {}))
 
 
-def _conmon_create(root, box):
+def _conmon_create(root, box, stdin_once=False):
     """Run conmon; its sync pipe (podman's protocol) answers {"data": pid} or a negative + message."""
     import subprocess
     from pybox import jsonio
     read_end, write_end = os.pipe()
     try:
-        child = subprocess.Popen(conmon_argv(root, box), stdin=subprocess.DEVNULL,
+        child = subprocess.Popen(conmon_argv(root, box, stdin_once), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  pass_fds=[write_end], start_new_session=True,
                                  env=dict(os.environ, _OCI_SYNCPIPE=str(write_end)))
@@ -252,7 +256,7 @@ def _forget_old_run(root, store, box):
             pass
 
 
-def conmon_argv(root, box):
+def conmon_argv(root, box, stdin_once=False):
     runtime, cleanup = pybox_executable("pybox-runc"), pybox_executable("pybox")
     argv = ["conmon", "--api-version", "1", "-c", box.id, "-u", box.id, "-n", box.name,
             "-r", runtime, "-b", box.bundle, "-p", box.path("pidfile"),
@@ -265,7 +269,7 @@ def conmon_argv(root, box):
     if box.data["tty"]:
         argv.append("-t")
     if box.data.get("interactive"):  # -i: a pipe for `pybox attach` to type into; open across attaches
-        argv += ["-i", "--leave-stdin-open"]
+        argv += ["-i"] if stdin_once else ["-i", "--leave-stdin-open"]
     return argv
 
 
@@ -448,14 +452,14 @@ def _wait_conmon(box, timeout=3):
         time.sleep(0.01)
 
 
-def start_again(root, store, box):
+def start_again(root, store, box, before_start=None, stdin_once=False):
     """docker start: a running container is left alone; a stopped one runs again, detached
     (a start by hand resets its restart count, as docker's does)."""
     root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused"):
         return
     box.data.update(stopped_by_user=False, restart_count=0)
-    start_detached(root, store, box)
+    start_detached(root, store, box, before_start, stdin_once)
 
 
 # --- restart policies (carried out by conmon's exit command, `pybox cleanup`) ---------------

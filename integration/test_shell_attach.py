@@ -103,3 +103,52 @@ def test_attach_to_a_stopped_container_is_one_line(docker, podman):
     assert ours.returncode != 0 and theirs.returncode != 0
     assert ours.stderr.count("\n") == 1 and "as" in ours.stderr
     assert docker("attach", "nosuch", check=False).stderr.count("\n") == 1
+
+
+# --- start -a / -ai: attached from the start (docker's and podman's start -a) ----------------
+def test_start_attached_gives_output_and_status_like_podman(docker, podman):
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "--name", "sa", *opts, image, "sh", "-c", "sleep 0.2; echo out; echo err >&2; exit 5")
+        result = tool("start", "-a", "sa", check=False, timeout=30)
+        seen[side] = (result.returncode, result.stdout, "err" in result.stderr, _status(tool, "sa"))
+    assert seen["pybox"] == seen["podman"] == (5, "out\n", True, "exited")
+
+
+def test_start_ai_sends_input_and_ends_it_like_podman(docker, podman):
+    """-ai: stdin goes to the container and its end closes the container's input (cat ends)."""
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "-i", "--name", "sr", *opts, image, "sh", "-c", "read x; echo got-$x; exit 3")
+        tool("create", "-i", "--name", "sc", *opts, image, "cat")
+        first = tool("start", "-ai", "sr", input="hello\n", check=False, timeout=30)
+        second = tool("start", "-a", "-i", "sc", input="one\ntwo\n", check=False, timeout=30)
+        seen[side] = (first.returncode, first.stdout, second.returncode, second.stdout)
+    assert seen["pybox"] == seen["podman"] == (3, "got-hello\n", 0, "one\ntwo\n")
+
+
+def test_start_ai_on_a_terminal_like_podman(docker, podman):
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "-it", "--name", "st", *opts, image, "sh")
+        term = Terminal(_argv(tool, "start", "-ai", "st"), _env(tool))
+        term.expect("# ")  # typed earlier, it would be flushed when the terminal goes raw
+        term.type("echo hi-$((40+2))\r")
+        term.expect("hi-42")
+        term.type("exit 4\r")
+        seen[side] = (term.exit_status(), _status(tool, "st"))
+    assert seen["pybox"] == seen["podman"] == (4, "exited")
+
+
+def test_start_attached_errors(docker, podman):
+    docker("create", "--name", "sn", "--network", "none", "busybox", "nosuch-command")
+    docker("create", "--name", "s2", "--network", "none", "busybox", "true")
+    ours = docker("start", "-a", "sn", check=False)
+    assert ours.returncode == 127 and ours.stderr.count("\n") == 1 and "nosuch-command" in ours.stderr
+    assert _status(docker, "sn") == "created"
+    podman("create", "--name", "s1", IMAGE, "true")
+    podman("create", "--name", "s2", IMAGE, "true")
+    ours, theirs = docker("start", "-a", "sn", "s2", check=False), podman("start", "-a", "s1", "s2", check=False)
+    assert ours.returncode == theirs.returncode == 125 and ours.stderr.count("\n") == 1
+    assert _status(docker, "s2") == "created"  # nothing started
+    assert docker("start", "-a", "nosuch", check=False).returncode == 125
