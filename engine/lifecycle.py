@@ -491,6 +491,18 @@ def restart_by_policy(root, store, box):
     return True
 
 
+def restart_in_background(root, box):
+    """A foreground run has ended with the first run's status (docker's and podman's `run`
+    return then); the policy's restarts go on detached, from conmon's exit command on: the
+    first by the same command, `pybox cleanup`, in a session of its own."""
+    if not wants_restart(box):
+        return
+    import subprocess
+    subprocess.Popen([pybox_executable("pybox"), "--root", runtime_root(root, box), "cleanup", box.id],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+
+
 def mark_stopped_by_user(box):
     """stop and kill: the restart policy leaves it stopped (docker's HasBeenManuallyStopped)."""
     if (box.data.get("restart") or ["no"])[0] != "no":

@@ -317,6 +317,35 @@ def test_restart_on_failure_matches_podman(docker, podman):
     assert docker.out("logs", "rs").split() == podman.out("logs", "rs").split() == ["ran"] * 3
 
 
+def test_foreground_run_restarts_by_policy_like_podman(docker, podman):
+    """Without -d, `run` returns with the first run's status (docker's CLI waits for the next
+    exit; podman 4.3 does the same here) and the policy's restarts go on in the background."""
+    script = "echo ran; exit 3"
+    ours = docker("run", "--name", "rf", "--restart", "on-failure:2", *NONE, "busybox", "sh", "-c", script,
+                  check=False, timeout=30)
+    theirs = podman.run("--name", "rf", "--restart", "on-failure:2", IMAGE, "sh", "-c", script,
+                        check=False, timeout=30)
+    assert (status(ours), ours.stdout) == (status(theirs), theirs.stdout) == (3, "ran\n")
+    fmt = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}"
+    for tool in (docker, podman):
+        wait_until(lambda t=tool: t.out("inspect", "-f", fmt, "rf").split() == ["exited", "2", "3"],
+                   what="two restarts")
+    time.sleep(1)  # no third run
+    assert docker.out("inspect", "-f", fmt, "rf") == podman.out("inspect", "-f", fmt, "rf")
+    assert docker.out("logs", "rf").split() == podman.out("logs", "rf").split() == ["ran"] * 3
+    ours = docker("run", "--name", "ra", "--restart", "always", *NONE, "busybox", "sh", "-c", "sleep 0.2",
+                  timeout=30)
+    assert status(ours) == 0
+    wait_until(lambda: int(docker.out("inspect", "-f", "{{.RestartCount}}", "ra")) >= 2, what="restarts")
+    docker("stop", "-t", "1", "ra")
+    count = docker.out("inspect", "-f", "{{.RestartCount}}", "ra")
+    time.sleep(1)
+    assert docker.out("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ra").split() == ["exited", count.strip()]
+    no_policy = docker("run", "--name", "rn", "--restart", "on-failure", *NONE, "busybox", "true", timeout=30)
+    time.sleep(0.5)
+    assert status(no_policy) == 0 and docker.out("inspect", "-f", fmt, "rn").split() == ["exited", "0", "0"]
+
+
 def test_restart_always_until_stopped(docker):
     docker("run", "-d", "--name", "ra", "--restart", "always", *NONE, "busybox", "sh", "-c", "sleep 0.2")
     wait_until(lambda: int(docker.out("inspect", "-f", "{{.RestartCount}}", "ra")) >= 2, what="restarts")
