@@ -17,6 +17,7 @@ def record(store, box, action, **attributes):
     now = time.time_ns()
     event = {"Type": "container", "Action": action, "ID": box.id, "Name": box.name,
              "Image": box.data.get("image", ""), "time": now // 10**9, "timeNano": now}
+    attributes = {**(box.data.get("labels") or {}), **attributes}  # docker's: labels too
     if attributes:
         event["Attributes"] = attributes
     line = (jsonio.dumps(event) + "\n").encode()

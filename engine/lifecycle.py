@@ -43,7 +43,8 @@ def create_box(root, store, v):
         spec = build_spec(image.config, rootfs, v, box, net.write_etc(box), store)
         with open(box.path("config.json"), "w") as f:
             f.write(jsonio.dumps(spec))
-        box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"))
+        box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"),
+                   labels=spec.get("annotations") or {})  # for events, after the bundle is gone
     except BaseException:
         release_rootfs(store, box)
         raise
