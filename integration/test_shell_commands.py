@@ -6,6 +6,7 @@ docker rather than podman, the test says so."""
 import io
 import json
 import os
+import select
 import subprocess
 import tarfile
 import time
@@ -284,7 +285,6 @@ def test_events_follow_until_interrupted(docker):
     try:
         time.sleep(0.5)
         docker("run", "--rm", "--name", "evf", *NONE, "busybox", "true")
-        import select
         deadline = time.monotonic() + 10
         seen = ""
         while '"destroy"' not in seen:
@@ -359,6 +359,47 @@ def test_events_until_a_time_ahead_streams_then_exits(docker):
             proc.wait(timeout=10)
     assert time.time() >= until and proc.returncode == 0
     assert [json.loads(line)["Action"] for line in out.splitlines()] == ["create", "start", "die", "destroy"]
+
+
+def test_events_log_is_rotated_and_read_across(tmp_path):
+    """With a 2000-byte limit (PYBOX_EVENTS_LOG_MAX) the log is rotated to events.log.1: `events
+    --since` lists what both files hold, in order, a follower sees every event, and the store
+    holds two files of about the limit however many containers ran."""
+    from tests.engine.frontend import Docker, import_busybox
+    store = tmp_path / "store"
+    d = Docker(tmp_path / "state", import_busybox(store))
+    d.env["PYBOX_EVENTS_LOG_MAX"] = "2000"
+    since = str(time.time())
+    follower = subprocess.Popen(d.argv("events", "--format", "json"), env=d.env, stdout=subprocess.PIPE)
+    kept = ["create", "start", "die", "destroy"]
+    try:
+        for i in range(3):
+            d("run", "--rm", "--name", f"rot{i}", *NONE, "busybox", "true")
+        assert os.path.getsize(store / "events.log.1") >= 2000 > os.path.getsize(store / "events.log")
+        listed = d.out("events", "--since", since, "--until", str(time.time()), "--format", "json")
+        assert [(e["Action"], e["Actor"]["Attributes"]["name"]) for e in map(json.loads, listed.splitlines())] == \
+            [(a, f"rot{i}") for i in range(3) for a in kept]
+        for i in range(3, 10):
+            d("run", "--rm", "--name", f"rot{i}", *NONE, "busybox", "true")
+        names = [n for n in os.listdir(store) if n.startswith("events")]
+        assert sorted(names) == ["events.log", "events.log.1"]
+        assert all(os.path.getsize(store / n) < 2000 + 300 for n in names)
+        text = d.out("events", "--since", since, "--until", str(time.time())).splitlines()
+        assert 10 <= len(text) < 40 and " container destroy " in text[-1] and "name=rot9" in text[-1]
+        data = b""
+        deadline = time.monotonic() + 15
+        while data.count(b"\n") < 40:
+            left = deadline - time.monotonic()
+            assert left > 0, data
+            if select.select([follower.stdout], [], [], left)[0]:
+                data += os.read(follower.stdout.fileno(), 65536)
+        seen = [json.loads(line) for line in data.splitlines()]
+        assert [(e["Action"], e["Actor"]["Attributes"]["name"]) for e in seen] == \
+            [(a, f"rot{i}") for i in range(10) for a in kept]
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+        d.remove_all()
 
 
 # --- restart policies ----------------------------------------------------------------------------

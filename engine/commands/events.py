@@ -116,11 +116,9 @@ def main(g, argv):
     since = parse_time(v["since"], "--since") if v["since"] else None
     until = parse_time(v["until"], "--until") if v["until"] else None
     follow = until is None and not any(a in ("--stream=false", "--stream=0") for a in argv)
-    store = open_store()
-    offset = 0
+    reader = events.Reader(open_store())
     while True:
-        found, offset = events.read(store, offset)
-        for event in found:
+        for event in reader.read():
             t = event.get("timeNano", 0) / 1e9
             if since is not None and t < since or until is not None and t > until or not matches(event, filters):
                 continue
