@@ -152,3 +152,53 @@ def test_start_attached_errors(docker, podman):
     assert ours.returncode == theirs.returncode == 125 and ours.stderr.count("\n") == 1
     assert _status(docker, "s2") == "created"  # nothing started
     assert docker("start", "-a", "nosuch", check=False).returncode == 125
+
+
+def _read_until(proc, text, timeout=15):
+    import os
+    import select
+    import time
+    data, deadline = b"", time.monotonic() + timeout
+    while text.encode() not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, data
+        if select.select([proc.stdout], [], [], left)[0]:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, data
+            data += chunk
+    return data
+
+
+def test_start_attached_passes_signals_like_podman(docker, podman):
+    """--sig-proxy (true by default with -a): a SIGINT to `start -a` reaches the container's
+    shell, whose trap answers; with --sig-proxy=false it ends start -a and the container runs on."""
+    import signal
+    import subprocess
+    script = 'trap "echo got-int; exit 9" INT; echo ready; while true; do sleep 0.1; done'
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "--name", "sg", *opts, image, "sh", "-c", script)
+        proc = subprocess.Popen(tool.argv("start", "-a", "sg"), env=_env(tool), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            data = _read_until(proc, "ready\n")
+            proc.send_signal(signal.SIGINT)
+            data += proc.communicate(timeout=15)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        seen[side] = (proc.returncode, data.decode(), _status(tool, "sg"))
+    assert seen["pybox"] == seen["podman"] == (9, "ready\ngot-int\n", "exited")
+    docker("create", "--name", "sn", "--network", "none", "busybox", "sh", "-c", script)
+    proc = subprocess.Popen(docker.argv("start", "-a", "--sig-proxy=false", "sn"), env=docker.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        _read_until(proc, "ready\n")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert _status(docker, "sn") == "running"

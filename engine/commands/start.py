@@ -10,7 +10,9 @@ from pybox.args import Parser
 
 parser = Parser("start", ["--attach -a # attach to the container's output; exit with its status",
                           "--interactive -i # with -a: what is typed goes to the container's input",
-                          "--detach-keys = # with -a: keys that detach, docker's form (ctrl-p,ctrl-q)"],
+                          "--detach-keys = # with -a: keys that detach, docker's form (ctrl-p,ctrl-q)",
+                          "--sig-proxy # with -a: pass the signals this command gets to the container"
+                          " (default true; --sig-proxy=false)"],
                 rest="containers", usage="start [-a [-i]] CONTAINER...",
                 description="Start one or more created or stopped containers, detached or attached (-a).")
 
@@ -30,6 +32,7 @@ def main(g, argv):
             raise PyboxError("-a: one container at a time (docker's rule)")
         store = open_store()
         if attach:
+            v["sig_proxy"] = not any(a in ("--sig-proxy=false", "--sig-proxy=0") for a in argv)  # default true
             return start_attached(g, store, resolve(store, v["containers"][0]), v)
     except PyboxError as err:
         return report(g, "start", err)
@@ -59,4 +62,16 @@ def start_attached(g, store, box, v):
         for sock in socks:
             sock.close()
         raise
-    return session(reachable_root(g.root, box), box, socks[0], keys, stdin)
+    root = reachable_root(g.root, box)
+    if v["sig_proxy"]:
+        _proxy_signals(root, box)
+    return session(root, box, socks[0], keys, stdin)
+
+
+def _proxy_signals(root, box):
+    """docker's --sig-proxy: Ctrl-C (and TERM, HUP, ...) sent to us reach the container's init."""
+    from pybox.engine.lifecycle import runtime_record
+    from pybox.runtime.foreground import forward_signals
+    record = runtime_record(root, box)
+    if record is not None and record.data.get("pid"):
+        forward_signals(record.data["pid"])
