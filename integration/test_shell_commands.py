@@ -299,12 +299,13 @@ def test_events_follow_until_interrupted(docker):
 
 
 def test_events_filters_match_podman(docker, podman):
-    """--filter as docker and podman combine them: values of one key OR, keys AND."""
+    """--filter as docker and podman combine them: values of one key OR, keys AND. (The names
+    are not hex: docker's container= also matches a prefix of the ID.)"""
     since = str(time.time())  # the stores are shared with the tests before
     for tool, run, image in ((docker, lambda *a, **kw: docker("run", *NONE, *a, **kw), "busybox"), (podman, podman.run, IMAGE)):
-        run("--name", "f1", "-l", "app=web", image, "true")
-        run("--name", "g2", "-l", "app=db", image, "sh", "-c", "exit 3", check=False)
-        tool("rm", "f1")
+        run("--name", "web1", "-l", "app=web", image, "true")
+        run("--name", "job2", "-l", "app=db", image, "sh", "-c", "exit 3", check=False)
+        tool("rm", "web1")
     until = str(time.time())
 
     def ours(*filters):
@@ -319,24 +320,24 @@ def test_events_filters_match_podman(docker, podman):
         found = [(DOCKER_NAMES.get(e["Status"], e["Status"]), e["Name"]) for e in map(json.loads, out.splitlines())]
         return [f for f in found if f[0] in ("create", "start", "die", "destroy")]
 
-    cases = [(["container=f1"], 4), (["container=f1", "container=g2"], 7), (["event=start", "event=die"], 4),
-             (["label=app=db"], 3), (["container=f1", "event=start"], 1), (["type=container", "event=destroy"], 1),
-             (["container=g2", "label=app=web"], 0), (["event=die", "label=app=db"], 1)]
+    cases = [(["container=web1"], 4), (["container=web1", "container=job2"], 7), (["event=start", "event=die"], 4),
+             (["label=app=db"], 3), (["container=web1", "event=start"], 1), (["type=container", "event=destroy"], 1),
+             (["container=job2", "label=app=web"], 0), (["event=die", "label=app=db"], 1)]
     for filters, count in cases:
         assert ours(*filters) == theirs(*filters) and len(ours(*filters)) == count, filters
-    die = json.loads(docker.out("events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=g2",
+    die = json.loads(docker.out("events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=job2",
                                 "--format", "json"))
-    assert die["Actor"]["Attributes"] == {"app": "db", "exitCode": "3", "image": "busybox", "name": "g2"}
-    assert "app=db, exitCode=3, image=busybox, name=g2" in docker.out(
-        "events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=g2")
+    assert die["Actor"]["Attributes"] == {"app": "db", "exitCode": "3", "image": "busybox", "name": "job2"}
+    assert "app=db, exitCode=3, image=busybox, name=job2" in docker.out(
+        "events", "--since", since, "--until", until, "-f", "event=die", "-f", "container=job2")
     # Where pybox follows docker's filter.go and podman 4.3 differs: a container name's prefix
     # matches (FuzzyMatch; podman: the exact name), label=K matches any value and several labels
     # must all match (podman: nothing, and any of them), image= is the name as given or without
     # its tag (podman 4.3 matches only image events by it), an unknown key is an error.
-    g2_id = docker.out("inspect", "-f", "{{.Id}}", "g2").strip()
-    assert ours("container=f") == ours("container=f1") and ours(f"container={g2_id[:12]}") == ours("container=g2")
+    job2_id = docker.out("inspect", "-f", "{{.Id}}", "job2").strip()
+    assert ours("container=we") == ours("container=web1") and ours(f"container={job2_id[:12]}") == ours("container=job2")
     assert len(ours("label=app")) == 7 and ours("label=app=web", "label=app=db") == []
-    assert ours("label=app=web", "label=app") == ours("container=f1")
+    assert ours("label=app=web", "label=app") == ours("container=web1")
     assert len(ours("image=busybox")) == 7 and ours("image=nosuch") == [] and ours("type=image") == []
     for bad in ("foo=bar", "container"):
         result = docker("events", "--since", since, "--until", until, "--filter", bad, check=False)
