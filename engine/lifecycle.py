@@ -47,7 +47,8 @@ def create_box(root, store, v):
         spec = build_spec(image.config, rootfs, v, box, net.write_etc(box), store)
         with open(box.path("config.json"), "w") as f:
             f.write(jsonio.dumps(spec))
-        box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"))
+        box.update(command=spec["process"]["args"], log_path=box.path("ctr.log"),
+                   labels=spec.get("annotations") or {})  # for events, after the bundle is gone
     except BaseException:
         release_rootfs(store, box)
         raise
@@ -127,7 +128,7 @@ def run_foreground(root, store, box):
         record = _create_with_stdio(root, box, opts, relay)
     except BaseException as err:
         if isinstance(err, PyboxError):
-            box.update(error=str(err))  # docker's State.Error
+            _note_failed_start(box, err)
         after_exit(root, store, box)
         raise
     finally:
@@ -187,8 +188,10 @@ def _create_with_stdio(root, box, opts, relay):
         Relay.restore(saved)
 
 
-def start_detached(root, store, box):
-    """conmon creates the container; we connect its network and start it."""
+def start_detached(root, store, box, before_start=None, stdin_once=False):
+    """conmon creates the container; we connect its network and start it (after before_start(),
+    which `start -a` connects to conmon's attach socket in; with stdin_once the container's
+    input ends when that attach's does, as docker's StdinOnce)."""
     root = runtime_root(root, box)
     box.update(runtime_root=root)
     _forget_old_run(root, store, box)
@@ -201,30 +204,40 @@ def start_detached(root, store, box):
     for sub in ("exits", "sockets"):
         os.makedirs(box.path(sub), exist_ok=True)
     try:
-        pid = _conmon_create(root, box)
+        pid = _conmon_create(root, box, stdin_once)
     except PyboxError as err:
-        box.update(error=str(err))  # docker's State.Error
+        _note_failed_start(box, err)
         raise
     try:
         net.connect(store, box, pid)
+        if before_start:
+            before_start()
         container.start(root, box.id)
     except BaseException as err:
         container.delete(root, box.id, force=True)
         net.disconnect(store, box)
         if isinstance(err, PyboxError):
-            box.update(error=str(err))
+            _note_failed_start(box, err)
         raise
     box.update(started=now_rfc3339(), finished=None, exit_code=None, oom_killed=False, error="")
     events.record(store, box, "start")
 
 
-def _conmon_create(root, box):
+def _note_failed_start(box, err):
+    """docker's State.Error, and its State.ExitCode of 127/126 when the command cannot be run;
+    the container stays created."""
+    from pybox.engine.failure import status_for
+    code = status_for(err)
+    box.update(error=str(err), **({"exit_code": code} if code != 125 else {}))
+
+
+def _conmon_create(root, box, stdin_once=False):
     """Run conmon; its sync pipe (podman's protocol) answers {"data": pid} or a negative + message."""
     import subprocess
     from pybox import jsonio
     read_end, write_end = os.pipe()
     try:
-        child = subprocess.Popen(conmon_argv(root, box), stdin=subprocess.DEVNULL,
+        child = subprocess.Popen(conmon_argv(root, box, stdin_once), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  pass_fds=[write_end], start_new_session=True,
                                  env=dict(os.environ, _OCI_SYNCPIPE=str(write_end)))
@@ -254,7 +267,7 @@ def _forget_old_run(root, store, box):
             pass
 
 
-def conmon_argv(root, box):
+def conmon_argv(root, box, stdin_once=False):
     runtime, cleanup = pybox_executable("pybox-runc"), pybox_executable("pybox")
     argv = ["conmon", "--api-version", "1", "-c", box.id, "-u", box.id, "-n", box.name,
             "-r", runtime, "-b", box.bundle, "-p", box.path("pidfile"),
@@ -267,7 +280,7 @@ def conmon_argv(root, box):
     if box.data["tty"]:
         argv.append("-t")
     if box.data.get("interactive"):  # -i: a pipe for `pybox attach` to type into; open across attaches
-        argv += ["-i", "--leave-stdin-open"]
+        argv += ["-i"] if stdin_once else ["-i", "--leave-stdin-open"]
     return argv
 
 
@@ -450,14 +463,14 @@ def _wait_conmon(box, timeout=3):
         time.sleep(0.01)
 
 
-def start_again(root, store, box):
+def start_again(root, store, box, before_start=None, stdin_once=False):
     """docker start: a running container is left alone; a stopped one runs again, detached
     (a start by hand resets its restart count, as docker's does)."""
     root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused"):
         return
     box.data.update(stopped_by_user=False, restart_count=0)
-    start_detached(root, store, box)
+    start_detached(root, store, box, before_start, stdin_once)
 
 
 # --- restart policies (carried out by conmon's exit command, `pybox cleanup`) ---------------
@@ -487,6 +500,18 @@ def restart_by_policy(root, store, box):
     box.update(restart_count=count + 1)
     start_detached(root, store, box)
     return True
+
+
+def restart_in_background(root, box):
+    """A foreground run has ended with the first run's status (docker's and podman's `run`
+    return then); the policy's restarts go on detached, from conmon's exit command on: the
+    first by the same command, `pybox cleanup`, in a session of its own."""
+    if not wants_restart(box):
+        return
+    import subprocess
+    subprocess.Popen([pybox_executable("pybox"), "--root", runtime_root(root, box), "cleanup", box.id],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
 
 
 def mark_stopped_by_user(box):

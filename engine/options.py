@@ -38,7 +38,7 @@ RUN_OPTIONS = [
     "--cgroup-parent = # the cgroup to put the container's cgroup under",
     "--stop-signal = # the signal `pybox stop` sends first (default TERM)",
     "--label -l * # set a label on the container: KEY=VALUE",
-    "--restart = # no, on-failure[:N], always or unless-stopped (detached containers)",
+    "--restart = # no, on-failure[:N], always or unless-stopped (without -d: run returns, restarts go on detached)",
 ]
 
 run_parser = Parser("run", RUN_OPTIONS, positionals=["image"], rest="command",

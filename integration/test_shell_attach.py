@@ -103,3 +103,102 @@ def test_attach_to_a_stopped_container_is_one_line(docker, podman):
     assert ours.returncode != 0 and theirs.returncode != 0
     assert ours.stderr.count("\n") == 1 and "as" in ours.stderr
     assert docker("attach", "nosuch", check=False).stderr.count("\n") == 1
+
+
+# --- start -a / -ai: attached from the start (docker's and podman's start -a) ----------------
+def test_start_attached_gives_output_and_status_like_podman(docker, podman):
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "--name", "sa", *opts, image, "sh", "-c", "sleep 0.2; echo out; echo err >&2; exit 5")
+        result = tool("start", "-a", "sa", check=False, timeout=30)
+        seen[side] = (result.returncode, result.stdout, "err" in result.stderr, _status(tool, "sa"))
+    assert seen["pybox"] == seen["podman"] == (5, "out\n", True, "exited")
+
+
+def test_start_ai_sends_input_and_ends_it_like_podman(docker, podman):
+    """-ai: stdin goes to the container and its end closes the container's input (cat ends)."""
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "-i", "--name", "sr", *opts, image, "sh", "-c", "read x; echo got-$x; exit 3")
+        tool("create", "-i", "--name", "sc", *opts, image, "cat")
+        first = tool("start", "-ai", "sr", input="hello\n", check=False, timeout=30)
+        second = tool("start", "-a", "-i", "sc", input="one\ntwo\n", check=False, timeout=30)
+        seen[side] = (first.returncode, first.stdout, second.returncode, second.stdout)
+    assert seen["pybox"] == seen["podman"] == (3, "got-hello\n", 0, "one\ntwo\n")
+
+
+def test_start_ai_on_a_terminal_like_podman(docker, podman):
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "-it", "--name", "st", *opts, image, "sh")
+        term = Terminal(_argv(tool, "start", "-ai", "st"), _env(tool))
+        term.expect("# ")  # typed earlier, it would be flushed when the terminal goes raw
+        term.type("echo hi-$((40+2))\r")
+        term.expect("hi-42")
+        term.type("exit 4\r")
+        seen[side] = (term.exit_status(), _status(tool, "st"))
+    assert seen["pybox"] == seen["podman"] == (4, "exited")
+
+
+def test_start_attached_errors(docker, podman):
+    docker("create", "--name", "sn", "--network", "none", "busybox", "nosuch-command")
+    docker("create", "--name", "s2", "--network", "none", "busybox", "true")
+    ours = docker("start", "-a", "sn", check=False)
+    assert ours.returncode == 127 and ours.stderr.count("\n") == 1 and "nosuch-command" in ours.stderr
+    assert _status(docker, "sn") == "created"
+    podman("create", "--name", "s1", IMAGE, "true")
+    podman("create", "--name", "s2", IMAGE, "true")
+    ours, theirs = docker("start", "-a", "sn", "s2", check=False), podman("start", "-a", "s1", "s2", check=False)
+    assert ours.returncode == theirs.returncode == 125 and ours.stderr.count("\n") == 1
+    assert _status(docker, "s2") == "created"  # nothing started
+    assert docker("start", "-a", "nosuch", check=False).returncode == 125
+
+
+def _read_until(proc, text, timeout=15):
+    import os
+    import select
+    import time
+    data, deadline = b"", time.monotonic() + timeout
+    while text.encode() not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, data
+        if select.select([proc.stdout], [], [], left)[0]:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, data
+            data += chunk
+    return data
+
+
+def test_start_attached_passes_signals_like_podman(docker, podman):
+    """--sig-proxy (true by default with -a): a SIGINT to `start -a` reaches the container's
+    shell, whose trap answers; with --sig-proxy=false it ends start -a and the container runs on."""
+    import signal
+    import subprocess
+    script = 'trap "echo got-int; exit 9" INT; echo ready; while true; do sleep 0.1; done'
+    seen = {}
+    for side, tool, opts, image in _sides(docker, podman):
+        tool("create", "--name", "sg", *opts, image, "sh", "-c", script)
+        proc = subprocess.Popen(tool.argv("start", "-a", "sg"), env=_env(tool), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            data = _read_until(proc, "ready\n")
+            proc.send_signal(signal.SIGINT)
+            data += proc.communicate(timeout=15)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        seen[side] = (proc.returncode, data.decode(), _status(tool, "sg"))
+    assert seen["pybox"] == seen["podman"] == (9, "ready\ngot-int\n", "exited")
+    docker("create", "--name", "sn", "--network", "none", "busybox", "sh", "-c", script)
+    proc = subprocess.Popen(docker.argv("start", "-a", "--sig-proxy=false", "sn"), env=docker.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        _read_until(proc, "ready\n")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert _status(docker, "sn") == "running"

@@ -1,5 +1,7 @@
 """`pybox completion bash|zsh`: the script sourced in a real bash, its function called as bash's
-programmable completion calls it (COMP_WORDS, COMP_CWORD), COMPREPLY read back."""
+programmable completion calls it (COMP_WORDS, COMP_CWORD), COMPREPLY read back; and the zsh
+script in a real interactive zsh on a pty, after compinit, with TAB typed as a person types it
+(every read there has a deadline; zsh is killed if it outlives the test)."""
 
 import os
 import shutil
@@ -60,6 +62,81 @@ def test_zsh_script(docker, tmp_path):  # noqa: F811
         script = tmp_path / "_pybox"
         script.write_text(text)
         assert subprocess.run(["zsh", "-n", str(script)], timeout=30).returncode == 0
+
+
+@pytest.fixture
+def zsh(docker, tmp_path):  # noqa: F811
+    """An interactive zsh (no rc files) on a pty, compinit run with the script on its $fpath."""
+    from integration.test_frontend_tty import Terminal
+    if not shutil.which("zsh"):
+        pytest.skip("zsh is not installed (scripts/install.sh --test installs it)")
+    (tmp_path / "fpath").mkdir()
+    (tmp_path / "fpath" / "_pybox").write_text(docker.out("completion", "zsh"))
+    env = dict(docker.env, PATH=os.path.dirname(PYBOX) + ":/usr/bin:/bin", HOME=str(tmp_path), TERM="xterm")
+    env.pop("EDITOR", None), env.pop("VISUAL", None)  # emacs keys: Ctrl-A, Ctrl-U
+    term = Terminal([shutil.which("zsh"), "-f", "-i"], env)
+    try:
+        term.type(f"PS1='zsh> '; fpath=({tmp_path}/fpath $fpath); autoload -Uz compinit && compinit -u -D;"
+                  " echo ready-$((1+1))\r")
+        term.expect("ready-2", timeout=20)
+        yield term
+        term.type("exit\r")
+        assert term.exit_status(timeout=10) == 0
+    finally:
+        try:
+            os.kill(term.pid, 9)
+            os.waitpid(term.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def completed_line(term, typed, timeout=20):
+    """Type a command line with TABs in it, then print what zsh made of it (Ctrl-A, `echo got:`)."""
+    import re
+    import select
+    import time
+    term.seen = b""
+    term.type(typed + "\x01echo got: \r")
+    deadline = time.monotonic() + timeout
+    while True:
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", term.seen.decode(errors="replace"))
+        found = re.search(r"\ngot: ([^\r\n]*)\r\n(?s:.*)zsh> ", plain)  # echo's line, then the prompt
+        if found:
+            return found.group(1)
+        left = deadline - time.monotonic()
+        assert left > 0, f"no completed line within {timeout}s; saw {term.seen!r}"
+        if select.select([term.fd], [], [], left)[0]:
+            term.seen += os.read(term.fd, 4096)
+
+
+def test_zsh_completes_through_a_terminal(docker, zsh, tmp_path):  # noqa: F811
+    """compinit, then TAB as a person presses it: commands, options, container names, an
+    option's value by zsh's own file completion, and a listing when the prefix is ambiguous."""
+    docker("create", "--network", "none", "--name", "web1", "busybox", "true")
+    docker("create", "--network", "none", "--name", "db", "busybox", "true")
+    assert completed_line(zsh, "pybox ki\t") == "pybox kill"
+    assert completed_line(zsh, "pybox ru\t") == "pybox run"  # run and runtime: the common part
+    assert completed_line(zsh, "pybox run --mem\t") == "pybox run --memory"
+    assert completed_line(zsh, "pybox logs w\t") == "pybox logs web1"
+    assert completed_line(zsh, "pybox --root /tmp/x kill -s KILL d\t") == "pybox --root /tmp/x kill -s KILL db"
+    assert completed_line(zsh, "pybox image pu\t") == "pybox image pu"  # pull and push
+    (tmp_path / "volume-dir").mkdir()
+    # zsh took the slash it added away again when Ctrl-A came (AUTO_REMOVE_SLASH)
+    assert completed_line(zsh, f"pybox run -v {tmp_path}/volume-d\t") == f"pybox run -v {tmp_path}/volume-dir"
+    zsh.seen = b""
+    zsh.type("pybox ru\t\t")
+    zsh.expect("runtime", timeout=20)  # the second TAB lists the candidates
+    zsh.type("\x15")  # Ctrl-U: the line is empty again
+    assert completed_line(zsh, "pybox pau\t") == "pybox pause"
+
+
+def test_zsh_script_sourced_after_compinit(docker, zsh, tmp_path):  # noqa: F811
+    """`source <(pybox completion zsh)` (the script not on $fpath) registers itself with compdef."""
+    (tmp_path / "sourced.zsh").write_text(docker.out("completion", "zsh"))
+    zsh.type(f"fpath=(${{fpath:#{tmp_path}/fpath}}); unfunction _pybox 2>/dev/null; compdef -d pybox;"
+             f" source {tmp_path}/sourced.zsh; echo sourced-$((1+1))\r")
+    zsh.expect("sourced-2", timeout=20)
+    assert completed_line(zsh, "pybox sto\t") == "pybox stop"
 
 
 def test_bad_shell_is_one_line(docker):  # noqa: F811

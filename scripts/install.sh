@@ -12,7 +12,7 @@ packages=(python3 python3-venv libseccomp2 busybox-static iproute2 nftables libn
 if [ "${1:-}" = --test ]; then
     # gcc and libc6-dev: the seccomp tests build a static raw-syscall helper
     packages+=(gcc libc6-dev runc crun runsc skopeo umoci docker-registry podman containerd
-               containernetworking-plugins catatonit hyperfine tmux
+               containernetworking-plugins catatonit hyperfine tmux zsh
                qemu-system-x86 linux-image-amd64 e2fsprogs zstd
                uidmap passt)  # uidmap, passt: rootless (newuidmap/newgidmap, pasta)
 fi

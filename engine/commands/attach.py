@@ -46,9 +46,13 @@ def main(g, argv):
     root = reachable_root(g.root, box)
     if status_of(root, box) != "running":
         raise PyboxError(f"attach {box.name}: the container is not running (start it first)")
-    sock = _connect(box)
+    return session(root, box, connect(box), keys, stdin=not v["no_stdin"])
+
+
+def session(root, box, sock, keys, stdin):
+    """Copy both ways until the detach keys (0) or the container's end (its exit status)."""
     try:
-        detached = Session(box, sock, keys, stdin=not v["no_stdin"]).run()
+        detached = Session(box, sock, keys, stdin=stdin).run()
     finally:
         sock.close()
     if detached:
@@ -58,7 +62,7 @@ def main(g, argv):
     return 0 if code is None else code
 
 
-def _connect(box):
+def connect(box):
     import socket
     parent = os.open(box.bundle, os.O_PATH | os.O_CLOEXEC)  # a socket path is at most 107 bytes
     try:

@@ -19,9 +19,16 @@ def _run(g, argv):
     store = lifecycle.open_store()
     box = lifecycle.create_box(g.root, store, v)
     if not v["detach"]:
-        return lifecycle.run_foreground(g.root, store, box)
+        status = lifecycle.run_foreground(g.root, store, box)
+        lifecycle.restart_in_background(g.root, box)
+        return status
     try:
         lifecycle.start_detached(g.root, store, box)
+    except PyboxError:
+        # docker keeps a container its start failed (created, with State.Error), unless --rm
+        if box.data.get("rm"):
+            lifecycle.remove(g.root, store, box, force=True)
+        raise
     except BaseException:
         lifecycle.remove(g.root, store, box, force=True)
         raise
