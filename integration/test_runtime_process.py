@@ -6,6 +6,7 @@ Where runc and pybox may differ, runc (Debian's 1.1.5) runs the same bundle in t
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -142,6 +143,42 @@ def test_a_callers_signal_mask_does_not_reach_the_container(pybox, bundle, tmp_p
     assert result.returncode == 0, result.stderr
     assert_default_signals(result.stdout, "init")
     assert_default_signals((tmp_path / "prestart.txt").read_text(), "prestart hook")
+
+
+def _ignoring_int_hup_quit():
+    import signal
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@needs_runc
+def test_a_caller_ignoring_sigint_passes_on_what_runc_does(pybox, runc, bundle):
+    """A script's `runtime run ... &` starts with SIGINT ignored (nohup's with SIGHUP). runc's
+    foreground run and exec forward both, which un-ignores them for the container's process.
+    (What becomes of the caller's other ignored signals, SIGQUIT here, runc leaves to its Go
+    runtime: its init has it back at the default, its exec'd process not.)"""
+    int_hup = (1 << 1) | (1 << 0)
+    bundle.config["process"]["args"] = ["sh", "-c", f"{STATUS}; sleep 60"]
+    seen = {}
+    for name, rt in runtimes(pybox, runc, bundle):
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen([PYBOX_RUNC if name == "pybox" else RUNC, "--root", rt.root, "run", "--bundle",
+                                 bundle.path, "c1"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, preexec_fn=_ignoring_int_hup_quit)
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], SEC)
+            line = (proc.stdout.readline() + proc.stdout.readline()).decode() if ready else ""  # SigBlk, SigIgn
+            err.seek(0)
+            assert "SigIgn" in line, f"{name}: {line!r} {err.read()!r}"
+            init = int(fields(line, "SigIgn")[0], 16)
+            execd = rt("exec", "c1", "sh", "-c", STATUS, preexec_fn=_ignoring_int_hup_quit).stdout
+            seen[name] = (init & int_hup, int(fields(execd, "SigIgn")[0], 16) & int_hup)
+        finally:
+            rt("kill", "c1", "KILL", check=False)
+            proc.wait(timeout=SEC)
+            rt("delete", "--force", "c1", check=False)
+            err.close()
+    assert set(seen.values()) == {(0, 0)}, seen
 
 
 @pytest.mark.parametrize("pipeline", [

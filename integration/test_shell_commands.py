@@ -50,6 +50,22 @@ def test_run_exit_status_matches_podman(docker, podman, what, command, expected)
     assert docker.out("ps", "-a", "-q") == ""  # --rm: nothing left, even when it never ran
 
 
+def _ignoring_int_and_hup():
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_a_caller_ignoring_sigint_does_not_pass_it_on_like_podman(docker, podman):
+    """A script's `pybox run ... &` starts with SIGINT ignored (and nohup's with SIGHUP): the
+    container's process must not inherit that, or a shell in it cannot trap them."""
+    command = ["sh", "-c", "grep SigIgn /proc/self/status"]
+    ours = docker("run", "--rm", *NONE, "busybox", *command, preexec_fn=_ignoring_int_and_hup)
+    theirs = podman.run("--rm", IMAGE, *command, preexec_fn=_ignoring_int_and_hup)
+    int_and_hup = [int(out.split()[-1], 16) & 0b11 for out in (ours.stdout, theirs.stdout)]
+    assert int_and_hup == [0, 0], (ours.stdout, theirs.stdout)
+
+
 def test_run_engine_failures_are_125_like_podman(docker, podman):
     cases = [(["--no-such-flag", "busybox", "true"], ["--no-such-flag", IMAGE, "true"]),
              (["Bad:Ref:x", "true"], ["Bad:Ref:x", "true"]),

@@ -70,7 +70,9 @@ def exec_process(root, container_id, process, opts):
     """Start process in the container; returns its exit status, or 0 at once with detach."""
     if not opts.detach:
         from pybox import kernel as k
+        from pybox.runtime.foreground import unignore_interrupts
         k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+        unignore_interrupts()
     pid, master = spawn(root, container_id, process, opts, reexec=True)
     if opts.pid_file:
         write_atomic(os.path.abspath(opts.pid_file), str(pid))

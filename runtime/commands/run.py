@@ -20,7 +20,7 @@ parser = Parser("run", CREATE_OPTIONS + [
 def main(g, argv):
     from pybox import kernel as k
     from pybox.runtime import container
-    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, wait_for
+    from pybox.runtime.foreground import console_pair, forward_signals, receive_master, unignore_interrupts, wait_for
     from pybox.runtime.selfexe import protect_create
     from pybox.runtime.spec import load_bundle
     _, v = parser.parse(argv)
@@ -32,6 +32,7 @@ def main(g, argv):
         container.start(g.root, v["id"], record)
         return 0
     k.prctl(k.PR_SET_CHILD_SUBREAPER, 1)
+    unignore_interrupts()
     console = console_pair(opts)
     try:
         record = container.create(g.root, v["id"], opts)
