@@ -19,7 +19,7 @@ density_parser = Parser("bench density", [
     "--bundle = # or from this bundle's rootfs",
     "--command = # what each container runs (default: sleep inf)",
     "--memory = # a memory limit for each container (256m, 1g)",
-    "--parallel -p = # start K containers at a time (default 1)",
+    "--parallel -p = # start and remove K containers at a time (default 1)",
     "--network = # none (default) or bridge: a veth on one bridge each, in a network namespace of the bench's own",
     "--frontend # docker-style: `pybox run -d` (with conmon) against `podman run -d --runtime runc`",
     "--rounds = # repeat, alternating the runtimes' order (default 1)",
