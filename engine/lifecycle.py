@@ -461,6 +461,29 @@ def after_exit(root, store, box):
         remove(root, store, box, force=True)
 
 
+def collect_runtime_orphans(root, store):
+    """Containers under the runtime root that the engine made (their bundle is one of its record
+    directories) and whose record is gone (a killed `rm`, or a record removed by hand): deleted
+    with --force, which takes their cgroups and state. A `pybox-runc` user's own containers under
+    the same root are not the engine's and are left alone. Returns their ids."""
+    from pybox.runtime.state import all_ids
+    top = containers.containers_dir(store)
+    gone = []
+    for cid in all_ids(root):
+        record = Record(root, cid)
+        try:
+            bundle = record.load().data.get("bundle") or ""
+        except (PyboxError, OSError):
+            continue
+        if os.path.dirname(bundle) == top and not os.path.lexists(os.path.join(bundle, containers.META)):
+            try:
+                container.delete(root, cid, force=True)
+                gone.append(cid)
+            except (PyboxError, OSError):
+                pass
+    return gone
+
+
 def remove(root, store, box, force=False):
     root = reachable_root(root, box)
     if status_of(root, box) in ("running", "paused") and not force:

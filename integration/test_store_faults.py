@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from integration.conftest import PYBOX
+from integration.conftest import PYBOX, own_cgroup_dirs
 from integration.registry import registry, skopeo_push  # noqa: F401 (fixture)
 from tests.images.layouts import BASE, TOP, Layout, entry, layer_tar
 from tests.engine.frontend import Docker, import_busybox
@@ -111,6 +111,9 @@ def test_prune_removes_orphan_container_directories(docker, tmp_path):
     assert docker.out("ps", "-a", "-q", "--no-trunc").split() == [kept]
     docker("prune")
     assert records(docker) == [kept] and os.listdir(rw_dir(docker)) == [kept]
+    # The runtime's container of the lost record goes too, with its cgroups (they were left).
+    assert unrecorded not in os.listdir(docker.root)
+    assert not [d for d in own_cgroup_dirs(f"pybox-test/{unrecorded}") if os.path.isdir(d)]
     assert mounts_below(rw_dir(docker)) == [rw_dir(docker, kept, "rootfs")]
     assert list(index(docker)["containers"]) == [kept]
     docker("rm", "-f", kept)

@@ -9,7 +9,7 @@ parser = Parser("prune", [
 
 def main(g, argv):
     from pybox.engine.containers import all_boxes, collect_orphans
-    from pybox.engine.lifecycle import open_store, remove, status_of
+    from pybox.engine.lifecycle import collect_runtime_orphans, open_store, remove, status_of
     parser.parse(argv)
     store = open_store()
     for box in all_boxes(store):
@@ -17,5 +17,6 @@ def main(g, argv):
             remove(g.root, store, box)
             print(box.id)
     collect_orphans(store)  # what killed `run`s and `rm`s left, which ps misses
+    collect_runtime_orphans(g.root, store)
     store.collect_orphan_layers()
     return 0

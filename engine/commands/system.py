@@ -125,6 +125,8 @@ def prune(g, argv):
             gone.append(box.id)
     from pybox.engine.containers import collect_orphans
     collect_orphans(store)  # what killed runs and rms left: the engine's records, then the layers
+    from pybox.engine.lifecycle import collect_runtime_orphans
+    collect_runtime_orphans(g.root, store)
     store.collect_orphan_layers()
     images = store.prune()
     if v["all"]:
