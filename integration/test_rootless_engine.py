@@ -417,6 +417,48 @@ def test_hosts_loopback_only_when_asked_beside_podman(engine, user, image, host_
     assert _gone(set(_comms_of(user, USER_NETWORK)) - before) == []
 
 
+def _mount_types(pid, point):
+    with open(f"/proc/{pid}/mountinfo") as f:
+        return [line.split(" - ")[1].split()[0] for line in f if line.split()[4] == point]
+
+
+def test_fuse_overlayfs_where_the_kernel_refuses_overlayfs(engine, user, image):  # noqa: F811
+    """The store on a FUSE filesystem (as a home on sshfs; here a fuse-overlayfs mounted by
+    root): the kernel refuses it as overlayfs's upper directory (EINVAL, "not supported as
+    upperdir"), so the rootfs is mounted by fuse-overlayfs, without being asked; the container
+    runs, exec reads what it wrote, and rm leaves no mount and no fuse-overlayfs of the user."""
+    binary = shutil.which("fuse-overlayfs")
+    if not binary:
+        pytest.skip("fuse-overlayfs is not installed")
+    engine("system", "migrate")  # the next pause process's mount namespace copies the FUSE mount
+    top = user.mkdir(os.path.join(user.home, "on-fuse"))
+    lower, upper, work, data = (user.mkdir(os.path.join(top, d)) for d in ("lower", "upper", "work", "data"))
+    subprocess.run([binary, "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", data],
+                   check=True, capture_output=True, timeout=30, start_new_session=True)
+    env = {"XDG_DATA_HOME": data}
+    before = set(_comms_of(user, ("fuse-overlayfs",)))
+    try:
+        engine("pull", image, env=env, timeout=180)
+        cid = engine("run", "-d", "--network", "none", "--name", "rl-onfuse", image, "sleep", "60",
+                     env=env).stdout.strip()
+        rootfs = os.path.join(data, "pybox", "rw", cid, "rootfs")
+        assert _mount_types(engine.pause_pid(), rootfs) == ["fuse.fuse-overlayfs"]
+        daemons = set(_comms_of(user, ("fuse-overlayfs",))) - before
+        assert len(daemons) == 1
+        engine("exec", "rl-onfuse", "sh", "-c", "echo on-fuse > /tmp/f", env=env)
+        assert engine("exec", "rl-onfuse", "cat", "/tmp/f", env=env).stdout == "on-fuse\n"
+        engine("rm", "-f", "rl-onfuse", env=env)
+        assert _mount_types(engine.pause_pid(), rootfs) == []
+        assert _gone(daemons) == []
+        assert set(_comms_of(user, ("fuse-overlayfs",))) == before
+    finally:
+        engine("rm", "-f", "rl-onfuse", env=env, check=False)
+        engine("system", "migrate", env=env, check=False)  # the pause's copy of the mount goes
+        subprocess.run(["umount", data], timeout=30, capture_output=True)  # its fuse-overlayfs exits
+    with open("/proc/self/mountinfo") as f:
+        assert [line for line in f if data in line] == []
+
+
 def test_fuse_overlayfs_when_asked(engine, user, image):  # noqa: F811
     """PYBOX_ROOTLESS_OVERLAY=fuse (the fallback where the kernel refuses overlayfs in a user
     namespace, forced): the rootfs is a fuse-overlayfs mount in the pause process's namespace
