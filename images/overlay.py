@@ -32,7 +32,10 @@ def mount_overlay(lower_dirs, upper, work, target):
     if not lower_dirs:
         raise PyboxError("cannot mount a rootfs: the image has no layers")
     rootless = in_user_namespace()
-    if rootless and os.environ.get(OVERLAY_ENV) == "fuse":
+    asked = os.environ.get(OVERLAY_ENV, "")
+    if rootless and asked not in ("", "fuse"):
+        raise PyboxError(f"mount overlay rootfs: {OVERLAY_ENV}={asked!r}: expected 'fuse' or nothing")
+    if rootless and asked == "fuse":
         return mount_fuse(lower_dirs, upper, work, target)
     try:
         try:

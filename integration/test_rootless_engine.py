@@ -417,6 +417,16 @@ def test_hosts_loopback_only_when_asked_beside_podman(engine, user, image, host_
     assert _gone(set(_comms_of(user, USER_NETWORK)) - before) == []
 
 
+def test_unknown_overlay_choice_is_one_line(engine, image):  # noqa: F811
+    """PYBOX_ROOTLESS_OVERLAY other than fuse: one line naming it, exit 125, nothing left."""
+    done = engine("run", "--rm", "--network", "none", image, "true", check=False,
+                  env={"PYBOX_ROOTLESS_OVERLAY": "fusee"})
+    _one_line_refusal(done, "PYBOX_ROOTLESS_OVERLAY", "fusee")
+    assert engine("ps", "-a", "-q").stdout.strip() == ""
+    assert os.listdir(os.path.join(engine.store, "rw")) == []
+    assert engine.mounts_in_pause() == []
+
+
 def _mount_types(pid, point):
     with open(f"/proc/{pid}/mountinfo") as f:
         return [line.split(" - ")[1].split()[0] for line in f if line.split()[4] == point]
