@@ -7,10 +7,11 @@ kernels get mount(2) with short names: numbered symlinks to the layers, reached 
 
 In a user namespace (an ordinary user's engine) the mount has `userxattr`: overlayfs keeps its
 markers in user.overlay.* there, trusted.* being the host root's (images/unpack.py writes them so).
-Where the kernel refuses overlayfs in a user namespace (EPERM, EINVAL or ENODEV: before 5.11, or
-a distribution's policy), or PYBOX_ROOTLESS_OVERLAY=fuse asks for it, fuse-overlayfs mounts the
-same directories instead, as podman does: run in the caller's (the pause process's) namespaces,
-it puts itself in the background once mounted and exits when the mount is unmounted.
+Where the kernel refuses overlayfs in a user namespace (EPERM, EINVAL or ENODEV: before 5.11, a
+distribution's policy, an upper directory on FUSE), or PYBOX_ROOTLESS_OVERLAY=fuse asks for it,
+fuse-overlayfs mounts the same directories instead, as podman does: run in the caller's (the
+pause process's) namespaces, it puts itself in the background once mounted and exits when the
+mount is unmounted.
 """
 
 import errno
