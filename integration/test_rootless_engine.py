@@ -9,7 +9,8 @@ Everything runs as the test user (integration/rootless_user.py) with a HOME and 
 XDG_RUNTIME_DIR of its own; the module ends with `system migrate` and checks nothing is left.
 
 podman here: Debian's podman 4.3 with `--runtime runc` (its default crun refuses this host's
-hybrid cgroups) and no slirp4netns, so it is compared where its network is none.
+hybrid cgroups); its rootless network is slirp4netns (with rootlessport for -p), compared with
+pybox's pasta where both agree: a published port, and the host's loopback reached only when asked.
 """
 
 import http.server
@@ -334,6 +335,180 @@ def test_outbound_through_pasta(engine, image, host_server):  # noqa: F811
     assert ps == ""
 
 
+def _comms_of(user, names):  # noqa: F811
+    """pid -> name of the user's live processes named one of names."""
+    found = {}
+    for pid in _processes_of(user):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if name in names:
+            found[pid] = name
+    return found
+
+
+def _gone(pids, deadline=5):
+    end = time.monotonic() + deadline
+    while any(_alive(p) for p in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+USER_NETWORK = ("pasta", "pasta.avx2", "passt", "passt.avx2", "slirp4netns", "rootlessport",
+                "rootlessport-ch", "exe")
+
+
+def _runner(engine, image, tool):
+    """pybox, or podman with its rootless network (slirp4netns) and the image pulled."""
+    if tool == "pybox":
+        return engine
+    if not (PODMAN and shutil.which("slirp4netns")):
+        pytest.skip("podman or slirp4netns is not installed")
+    assert engine.podman("pull", "--tls-verify=false", image).returncode == 0
+    return engine.podman
+
+
+@pytest.mark.parametrize("tool", ["pybox", "podman"])
+def test_published_port_beside_podman(engine, user, image, tool):  # noqa: F811
+    """-p HOST:80 (HOST above 1024), the user-mode network's default: pybox through pasta,
+    podman 4.3 through slirp4netns (rootlessport binds the host's port). Both: the container's
+    httpd answers on the host's 127.0.0.1:HOST, and rm leaves no network process nor bound port."""
+    runner = _runner(engine, image, tool)
+    before = set(_comms_of(user, USER_NETWORK))
+    port = free_port()
+    done = runner("run", "-d", "-p", f"{port}:80", "--name", f"rl-port-{tool}", image,
+                  "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert done.returncode == 0, done.stderr
+    try:
+        assert _get(f"http://127.0.0.1:{port}/group").startswith("root:x:0:")
+        helpers = set(_comms_of(user, USER_NETWORK)) - before
+        assert helpers  # pasta, or slirp4netns and rootlessport
+    finally:
+        assert runner("rm", "-f", f"rl-port-{tool}").returncode == 0
+    assert _gone(helpers) == []
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+_GATEWAY_GET = "gw=$(ip route | awk '/^default/ {print $3}'); timeout 10 wget -q -O - http://$gw:%d/hello.txt || exit 1"  # not exec'd: pid 1 ignores the SIGTERM of timeout
+
+
+@pytest.mark.parametrize("tool, asked", [("pybox", "pasta:--map-gw"),
+                                         ("podman", "slirp4netns:allow_host_loopback=true")])
+def test_hosts_loopback_only_when_asked_beside_podman(engine, user, image, host_server, tool, asked):  # noqa: F811
+    """Outbound traffic to a server on the host's 127.0.0.1, at the container's gateway address
+    (pasta: the host's gateway; slirp4netns: 10.0.2.2): refused by default by both, reached when
+    asked for (podman's --network pasta:--map-gw, slirp4netns:allow_host_loopback=true); no
+    network process is left after --rm."""
+    if tool == "pybox" and _gateway() is None:
+        pytest.skip("the host has no IPv4 default route for pasta to copy")
+    runner = _runner(engine, image, tool)
+    before = set(_comms_of(user, USER_NETWORK))
+    script = _GATEWAY_GET % host_server
+    # pasta: the gateway is the host's own, which does not answer (wget is timed out);
+    # slirp4netns: 10.0.2.2 is "Network is unreachable".
+    default = runner("run", "--rm", image, "sh", "-c", script, timeout=120, check=False)
+    assert default.returncode != 0 and "hello" not in default.stdout, default.stderr
+    reached = runner("run", "--rm", "--network", asked, image, "sh", "-c", script, timeout=120, check=False)
+    assert reached.returncode == 0, reached.stderr
+    assert reached.stdout == "hello from the host\n"
+    assert _gone(set(_comms_of(user, USER_NETWORK)) - before) == []
+
+
+def test_unknown_overlay_choice_is_one_line(engine, image):  # noqa: F811
+    """PYBOX_ROOTLESS_OVERLAY other than fuse: one line naming it, exit 125, nothing left."""
+    done = engine("run", "--rm", "--network", "none", image, "true", check=False,
+                  env={"PYBOX_ROOTLESS_OVERLAY": "fusee"})
+    _one_line_refusal(done, "PYBOX_ROOTLESS_OVERLAY", "fusee")
+    assert engine("ps", "-a", "-q").stdout.strip() == ""
+    assert os.listdir(os.path.join(engine.store, "rw")) == []
+    assert engine.mounts_in_pause() == []
+
+
+def _mount_types(pid, point):
+    with open(f"/proc/{pid}/mountinfo") as f:
+        return [line.split(" - ")[1].split()[0] for line in f if line.split()[4] == point]
+
+
+def test_fuse_overlayfs_where_the_kernel_refuses_overlayfs(engine, user, image):  # noqa: F811
+    """The store on a FUSE filesystem (as a home on sshfs; here a fuse-overlayfs mounted by
+    root): the kernel refuses it as overlayfs's upper directory (EINVAL, "not supported as
+    upperdir"), so the rootfs is mounted by fuse-overlayfs, without being asked; the container
+    runs, exec reads what it wrote, and rm leaves no mount and no fuse-overlayfs of the user."""
+    binary = shutil.which("fuse-overlayfs")
+    if not binary:
+        pytest.skip("fuse-overlayfs is not installed")
+    engine("system", "migrate")  # the next pause process's mount namespace copies the FUSE mount
+    top = user.mkdir(os.path.join(user.home, "on-fuse"))
+    lower, upper, work, data = (user.mkdir(os.path.join(top, d)) for d in ("lower", "upper", "work", "data"))
+    subprocess.run([binary, "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", data],
+                   check=True, capture_output=True, timeout=30, start_new_session=True)
+    env = {"XDG_DATA_HOME": data}
+    before = set(_comms_of(user, ("fuse-overlayfs",)))
+    try:
+        engine("pull", image, env=env, timeout=180)
+        cid = engine("run", "-d", "--network", "none", "--name", "rl-onfuse", image, "sleep", "60",
+                     env=env).stdout.strip()
+        rootfs = os.path.join(data, "pybox", "rw", cid, "rootfs")
+        assert _mount_types(engine.pause_pid(), rootfs) == ["fuse.fuse-overlayfs"]
+        daemons = set(_comms_of(user, ("fuse-overlayfs",))) - before
+        assert len(daemons) == 1
+        engine("exec", "rl-onfuse", "sh", "-c", "echo on-fuse > /tmp/f", env=env)
+        assert engine("exec", "rl-onfuse", "cat", "/tmp/f", env=env).stdout == "on-fuse\n"
+        engine("rm", "-f", "rl-onfuse", env=env)
+        assert _mount_types(engine.pause_pid(), rootfs) == []
+        assert _gone(daemons) == []
+        assert set(_comms_of(user, ("fuse-overlayfs",))) == before
+    finally:
+        engine("rm", "-f", "rl-onfuse", env=env, check=False)
+        engine("system", "migrate", env=env, check=False)  # the pause's copy of the mount goes
+        subprocess.run(["umount", data], timeout=30, capture_output=True)  # its fuse-overlayfs exits
+    with open("/proc/self/mountinfo") as f:
+        assert [line for line in f if data in line] == []
+
+
+def test_fuse_overlayfs_when_asked(engine, user, image):  # noqa: F811
+    """PYBOX_ROOTLESS_OVERLAY=fuse (the fallback where the kernel refuses overlayfs in a user
+    namespace, forced): the rootfs is a fuse-overlayfs mount in the pause process's namespace
+    (never the host's); a file written by the container is read by exec and lands in the upper
+    directory with the mapped owner; system migrate unmounts it (its fuse-overlayfs exits), start
+    mounts it again with the file kept; rm leaves no mount and no fuse-overlayfs process."""
+    if not shutil.which("fuse-overlayfs"):
+        pytest.skip("fuse-overlayfs is not installed")
+    fuse = {"PYBOX_ROOTLESS_OVERLAY": "fuse"}
+    before = set(_comms_of(user, ("fuse-overlayfs",)))
+    cid = engine("run", "-d", "--network", "none", "--name", "rl-fuse", image, "sleep", "60",
+                 env=fuse).stdout.strip()
+    rootfs = os.path.join(engine.store, "rw", cid, "rootfs")
+    try:
+        with open(f"/proc/{engine.pause_pid()}/mountinfo") as f:
+            types = [line.split(" - ")[1].split()[0] for line in f if line.split()[4] == rootfs]
+        assert types == ["fuse.fuse-overlayfs"]
+        daemons = set(_comms_of(user, ("fuse-overlayfs",))) - before
+        assert len(daemons) == 1
+        engine("exec", "rl-fuse", "sh", "-c", "echo fused > /tmp/f && chown 1000:1000 /tmp/f")
+        assert engine("exec", "rl-fuse", "sh", "-c", "cat /tmp/f; stat -c %u:%g /home/app").stdout.split() == \
+            ["fused", "1000:1000"]
+        made = os.stat(os.path.join(engine.store, "rw", cid, "upper", "tmp", "f"))
+        assert (made.st_uid, made.st_gid) == (user.subuid[0] + 999, user.subgid[0] + 999)
+        with open("/proc/self/mountinfo") as f:
+            assert [line for line in f if rootfs in line] == []
+        engine("system", "migrate")
+        assert _gone(daemons) == []
+        engine("start", "rl-fuse", env=fuse)
+        assert engine("exec", "rl-fuse", "cat", "/tmp/f").stdout == "fused\n"
+        daemons = set(_comms_of(user, ("fuse-overlayfs",))) - before
+        assert len(daemons) == 1
+    finally:
+        engine("rm", "-f", "rl-fuse")
+    assert _gone(daemons) == []
+    assert set(_comms_of(user, ("fuse-overlayfs",))) == before
+    assert engine.mounts_in_pause() == []
+    assert not os.path.exists(os.path.join(engine.store, "rw", cid))
+
+
 @pytest.mark.parametrize("flags, words", [
     (["--privileged"], ["--privileged", "rootless"]),
     (["-p", "80:80"], ["80", "ip_unprivileged_port_start"]),
@@ -353,11 +528,11 @@ def test_what_needs_root_is_refused_in_one_line(engine, image, flags, words):
     assert sorted(os.listdir(os.path.join(engine.store, "containers"))) == before
 
 
-def _median_run(runner, image, count):
+def _median_run(runner, image, count, **kw):
     times = []
     for _ in range(count):
         start = time.monotonic()
-        done = runner("run", "--rm", "--network", "none", image, "true")
+        done = runner("run", "--rm", "--network", "none", image, "true", **kw)
         times.append(time.monotonic() - start)
         assert done.returncode == 0, done.stderr
     return statistics.median(times)
@@ -365,14 +540,15 @@ def _median_run(runner, image, count):
 
 def test_startup_against_podman(engine, image):  # noqa: F811
     """`run --rm --network none IMAGE true` as the same user, median of 5, both warm (the pause
-    processes already run); reported (-s shows it)."""
+    processes already run); pybox with fuse-overlayfs too; reported (-s shows it)."""
     ours = _median_run(engine, image, 5)
+    fused = _median_run(engine, image, 5, env={"PYBOX_ROOTLESS_OVERLAY": "fuse"}) if shutil.which("fuse-overlayfs") else 0
     if not PODMAN:
         pytest.skip(f"podman is not installed (pybox: {ours * 1000:.0f} ms)")
     engine.podman("pull", "--tls-verify=false", image)
     theirs = _median_run(engine.podman, image, 5)
-    print(f"\nrootless run --rm true, median of 5: pybox {ours * 1000:.0f} ms, "
-          f"podman 4.3 (runc) {theirs * 1000:.0f} ms")
+    print(f"\nrootless run --rm true, median of 5: pybox {ours * 1000:.0f} ms "
+          f"(fuse-overlayfs {fused * 1000:.0f} ms), podman 4.3 (runc) {theirs * 1000:.0f} ms")
     assert ours < 10 * theirs + 1.0
 
 

@@ -14,7 +14,9 @@ if [ "${1:-}" = --test ]; then
     packages+=(gcc libc6-dev runc crun runsc skopeo umoci docker-registry podman containerd
                containernetworking-plugins catatonit hyperfine tmux zsh
                qemu-system-x86 linux-image-amd64 e2fsprogs zstd
-               uidmap passt)  # uidmap, passt: rootless (newuidmap/newgidmap, pasta)
+               uidmap passt slirp4netns fuse-overlayfs)
+    # rootless: uidmap (newuidmap/newgidmap), passt (pasta), slirp4netns (podman 4.3's rootless
+    # network, compared with pasta), fuse-overlayfs (the overlay where the kernel refuses one)
 fi
 
 missing=()
