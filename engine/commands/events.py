@@ -2,7 +2,8 @@
 
 Read from the events log the engine appends to (engine/events.py): create, start, die (with the
 exit code) and destroy of every container. As docker's, it follows new events until Ctrl-C
-unless --until is given (or --stream=false, podman's).
+unless --until is given (or --stream=false, podman's); without --since, it shows only what
+happens from now on, as docker's does.
 """
 
 from pybox.args import Parser
@@ -116,6 +117,8 @@ def main(g, argv):
     since = parse_time(v["since"], "--since") if v["since"] else None
     until = parse_time(v["until"], "--until") if v["until"] else None
     follow = until is None and not any(a in ("--stream=false", "--stream=0") for a in argv)
+    if since is None and follow:
+        since = time.time()  # docker's: streaming without --since shows what happens from now on
     reader = events.Reader(open_store())
     while True:
         for event in reader.read():
