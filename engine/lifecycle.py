@@ -232,32 +232,18 @@ def _note_failed_start(box, err):
     box.update(error=str(err), **({"exit_code": code} if code != 125 else {}))
 
 
-def _unignore_int_and_hup():
-    """A caller started with SIGINT or SIGHUP ignored (a script's `pybox run ... &`, nohup) must
-    not pass that on to the container, whose shell could then not trap them: podman's sig-proxy
-    (Go's signal.Notify) and runc's and crun's foreground run un-ignore both. None (no preexec_fn,
-    subprocess's fast path) when neither is ignored."""
-    import signal
-    if signal.SIG_IGN not in (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGHUP)):
-        return None
-
-    def default():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    return default
-
-
 def _conmon_create(root, box, stdin_once=False):
     """Run conmon; its sync pipe (podman's protocol) answers {"data": pid} or a negative + message."""
     import subprocess
     from pybox import jsonio
+    from pybox.runtime.foreground import unignore_interrupts
+    unignore_interrupts()  # caught, not ignored: conmon (and so the container) starts with the default
     read_end, write_end = os.pipe()
     try:
         child = subprocess.Popen(conmon_argv(root, box, stdin_once), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  pass_fds=[write_end], start_new_session=True,
-                                 env=dict(os.environ, _OCI_SYNCPIPE=str(write_end)),
-                                 preexec_fn=_unignore_int_and_hup())
+                                 env=dict(os.environ, _OCI_SYNCPIPE=str(write_end)))
     finally:
         os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:

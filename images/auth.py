@@ -11,8 +11,8 @@ def auth_files():
     files = []
     if os.environ.get("REGISTRY_AUTH_FILE"):
         files.append(os.environ["REGISTRY_AUTH_FILE"])
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    files.append(os.path.join(runtime_dir, "containers", "auth.json"))
+    from pybox.userns import user_runtime_dir  # the caller's, also inside its user namespace
+    files.append(os.path.join(user_runtime_dir(), "containers", "auth.json"))
     docker_dir = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
     files.append(os.path.join(docker_dir, "config.json"))
     return files

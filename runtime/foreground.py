@@ -37,11 +37,12 @@ def receive_master(sock):
 
 
 def unignore_interrupts():
-    """A foreground run or exec started with SIGINT or SIGHUP ignored (a script's `... &`,
-    nohup) does not pass that on to the container's process, whose shell could then not trap
-    them: runc and crun forward both (Go's signal.Notify un-ignores them), so their process starts
-    with the default. A handler that does nothing until forward_signals takes over: execve resets
-    a caught signal to the default, and keeps an ignored one ignored."""
+    """A foreground run or exec (or the engine launching conmon) started with SIGINT or SIGHUP
+    ignored (a script's `... &`, nohup) does not pass that on to the container's process, whose
+    shell could then not trap them: runc and crun forward both (Go's signal.Notify un-ignores
+    them), so their process starts with the default. A handler that does nothing (until
+    forward_signals takes over): execve resets a caught signal to the default, and keeps an
+    ignored one ignored."""
     for sig in (_signal.SIGINT, _signal.SIGHUP):
         if _signal.getsignal(sig) == _signal.SIG_IGN:
             _signal.signal(sig, _nothing)

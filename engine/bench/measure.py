@@ -13,28 +13,31 @@ def meminfo():
     return values
 
 
-def memory_sample():
-    """(MemAvailable, Slab) in KiB, medians of 5 readings 20 ms apart."""
-    samples = []
-    for _ in range(5):
-        m = meminfo()
-        samples.append((m["MemAvailable"], m["Slab"]))
-        time.sleep(0.02)
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
-
-
 KERNEL = ("SUnreclaim", "KernelStack", "PageTables", "Percpu", "Shmem")
+
+
+def _medians(read, count=5):
+    """Each field of read() (a tuple), the median of count readings 20 ms apart."""
+    samples = []
+    for _ in range(count):
+        samples.append(read())
+        time.sleep(0.02)
+    return tuple(statistics.median(s[i] for s in samples) for i in range(len(samples[0])))
+
+
+def memory_sample():
+    """(MemAvailable, Slab) in KiB."""
+    def read():
+        m = meminfo()
+        return m["MemAvailable"], m["Slab"]
+    return _medians(read)
 
 
 def kernel_sample():
     """The kernel's memory nothing can reclaim, in KiB (unreclaimable slab, kernel stacks, page
-    tables, per-cpu areas, tmpfs), the median of 5 readings 20 ms apart."""
-    samples = []
-    for _ in range(5):
-        m = meminfo()
-        samples.append(sum(m.get(k, 0) for k in KERNEL))
-        time.sleep(0.02)
-    return statistics.median(samples)
+    tables, per-cpu areas, tmpfs)."""
+    (kib,) = _medians(lambda: (sum(meminfo().get(k, 0) for k in KERNEL),))
+    return kib
 
 
 def percentile(values, p):
